@@ -1,0 +1,6 @@
+#![doc = include_str!("ARCHITECTURE.md")]
+#![forbid(unsafe_code)]
+
+pub mod claim;
+pub mod cli;
+pub mod limits;

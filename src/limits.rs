@@ -1,0 +1,110 @@
+//! Every numeric bound of the gateway, in one place.
+//!
+//! Tier 0: imported by every other module, imports nothing. Each constant names what it bounds
+//! with its unit last (`frame_bytes_max`, `read_timeout`). Relations between bounds are asserted
+//! at compile time at the bottom of the file. Configuration may *lower* a bound, never raise it
+//! beyond the value here.
+//!
+//! Must never: read the environment, the clock or a file; hold anything but constants.
+
+use std::time::Duration;
+
+// ---- wire ----------------------------------------------------------------------------------
+
+/// Largest frame payload (the D.0 transmission between STX and ETX, or after the length
+/// prefix) the gateway accepts. Configuration may lower it.
+pub const FRAME_BYTES_MAX: usize = 8 * 1024;
+/// Smallest frame limit configuration may set: a request header alone is 56 bytes.
+pub const FRAME_BYTES_MIN: usize = 64;
+/// Bytes outside STX..ETX skipped in a row before the connection is closed as garbage.
+pub const FRAME_GARBAGE_BYTES_MAX: usize = 64 * 1024;
+
+// ---- ncpdp ---------------------------------------------------------------------------------
+
+/// Request header width (bytes, fixed).
+pub const REQUEST_HEADER_BYTES: usize = 56;
+/// Response header width (bytes, fixed).
+pub const RESPONSE_HEADER_BYTES: usize = 31;
+/// Transactions (groups) in one transmission.
+pub const TRANSACTIONS_MAX: usize = 4;
+/// Segments in one group (transmission level or one transaction); AM01..AM29 appear once each.
+pub const SEGMENTS_PER_GROUP_MAX: usize = 16;
+/// Fields in one segment, repeats included (compound with 25 ingredients × 6 fields fits).
+pub const FIELDS_PER_SEGMENT_MAX: usize = 256;
+/// DUR/PPS occurrences (473-7E counter) in one request segment, and 567-J6 in a response.
+pub const DUR_PPS_OCCURRENCES_MAX: usize = 9;
+/// Submission clarification codes (354-NX count).
+pub const CLARIFICATION_CODES_MAX: usize = 3;
+/// COB other payers (337-4C count).
+pub const COB_PAYERS_MAX: usize = 9;
+/// Per-payer repeats inside COB (amount paid, reject codes, patient responsibility, stages).
+pub const COB_PAYER_REPEATS_MAX: usize = 20;
+/// Compound ingredients (447-EC count).
+pub const COMPOUND_INGREDIENTS_MAX: usize = 99;
+/// Pricing other amounts claimed (478-H7 count).
+pub const PRICING_OTHER_AMOUNTS_MAX: usize = 9;
+/// Reject codes (510-FA count) the gateway sends or reads in one Response Status segment.
+pub const REJECT_CODES_MAX: usize = 20;
+/// Problems collected for one transmission before validation stops collecting.
+pub const PROBLEMS_PER_TRANSMISSION_MAX: usize = 64;
+/// Width of 544-FY DUR free text message.
+pub const DUR_MESSAGE_BYTES_MAX: usize = 30;
+/// Width of 504-F4 response message.
+pub const RESPONSE_MESSAGE_BYTES_MAX: usize = 200;
+
+// ---- rules ---------------------------------------------------------------------------------
+
+/// Rows in one rule-table CSV file.
+pub const RULE_TABLE_ROWS_MAX: usize = 2_000_000;
+/// Bytes of one rule-table file.
+pub const RULE_TABLE_FILE_BYTES_MAX: u64 = 256 * 1024 * 1024;
+/// Errors reported for one refused rule-table folder (the rest are counted, not listed).
+pub const RULE_TABLE_ERRORS_MAX: usize = 200;
+/// Ingredients in one combination product.
+pub const PRODUCT_INGREDIENTS_MAX: usize = 8;
+/// Conflicts raised on one transaction (each becomes a 567-J6 occurrence; extra are dropped
+/// from the reply but recorded).
+pub const CONFLICTS_PER_TRANSACTION_MAX: usize = 32;
+/// Debounce window of the rule-folder watch.
+pub const RULES_WATCH_DEBOUNCE: Duration = Duration::from_millis(500);
+
+// ---- history -------------------------------------------------------------------------------
+
+/// Active fills kept per patient; the oldest are dropped beyond it.
+pub const FILLS_PER_PATIENT_MAX: usize = 256;
+/// Patients kept in the in-memory history.
+pub const HISTORY_PATIENTS_MAX: usize = 20_000_000;
+/// Shards of the history map.
+pub const HISTORY_SHARDS: usize = 64;
+/// Lookback the history keeps when the rule tables ask for more.
+pub const HISTORY_LOOKBACK_DAYS_MAX: u32 = 3 * 366;
+
+// ---- store ---------------------------------------------------------------------------------
+
+/// Claim records waiting for the writer.
+pub const STORE_QUEUE_DEPTH_MAX: usize = 8_192;
+/// Records committed in one transaction (one fsync).
+pub const STORE_BATCH_RECORDS_MAX: usize = 1_024;
+/// How long a claim may wait for a place in a full queue before it is rejected with 99.
+pub const STORE_ENQUEUE_DEADLINE: Duration = Duration::from_millis(2_000);
+
+// ---- server --------------------------------------------------------------------------------
+
+/// Open client connections per gateway; beyond it new connections are refused.
+pub const CONNECTIONS_MAX: usize = 4_096;
+/// Requests read from one connection and not yet answered.
+pub const IN_FLIGHT_PER_CONNECTION_MAX: usize = 64;
+/// A started frame must complete within this time.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection with nothing in flight and nothing arriving is closed after this time.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Time in-flight claims get to finish after SIGTERM/SIGINT.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Listeners one gateway may open.
+pub const LISTENERS_MAX: usize = 16;
+
+const _: () = assert!(FRAME_BYTES_MIN < FRAME_BYTES_MAX);
+const _: () = assert!(REQUEST_HEADER_BYTES < FRAME_BYTES_MIN);
+const _: () = assert!(STORE_BATCH_RECORDS_MAX <= STORE_QUEUE_DEPTH_MAX);
+const _: () = assert!(CONFLICTS_PER_TRANSACTION_MAX >= DUR_PPS_OCCURRENCES_MAX);
+const _: () = assert!(HISTORY_SHARDS.is_power_of_two());
