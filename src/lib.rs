@@ -3,4 +3,6 @@
 
 pub mod claim;
 pub mod cli;
+pub mod config;
 pub mod limits;
+pub mod wire;

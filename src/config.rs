@@ -1,0 +1,236 @@
+//! Gateway configuration: `config/durgate.toml` → validated [`Config`].
+//!
+//! Tier 1. The CLI reads the file (or uses [`Config::default`], which equals the shipped file) and
+//! lays its flags over it; `server` receives the result. Unknown keys are refused
+//! (`deny_unknown_fields`), every bound is checked against `limits` (configuration may lower a
+//! bound, never raise it).
+//!
+//! What reloads live: the rule-table folder's *contents* (file watch, SIGHUP, admin reload).
+//! Everything in this file takes effect at start-up only.
+//!
+//! Must never: read files or the environment itself (the caller passes the text), hold state.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::limits;
+use crate::wire::Framing;
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Syntax(#[from] toml::de::Error),
+    #[error("{key} = {value}: {problem}")]
+    Bound {
+        key: &'static str,
+        value: u64,
+        problem: String,
+    },
+    #[error("listen: {0}")]
+    Listen(String),
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Claim listeners (`--listen`, repeatable).
+    pub listen: Vec<SocketAddr>,
+    /// Framing of every claim listener.
+    pub framing: Framing,
+    /// Rule-table folder.
+    pub rules: PathBuf,
+    /// Claim store URL: `sqlite:PATH` or `postgres://...`.
+    pub store: String,
+    /// Admin HTTP address (health, readiness, reload, metrics); absent = no admin listener.
+    pub admin: Option<SocketAddr>,
+    pub log_format: LogFormat,
+    /// Bounds, each at most the value in `limits`.
+    pub limits: LimitsConfig,
+}
+
+/// The configurable bounds (milliseconds for durations).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    pub frame_bytes_max: usize,
+    pub garbage_bytes_max: usize,
+    pub connections_max: usize,
+    pub in_flight_per_connection: usize,
+    pub read_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 7070))],
+            framing: Framing::StxEtx,
+            rules: PathBuf::from("config/rules/sample"),
+            store: "sqlite:durgate.db".to_string(),
+            admin: Some(SocketAddr::from(([127, 0, 0, 1], 7071))),
+            log_format: LogFormat::Text,
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> LimitsConfig {
+        LimitsConfig {
+            frame_bytes_max: limits::FRAME_BYTES_MAX,
+            garbage_bytes_max: DEFAULT_GARBAGE_BYTES_MAX,
+            connections_max: limits::CONNECTIONS_MAX,
+            in_flight_per_connection: limits::IN_FLIGHT_PER_CONNECTION_MAX,
+            read_timeout_ms: limits::READ_TIMEOUT.as_millis() as u64,
+            idle_timeout_ms: limits::IDLE_TIMEOUT.as_millis() as u64,
+            shutdown_grace_ms: limits::SHUTDOWN_GRACE.as_millis() as u64,
+        }
+    }
+}
+
+/// Stray bytes between frames (a terminal's CR/LF, keep-alive noise) tolerated in a row before
+/// the connection is closed. The contract closes on bytes outside a frame; a few line-noise bytes
+/// are skipped and counted instead, which is what switch links in the field need.
+pub const DEFAULT_GARBAGE_BYTES_MAX: usize = 256;
+
+impl Config {
+    /// Parses and validates TOML text.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every bound and the listener list.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.listen.is_empty() || self.listen.len() > limits::LISTENERS_MAX {
+            let count = self.listen.len();
+            return Err(ConfigError::Listen(format!(
+                "{count} listeners (1..={})",
+                limits::LISTENERS_MAX
+            )));
+        }
+        self.limits.validate()
+    }
+}
+
+fn bound(key: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
+    if (min..=max).contains(&value) {
+        return Ok(());
+    }
+    Err(ConfigError::Bound {
+        key,
+        value,
+        problem: format!("must be within {min}..={max}"),
+    })
+}
+
+impl LimitsConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let ms = |duration: Duration| duration.as_millis() as u64;
+        bound(
+            "frame_bytes_max",
+            self.frame_bytes_max as u64,
+            limits::FRAME_BYTES_MIN as u64,
+            limits::FRAME_BYTES_MAX as u64,
+        )?;
+        bound(
+            "garbage_bytes_max",
+            self.garbage_bytes_max as u64,
+            0,
+            limits::FRAME_GARBAGE_BYTES_MAX as u64,
+        )?;
+        bound(
+            "connections_max",
+            self.connections_max as u64,
+            1,
+            limits::CONNECTIONS_MAX as u64,
+        )?;
+        bound(
+            "in_flight_per_connection",
+            self.in_flight_per_connection as u64,
+            1,
+            limits::IN_FLIGHT_PER_CONNECTION_MAX as u64,
+        )?;
+        bound(
+            "read_timeout_ms",
+            self.read_timeout_ms,
+            1,
+            ms(limits::READ_TIMEOUT),
+        )?;
+        bound(
+            "idle_timeout_ms",
+            self.idle_timeout_ms,
+            1,
+            ms(limits::IDLE_TIMEOUT),
+        )?;
+        bound(
+            "shutdown_grace_ms",
+            self.shutdown_grace_ms,
+            0,
+            ms(limits::SHUTDOWN_GRACE),
+        )
+    }
+
+    pub fn read_timeout(&self) -> Duration {
+        Duration::from_millis(self.read_timeout_ms)
+    }
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms)
+    }
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_millis(self.shutdown_grace_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_file_equals_the_defaults() {
+        let shipped = include_str!("../config/durgate.toml");
+        assert_eq!(Config::from_toml(shipped).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let error =
+            Config::from_toml("listen = [\"127.0.0.1:1\"]\nlisten_backlog = 5\n").unwrap_err();
+        assert!(error.to_string().contains("listen_backlog"), "{error}");
+    }
+
+    #[test]
+    fn a_bound_above_the_limit_is_refused() {
+        let error = Config::from_toml("[limits]\nframe_bytes_max = 1000000\n").unwrap_err();
+        assert!(
+            error.to_string().starts_with("frame_bytes_max = 1000000"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn framing_and_lowered_bounds_are_read() {
+        let config =
+            Config::from_toml("framing = \"len4\"\n[limits]\nframe_bytes_max = 1024\n").unwrap();
+        assert_eq!(
+            (config.framing, config.limits.frame_bytes_max),
+            (Framing::Len4, 1024)
+        );
+    }
+}
