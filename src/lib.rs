@@ -5,4 +5,5 @@ pub mod claim;
 pub mod cli;
 pub mod config;
 pub mod limits;
+pub mod server;
 pub mod wire;

@@ -1,0 +1,106 @@
+//! Admin HTTP: `/healthz`, `/readyz`, `POST /admin/reload`, `/metrics`.
+//!
+//! Tier 3, beside the claim listeners: ops tooling and load balancers talk to it, never a switch.
+//! HTTP/1.1 via hyper. `/healthz` answers 200 while the process runs; `/readyz` 200 only while
+//! rule tables are loaded and the store is writable (503 with the reason otherwise);
+//! `POST /admin/reload` re-reads the rule folder and answers 200 with the new `id@version` or 422
+//! with the validation errors (the old tables stay live); `/metrics` is the Prometheus exposition.
+//!
+//! Must never: expose claim data or patient identifiers, or block the runtime (reload runs on a
+//! blocking thread).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
+
+/// What the admin endpoints ask of the running gateway.
+pub trait Admin: Send + Sync + 'static {
+    /// `Err(reason)` when the gateway should not receive claims.
+    fn ready(&self) -> Result<(), String>;
+    /// Reloads the rule folder: the new `id@version`, or the validation errors.
+    fn reload(&self) -> Result<String, String>;
+    /// Prometheus text exposition.
+    fn metrics(&self) -> String;
+}
+
+/// Serves the admin endpoints until shutdown.
+pub async fn serve_admin<A: Admin>(
+    listener: TcpListener,
+    admin: Arc<A>,
+    mut shutdown: watch::Receiver<bool>,
+    tasks: TaskTracker,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.changed() => return,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        let admin = admin.clone();
+        let service = service_fn(move |request| answer(request, admin.clone()));
+        tasks.spawn(async move {
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn answer<A: Admin>(
+    request: Request<Incoming>,
+    admin: Arc<A>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let reply = match (request.method(), request.uri().path()) {
+        (&Method::GET, "/healthz") => (StatusCode::OK, "ok\n".to_string()),
+        (&Method::GET, "/readyz") => readiness(&*admin),
+        (&Method::POST, "/admin/reload") => reload(admin).await,
+        (&Method::GET, "/metrics") => (StatusCode::OK, admin.metrics()),
+        (_, "/healthz" | "/readyz" | "/admin/reload" | "/metrics") => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed\n".to_string(),
+        ),
+        _ => (StatusCode::NOT_FOUND, "not found\n".to_string()),
+    };
+    Ok(text_response(reply))
+}
+
+fn readiness<A: Admin>(admin: &A) -> (StatusCode, String) {
+    match admin.ready() {
+        Ok(()) => (StatusCode::OK, "ready\n".to_string()),
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {reason}\n"),
+        ),
+    }
+}
+
+async fn reload<A: Admin>(admin: Arc<A>) -> (StatusCode, String) {
+    match tokio::task::spawn_blocking(move || admin.reload()).await {
+        Ok(Ok(stamp)) => (StatusCode::OK, format!("{stamp}\n")),
+        Ok(Err(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, format!("{errors}\n")),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "reload task failed\n".to_string(),
+        ),
+    }
+}
+
+fn text_response((status, body): (StatusCode, String)) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    let content_type =
+        hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
+    response
+        .headers_mut()
+        .insert(hyper::header::CONTENT_TYPE, content_type);
+    response
+}

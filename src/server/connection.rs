@@ -1,0 +1,353 @@
+//! One client connection: frames in, replies out, in request order.
+//!
+//! Tier 3. The accept loop hands each socket to [`serve_connection`]. Its reader half decodes
+//! frames with `wire::FrameCodec` and gives each to the [`Handler`] *in arrival order*: the
+//! handler's `accept` step (parse, adjudicate, enqueue for commit) runs on the reader, so
+//! pipelined claims are adjudicated in the order sent; it returns a future for the rest (waiting
+//! for the durable commit, encoding the reply). The writer half awaits those futures in order and
+//! writes each reply, so replies leave in request order while commits of pipelined requests share
+//! batches. At most `in_flight` requests are read ahead of the writer (bounded channel).
+//!
+//! Deadlines: a started frame must complete within `read_timeout` (measured from its first
+//! byte, so a client dripping bytes is cut off); a connection with nothing arriving is closed
+//! after `idle_timeout`. A framing error or a deadline closes this connection only, after the
+//! replies already owed are written.
+//!
+//! Must never: interpret payload bytes, buffer beyond the frame limit, or block the runtime.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use futures::FutureExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{sleep_until, Instant};
+use tokio_util::codec::Decoder;
+
+use crate::wire::{self, FrameCodec, FrameError, Framing};
+
+/// Read-buffer growth step (bytes).
+const READ_CHUNK_BYTES: usize = 4096;
+
+/// What the gateway does with one frame. `accept` runs on the connection's reader in arrival
+/// order; the future it returns resolves to the reply payload (`None`: no reply is owed, e.g. a
+/// header that cannot be read).
+pub trait Handler: Send + Sync + 'static {
+    type Pending: Future<Output = Option<Vec<u8>>> + Send + 'static;
+    fn accept(&self, frame: BytesMut) -> impl Future<Output = Self::Pending> + Send;
+}
+
+/// Per-connection settings (from the validated config).
+#[derive(Clone, Debug)]
+pub struct ConnectionSettings {
+    pub framing: Framing,
+    pub frame_bytes_max: usize,
+    pub garbage_bytes_max: usize,
+    pub in_flight: usize,
+    pub read_timeout: Duration,
+    pub idle_timeout: Duration,
+}
+
+/// Why a connection ended (a fixed label set, for logs and counters).
+#[derive(Debug)]
+pub enum Closed {
+    /// The client closed cleanly between frames.
+    ByClient,
+    /// The gateway is shutting down.
+    Shutdown,
+    ReadTimeout,
+    IdleTimeout,
+    Frame(FrameError),
+    /// The reply writer stopped (the client went away while replies were owed).
+    WriterGone,
+}
+
+impl Closed {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Closed::ByClient => "client",
+            Closed::Shutdown => "shutdown",
+            Closed::ReadTimeout => "read_timeout",
+            Closed::IdleTimeout => "idle_timeout",
+            Closed::Frame(error) => error.reason(),
+            Closed::WriterGone => "writer_gone",
+        }
+    }
+}
+
+/// Serves one connection until the client leaves, a deadline or framing error, or shutdown.
+/// Returns why it closed and how many frames it read.
+pub async fn serve_connection<H: Handler>(
+    stream: TcpStream,
+    handler: Arc<H>,
+    settings: Arc<ConnectionSettings>,
+    shutdown: watch::Receiver<bool>,
+) -> (Closed, u64) {
+    let _ = stream.set_nodelay(true);
+    let (reader, writer) = stream.into_split();
+    let (pending_tx, pending_rx) = mpsc::channel::<H::Pending>(settings.in_flight.max(1));
+    let writer_task = tokio::spawn(write_replies(writer, pending_rx, settings.framing));
+    let mut reading = Reading::new(&settings);
+    let closed = reading.run(reader, &*handler, &pending_tx, shutdown).await;
+    drop(pending_tx);
+    let writer_ok = writer_task.await.unwrap_or(false);
+    let closed = if writer_ok {
+        closed
+    } else {
+        Closed::WriterGone
+    };
+    (closed, reading.frames)
+}
+
+struct Reading {
+    codec: FrameCodec,
+    buffer: BytesMut,
+    read_timeout: Duration,
+    idle_timeout: Duration,
+    frame_started: Option<Instant>,
+    last_activity: Instant,
+    frames: u64,
+}
+
+impl Reading {
+    fn new(settings: &ConnectionSettings) -> Reading {
+        Reading {
+            codec: FrameCodec::new(
+                settings.framing,
+                settings.frame_bytes_max,
+                settings.garbage_bytes_max,
+            ),
+            buffer: BytesMut::with_capacity(READ_CHUNK_BYTES),
+            read_timeout: settings.read_timeout,
+            idle_timeout: settings.idle_timeout,
+            frame_started: None,
+            last_activity: Instant::now(),
+            frames: 0,
+        }
+    }
+
+    async fn run<H: Handler>(
+        &mut self,
+        mut reader: OwnedReadHalf,
+        handler: &H,
+        pending: &mpsc::Sender<H::Pending>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Closed {
+        // Bounded by the connection's life: every pass reads bytes, hits a deadline or returns.
+        loop {
+            if let Err(closed) = self.dispatch_frames(handler, pending).await {
+                return closed;
+            }
+            if *shutdown.borrow() {
+                return Closed::Shutdown;
+            }
+            let deadline = self.deadline();
+            self.buffer.reserve(READ_CHUNK_BYTES);
+            tokio::select! {
+                read = reader.read_buf(&mut self.buffer) => match read {
+                    Ok(0) => return self.at_eof(),
+                    Ok(_) => self.last_activity = Instant::now(),
+                    Err(error) => return Closed::Frame(FrameError::Io(error)),
+                },
+                _ = sleep_until(deadline) => return self.timed_out(),
+                _ = shutdown.changed() => return Closed::Shutdown,
+            }
+        }
+    }
+
+    /// Hands every complete frame in the buffer to the handler, in order.
+    async fn dispatch_frames<H: Handler>(
+        &mut self,
+        handler: &H,
+        pending: &mpsc::Sender<H::Pending>,
+    ) -> Result<(), Closed> {
+        while let Some(frame) = self.codec.decode(&mut self.buffer).map_err(Closed::Frame)? {
+            self.frames += 1;
+            let reply = handler.accept(frame).await;
+            pending.send(reply).await.map_err(|_| Closed::WriterGone)?;
+        }
+        let mid_frame = self.codec.is_mid_frame(&self.buffer);
+        self.frame_started = if mid_frame {
+            self.frame_started.or(Some(Instant::now()))
+        } else {
+            None
+        };
+        Ok(())
+    }
+
+    fn deadline(&self) -> Instant {
+        match self.frame_started {
+            Some(started) => started + self.read_timeout,
+            None => self.last_activity + self.idle_timeout,
+        }
+    }
+
+    fn timed_out(&self) -> Closed {
+        if self.frame_started.is_some() {
+            Closed::ReadTimeout
+        } else {
+            Closed::IdleTimeout
+        }
+    }
+
+    fn at_eof(&mut self) -> Closed {
+        match self.codec.decode_eof(&mut self.buffer) {
+            Err(error) => Closed::Frame(error),
+            // A frame completed exactly at EOF cannot exist here: dispatch drained the buffer.
+            Ok(_) => Closed::ByClient,
+        }
+    }
+}
+
+/// Awaits each pending reply in request order and writes it. Replies that are ready together
+/// go out in one write; whatever is buffered is flushed before waiting on a reply that is not
+/// ready yet. Returns false when the socket failed.
+async fn write_replies<P>(
+    mut writer: OwnedWriteHalf,
+    mut pending: mpsc::Receiver<P>,
+    framing: Framing,
+) -> bool
+where
+    P: Future<Output = Option<Vec<u8>>> + Send,
+{
+    let mut out = BytesMut::with_capacity(READ_CHUNK_BYTES);
+    while let Some(reply) = pending.recv().await {
+        let mut reply = std::pin::pin!(reply);
+        let payload = match reply.as_mut().now_or_never() {
+            Some(payload) => payload,
+            None if flush(&mut writer, &mut out).await => reply.await,
+            None => return false,
+        };
+        if let Some(payload) = payload {
+            wire::encode_frame(framing, &payload, &mut out);
+        }
+        if pending.is_empty() && !flush(&mut writer, &mut out).await {
+            return false;
+        }
+    }
+    flush(&mut writer, &mut out).await && writer.shutdown().await.is_ok()
+}
+
+async fn flush(writer: &mut OwnedWriteHalf, out: &mut BytesMut) -> bool {
+    if out.is_empty() {
+        return true;
+    }
+    let written = writer.write_all(out).await.is_ok();
+    out.clear();
+    written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::echo::EchoServer;
+    use std::net::SocketAddr;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn settings() -> ConnectionSettings {
+        ConnectionSettings {
+            framing: Framing::StxEtx,
+            frame_bytes_max: 256,
+            garbage_bytes_max: 8,
+            in_flight: 4,
+            read_timeout: Duration::from_millis(300),
+            idle_timeout: Duration::from_secs(5),
+        }
+    }
+
+    async fn echo() -> EchoServer {
+        EchoServer::start(SocketAddr::from(([127, 0, 0, 1], 0)), settings(), 8)
+            .await
+            .unwrap()
+    }
+
+    async fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
+        let mut got = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(3), stream.read_to_end(&mut got)).await;
+        got
+    }
+
+    #[tokio::test]
+    async fn pipelined_frames_come_back_in_order() {
+        let server = echo().await;
+        let mut client = TcpStream::connect(server.addr).await.unwrap();
+        let sent: Vec<u8> = (0..20)
+            .flat_map(|n| {
+                [
+                    vec![wire::STX],
+                    format!("frame{n}").into_bytes(),
+                    vec![wire::ETX],
+                ]
+                .concat()
+            })
+            .collect();
+        client.write_all(&sent).await.unwrap();
+        client.shutdown().await.unwrap();
+        assert_eq!(read_until_closed(&mut client).await, sent);
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn an_oversize_frame_closes_only_its_connection() {
+        let server = echo().await;
+        let mut bad = TcpStream::connect(server.addr).await.unwrap();
+        let mut good = TcpStream::connect(server.addr).await.unwrap();
+        let mut oversize = vec![wire::STX];
+        oversize.extend_from_slice(&[b'A'; 300]);
+        bad.write_all(&oversize).await.unwrap();
+        assert!(read_until_closed(&mut bad).await.is_empty());
+        good.write_all(b"\x02ok\x03").await.unwrap();
+        let mut reply = [0u8; 4];
+        good.read_exact(&mut reply).await.unwrap();
+        assert_eq!(&reply, b"\x02ok\x03");
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_dripping_client_is_cut_off_at_the_read_deadline() {
+        let server = echo().await;
+        let mut slow = TcpStream::connect(server.addr).await.unwrap();
+        slow.write_all(b"\x02D0").await.unwrap();
+        let started = Instant::now();
+        // Drip a byte every 50 ms for 2 s: activity must not extend a started frame's deadline.
+        let mut closed_after = None;
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let mut probe = [0u8; 1];
+            let peer_closed = match slow.try_read(&mut probe) {
+                Ok(0) => true,
+                Ok(_) => panic!("a reply to an unfinished frame"),
+                Err(error) => error.kind() != std::io::ErrorKind::WouldBlock,
+            };
+            if peer_closed {
+                closed_after = Some(started.elapsed());
+                break;
+            }
+            let _ = slow.write_all(b"x").await;
+        }
+        let closed_after =
+            closed_after.expect("the gateway kept a dripping connection open for 2 s");
+        assert!(
+            closed_after < Duration::from_millis(1_500),
+            "closed after {closed_after:?}"
+        );
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn garbage_beyond_the_tolerance_closes_but_a_little_is_skipped() {
+        let server = echo().await;
+        let mut noisy = TcpStream::connect(server.addr).await.unwrap();
+        noisy.write_all(b"\r\n\x02hi\x03").await.unwrap();
+        let mut reply = [0u8; 4];
+        noisy.read_exact(&mut reply).await.unwrap();
+        assert_eq!(&reply, b"\x02hi\x03");
+        noisy.write_all(b"0123456789").await.unwrap();
+        assert!(read_until_closed(&mut noisy).await.is_empty());
+        server.stop().await;
+    }
+}

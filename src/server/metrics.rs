@@ -1,0 +1,207 @@
+//! Every metric the gateway exports, recorded through the functions of this module only.
+//!
+//! Tier 3. Names start with `durgate_`, follow Prometheus conventions (base units in the name,
+//! `_total` counters) and are served by the admin endpoint at `/metrics` from the
+//! `metrics-exporter-prometheus` recorder installed by [`install`]. Histograms use explicit
+//! buckets. Labels come only from fixed enums (transaction code, status, edit, reject family,
+//! NCPDP code lists, refusal reasons).
+//!
+//! Must never: take a label value from claim data — no BIN, NDC, pharmacy, prescriber or
+//! patient value ever becomes a label.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::claim::{self, Action, Edit, RejectCode, Status, TransactionCode};
+
+use super::connection::Closed;
+
+pub const CLAIMS: &str = "durgate_claims_total";
+pub const REJECT_CODES: &str = "durgate_reject_codes_total";
+pub const DUR_CONFLICTS: &str = "durgate_dur_conflicts_total";
+pub const OVERRIDES: &str = "durgate_overrides_total";
+pub const DUPLICATES: &str = "durgate_duplicates_total";
+pub const REVERSALS: &str = "durgate_reversals_total";
+pub const FRAMES_REFUSED: &str = "durgate_frames_refused_total";
+pub const CONNECTIONS: &str = "durgate_connections_total";
+pub const RULE_RELOADS: &str = "durgate_rule_reloads_total";
+pub const CLAIM_LATENCY: &str = "durgate_claim_latency_seconds";
+pub const ADJUDICATION_TIME: &str = "durgate_adjudication_seconds";
+pub const STORE_COMMIT_LATENCY: &str = "durgate_store_commit_seconds";
+pub const STORE_BATCH_RECORDS: &str = "durgate_store_batch_records";
+pub const OPEN_CONNECTIONS: &str = "durgate_open_connections";
+pub const IN_FLIGHT_CLAIMS: &str = "durgate_in_flight_claims";
+pub const STORE_QUEUE_DEPTH: &str = "durgate_store_queue_depth";
+pub const HISTORY_PATIENTS: &str = "durgate_history_patients";
+pub const HISTORY_FILLS: &str = "durgate_history_fills";
+pub const RULES_INFO: &str = "durgate_rules_info";
+
+/// Latency buckets (seconds): 50 µs .. 2.5 s.
+const LATENCY_BUCKETS_SECONDS: &[f64] = &[
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5,
+];
+/// Adjudication buckets (seconds): 1 µs .. 10 ms.
+const ADJUDICATION_BUCKETS_SECONDS: &[f64] = &[
+    0.000_001,
+    0.000_002_5,
+    0.000_005,
+    0.000_01,
+    0.000_025,
+    0.000_05,
+    0.000_1,
+    0.001,
+    0.01,
+];
+/// Batch-size buckets (records).
+const BATCH_BUCKETS_RECORDS: &[f64] = &[
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process-wide recorder once (later calls return the same handle).
+pub fn install() -> PrometheusHandle {
+    HANDLE.get_or_init(build_recorder).clone()
+}
+
+fn build_recorder() -> PrometheusHandle {
+    let buckets = [
+        (CLAIM_LATENCY, LATENCY_BUCKETS_SECONDS),
+        (STORE_COMMIT_LATENCY, LATENCY_BUCKETS_SECONDS),
+        (ADJUDICATION_TIME, ADJUDICATION_BUCKETS_SECONDS),
+        (STORE_BATCH_RECORDS, BATCH_BUCKETS_RECORDS),
+    ];
+    let builder = buckets
+        .into_iter()
+        .fold(PrometheusBuilder::new(), |builder, (name, bounds)| {
+            builder
+                .set_buckets_for_metric(Matcher::Full(name.to_string()), bounds)
+                .unwrap_or_else(|_| PrometheusBuilder::new())
+        });
+    match builder.install_recorder() {
+        Ok(handle) => handle,
+        // Another recorder is already global (an embedding program): export an empty registry.
+        Err(_) => PrometheusBuilder::new().build_recorder().handle(),
+    }
+}
+
+/// The text exposition for `/metrics`.
+pub fn render() -> String {
+    HANDLE
+        .get()
+        .map(PrometheusHandle::render)
+        .unwrap_or_default()
+}
+
+/// Families of reject codes, for a bounded label set.
+pub fn reject_family(code: RejectCode) -> &'static str {
+    use claim::reject;
+    match code {
+        reject::DUR_REJECT => "dur",
+        reject::REFILL_TOO_SOON => "early_refill",
+        reject::NOT_COVERED => "not_covered",
+        reject::REVERSAL_NOT_PROCESSED => "reversal",
+        reject::HOST_PROCESSING_ERROR => "host",
+        _ => "validation",
+    }
+}
+
+fn professional_label(code: Option<claim::Code2>) -> &'static str {
+    let text = code.as_ref().map(claim::Code2::as_str).unwrap_or("");
+    claim::codes::PROFESSIONAL_SERVICE
+        .iter()
+        .find(|known| **known == text)
+        .copied()
+        .unwrap_or("other")
+}
+
+pub fn claim_answered(code: TransactionCode, status: Status) {
+    counter!(CLAIMS, "transaction_code" => code.as_str(), "status" => status.as_str()).increment(1);
+}
+
+pub fn reject_code(code: RejectCode) {
+    counter!(REJECT_CODES, "family" => reject_family(code)).increment(1);
+}
+
+pub fn dur_conflict(edit: Edit, action: Action) {
+    let action = match action {
+        Action::Reject => "reject",
+        Action::Warn => "warn",
+    };
+    counter!(DUR_CONFLICTS, "edit" => edit.as_str(), "action" => action).increment(1);
+}
+
+pub fn override_outcome(edit: Edit, professional: Option<claim::Code2>, accepted: bool) {
+    let outcome = if accepted { "accepted" } else { "refused" };
+    counter!(OVERRIDES, "edit" => edit.as_str(), "professional_service" => professional_label(professional), "outcome" => outcome)
+        .increment(1);
+}
+
+pub fn duplicate() {
+    counter!(DUPLICATES).increment(1);
+}
+
+pub fn reversal(outcome: &'static str) {
+    counter!(REVERSALS, "outcome" => outcome).increment(1);
+}
+
+pub fn connection_opened() {
+    counter!(CONNECTIONS, "outcome" => "accepted").increment(1);
+    gauge!(OPEN_CONNECTIONS).increment(1.0);
+}
+
+pub fn connection_refused() {
+    counter!(CONNECTIONS, "outcome" => "refused").increment(1);
+}
+
+pub fn connection_closed(closed: &Closed) {
+    gauge!(OPEN_CONNECTIONS).decrement(1.0);
+    if let Closed::Frame(error) = closed {
+        counter!(FRAMES_REFUSED, "reason" => error.reason()).increment(1);
+    }
+    if matches!(closed, Closed::ReadTimeout) {
+        counter!(FRAMES_REFUSED, "reason" => "read_timeout").increment(1);
+    }
+}
+
+pub fn rule_reload(ok: bool) {
+    counter!(RULE_RELOADS, "outcome" => if ok { "ok" } else { "refused" }).increment(1);
+}
+
+pub fn rules_live(id: &str, version: &str) {
+    gauge!(RULES_INFO, "id" => id.to_string(), "version" => version.to_string()).set(1.0);
+}
+
+pub fn rules_retired(id: &str, version: &str) {
+    gauge!(RULES_INFO, "id" => id.to_string(), "version" => version.to_string()).set(0.0);
+}
+
+pub fn claim_latency(elapsed: Duration) {
+    histogram!(CLAIM_LATENCY).record(elapsed.as_secs_f64());
+}
+
+pub fn adjudication_time(elapsed: Duration) {
+    histogram!(ADJUDICATION_TIME).record(elapsed.as_secs_f64());
+}
+
+pub fn store_batch(records: usize, elapsed: Duration) {
+    histogram!(STORE_BATCH_RECORDS).record(records as f64);
+    histogram!(STORE_COMMIT_LATENCY).record(elapsed.as_secs_f64());
+}
+
+pub fn in_flight(delta: f64) {
+    gauge!(IN_FLIGHT_CLAIMS).increment(delta);
+}
+
+pub fn store_queue_depth(depth: usize) {
+    gauge!(STORE_QUEUE_DEPTH).set(depth as f64);
+}
+
+pub fn history_size(patients: usize, fills: usize) {
+    gauge!(HISTORY_PATIENTS).set(patients as f64);
+    gauge!(HISTORY_FILLS).set(fills as f64);
+}
