@@ -5,5 +5,6 @@ pub mod claim;
 pub mod cli;
 pub mod config;
 pub mod limits;
+pub mod loadgen;
 pub mod server;
 pub mod wire;
