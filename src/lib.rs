@@ -4,3 +4,5 @@
 pub mod claim;
 pub mod cli;
 pub mod limits;
+pub mod rules;
+pub mod server;
