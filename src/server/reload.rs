@@ -126,3 +126,110 @@ pub fn spawn_sighup_reload(
         }
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::fixture;
+    use std::time::{Duration, Instant};
+
+    fn write_fixture(dir: &Path) {
+        for (name, bytes) in &fixture::source().files {
+            std::fs::write(dir.join(name), bytes).expect("write fixture");
+        }
+    }
+
+    fn live_from(dir: &Path) -> Arc<LiveRules> {
+        let source = read_rule_folder(dir).expect("fixture folder reads");
+        Arc::new(LiveRules::new(
+            rules::compile(&source).expect("fixture compiles"),
+        ))
+    }
+
+    /// Polls `done` until it holds; fails after a generous deadline (file events are async).
+    fn wait_until(what: &str, done: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn version(text: &str) -> String {
+        fixture::RULESET.replace("version = \"1\"", &format!("version = \"{text}\""))
+    }
+
+    #[test]
+    fn missing_files_are_all_named() {
+        let dir = tempfile::tempdir().unwrap();
+        write_fixture(dir.path());
+        std::fs::remove_file(dir.path().join("mme.csv")).unwrap();
+        std::fs::remove_file(dir.path().join("classes.csv")).unwrap();
+        let errors = read_rule_folder(dir.path()).unwrap_err().to_string();
+        assert_eq!(
+            errors,
+            "classes.csv:1:1: required file is missing (rule 1)\nmme.csv:1:1: required file is missing (rule 1)"
+        );
+    }
+
+    #[test]
+    fn a_refused_reload_keeps_the_old_tables_and_counts_the_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        write_fixture(dir.path());
+        let live = live_from(dir.path());
+        std::fs::write(dir.path().join("ruleset.toml"), version("2")).unwrap();
+        assert_eq!(reload_from(dir.path(), &live).as_deref(), Ok("test@2"));
+        std::fs::write(
+            dir.path().join("ruleset.toml"),
+            version("3").replace("schema = 1", "schema = 9"),
+        )
+        .unwrap();
+        let refused = reload_from(dir.path(), &live).unwrap_err();
+        assert_eq!(refused.errors[0].rule, 1);
+        assert_eq!(
+            (&*live.stamp(), live.reloads_ok(), live.reloads_failed()),
+            ("test@2", 1, 1)
+        );
+    }
+
+    #[test]
+    fn the_watch_reloads_a_new_version_and_refuses_a_broken_one() {
+        let dir = tempfile::tempdir().unwrap();
+        write_fixture(dir.path());
+        let live = live_from(dir.path());
+        let _watch = watch_rule_folder(dir.path(), live.clone()).expect("watch starts");
+        std::fs::write(dir.path().join("ruleset.toml"), version("2")).unwrap();
+        wait_until("version 2", || &*live.stamp() == "test@2");
+        let broken = format!(
+            "{}0000000020,aspirin,81,mg,tablet,oral,,N,\n",
+            fixture::PRODUCTS
+        );
+        // Broken products first: a reload between the two writes is refused as well.
+        std::fs::write(dir.path().join("products.csv"), broken).unwrap();
+        std::fs::write(dir.path().join("ruleset.toml"), version("3")).unwrap();
+        wait_until("a refused reload", || live.reloads_failed() >= 1);
+        assert_eq!(&*live.stamp(), "test@2");
+    }
+
+    #[tokio::test]
+    async fn sighup_reloads_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        write_fixture(dir.path());
+        let live = live_from(dir.path());
+        let task =
+            spawn_sighup_reload(dir.path().to_path_buf(), live.clone()).expect("listener starts");
+        std::fs::write(dir.path().join("ruleset.toml"), version("2")).unwrap();
+        let pid = std::process::id().to_string();
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while &*live.stamp() != "test@2" {
+            assert!(Instant::now() < deadline, "SIGHUP did not reload");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        task.abort();
+    }
+}
