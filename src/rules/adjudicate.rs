@@ -48,8 +48,10 @@ pub fn adjudicate_claim(
     adjudicate_with(ctx, rules, fills, &[], today)
 }
 
-/// Adjudicates every transaction of `transmission` in order; an earlier transaction that was
-/// paid counts as a fill for the later ones, a rejected one does not.
+/// Adjudicates every transaction of `transmission` in order (B1 and B3 transmissions: B2
+/// reversals, E1 eligibility and duplicate detection are the server's); an earlier transaction
+/// that was paid counts as a fill for the later ones, a rejected one does not. At most
+/// [`limits::TRANSACTIONS_MAX`] transactions are read (the parser refuses more).
 pub fn adjudicate(
     transmission: &Transmission,
     rules: &RuleSet,

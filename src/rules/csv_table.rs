@@ -2,7 +2,8 @@
 //!
 //! Place in the data flow: each table parser in [`super::compile`] hands its file and its
 //! column list to [`read`] and gets back located [`Row`]s. Must never stop at the first bad
-//! row (every problem is reported) nor read more than [`limits::RULE_TABLE_ROWS_MAX`] rows.
+//! row (every problem is reported) nor read more than [`limits::RULE_TABLE_ROWS_MAX`] rows or
+//! [`limits::RULE_TABLE_COLUMNS_MAX`] columns.
 //!
 //! Choices where the format is silent: cells are trimmed of surrounding spaces; header names
 //! match exactly (case-sensitive); a duplicated header, or a row with more cells than the
@@ -95,7 +96,7 @@ impl Row<'_> {
 /// Byte offset where cell `index` of the record starting at `start` begins (RFC 4180 quoting).
 fn cell_offset(bytes: &[u8], start: usize, index: usize) -> usize {
     let mut at = start;
-    for _ in 0..index.min(limits::FIELDS_PER_SEGMENT_MAX * 16) {
+    for _ in 0..index.min(limits::RULE_TABLE_COLUMNS_MAX) {
         at = field_end(bytes, at).saturating_add(1);
     }
     at.min(bytes.len())
@@ -233,6 +234,17 @@ fn map_columns(
     errors: &mut TableErrors,
 ) -> Option<Vec<Option<usize>>> {
     let before = errors.total();
+    if header.len() > limits::RULE_TABLE_COLUMNS_MAX {
+        let message = format!("more than {} columns", limits::RULE_TABLE_COLUMNS_MAX);
+        errors.push(TableError {
+            file: file.into(),
+            line: 1,
+            column: 1,
+            rule: 2,
+            message,
+        });
+        return None;
+    }
     for (index, name) in header.iter().enumerate() {
         if header.iter().take(index).any(|earlier| earlier == name) && !name.is_empty() {
             let column = header_column(header, index);
