@@ -212,11 +212,12 @@ fn row(
     {
         if row.text(index).is_empty() {
             complete = false;
-            let cell = if record.len() > mapping[index].unwrap_or(0) {
-                index
-            } else {
-                0
-            };
+            let present = mapping
+                .get(index)
+                .copied()
+                .flatten()
+                .is_some_and(|at| at < record.len());
+            let cell = if present { index } else { 0 };
             errors.push(row.error(cell, 2, format!("{} is empty", column.name)));
         }
     }

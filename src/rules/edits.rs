@@ -16,6 +16,8 @@
 //! - Age-based edits (high dose bands, elderly list) are not checked without a date of birth.
 //! - A days supply of 0 counts as 1 (the parser refuses 0 on a B1 already).
 //! - The opioid + benzodiazepine conflict takes the opioid edit's action and override lists.
+//! - The cumulative edits (MME, opioid-naive, acetaminophen) run only on a claim whose product
+//!   contains the drug concerned; opioid + benzodiazepine runs on a claim for either.
 //! - MME and cumulative acetaminophen are summed per fill rounded down to 10^-9 MME and to
 //!   1 picogram a day; a dose limit compares exactly.
 

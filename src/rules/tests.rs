@@ -979,6 +979,35 @@ fn earlier_paid_transactions_count_as_fills_rejected_ones_do_not() {
 }
 
 #[test]
+fn an_earlier_transaction_paid_by_override_counts_as_a_fill() {
+    let mut warfarin = tx(WARFARIN, 1, 30, 30);
+    warfarin.dur_pps = vec![dur(1, "DD", "M0", "1G")];
+    let both = transmission(vec![warfarin, tx(FLUOXETINE, 2, 30, 30)]);
+    let decisions = adjudicate(&both, &rules(), &[fill(ASPIRIN, 9, 3, 30, 30)], dos());
+    assert_eq!(
+        decisions[0].status,
+        Status::Paid,
+        "warfarin + aspirin overridden"
+    );
+    assert_eq!(
+        decisions[1].status,
+        Status::Rejected,
+        "fluoxetine + the warfarin just paid"
+    );
+    let d4 = decisions[1].conflicts.iter().find(|c| c.rule_id == "D4");
+    assert_eq!(d4.map(|c| c.previous_fill_date), Some(Some(dos())));
+}
+
+#[test]
+fn other_prescriber_and_pharmacy_indicators_compare_hashes() {
+    let mut other = fill(CLARITHROMYCIN, 2, 3, 30, 30);
+    other.prescriber = 0xEE;
+    let decision = run(&tx(SIMVASTATIN, 1, 30, 30), &[other]);
+    let conflict = &decision.conflicts[0];
+    assert_eq!((conflict.other_pharmacy, conflict.other_prescriber), (1, 2));
+}
+
+#[test]
 fn reject_codes_are_values_for_every_transaction() {
     let decisions = adjudicate(
         &transmission(vec![tx(99_999, 1, 1, 1), tx(SIMVASTATIN, 2, 30, 30)]),
