@@ -42,7 +42,8 @@ fn check_rules(dir: &std::path::Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(errors) => {
-            eprintln!("{errors}");
+            // The errors are the command's report: stdout, one per line.
+            println!("{errors}");
             eprintln!("{}: refused ({} errors)", dir.display(), errors.total());
             ExitCode::FAILURE
         }

@@ -99,24 +99,24 @@ fn a_broken_folder_prints_every_error_and_exits_one() {
     .unwrap();
     std::fs::remove_file(dir.path().join("mme.csv")).unwrap();
     let output = check_rules(dir.path());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{report}");
     assert!(
-        stderr.contains("mme.csv:1:1: required file is missing (rule 1)"),
-        "{stderr}"
+        report.contains("mme.csv:1:1: required file is missing (rule 1)"),
+        "{report}"
     );
     // The folder is refused at reading when a file is missing; a complete folder with the same
     // ddi.csv reports both ddi errors.
     std::fs::write(dir.path().join("mme.csv"), "ingredient,route,factor\n").unwrap();
     let output = check_rules(dir.path());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{report}");
     assert!(
-        stderr.contains("ddi.csv:2:16: class:AZOLE is not in classes.csv (rule 4)"),
-        "{stderr}"
+        report.contains("ddi.csv:2:16: class:AZOLE is not in classes.csv (rule 4)"),
+        "{report}"
     );
     assert!(
-        stderr.contains("ddi.csv:2:28: severity \"0\" is not 1, 2 or 3 (rule 5)"),
-        "{stderr}"
+        report.contains("ddi.csv:2:28: severity \"0\" is not 1, 2 or 3 (rule 5)"),
+        "{report}"
     );
 }

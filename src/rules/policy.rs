@@ -8,8 +8,9 @@
 //! Choices where the format is silent: the four core edits (`ddi`, `duplication`, `high_dose`,
 //! `elderly_high_risk`) must each have a table; the optional ones (`early_refill`, `opioid`,
 //! `acetaminophen`) are off when their table is absent. Parse problems (syntax, unknown or
-//! missing key, wrong type, bad action or reason) are reported under rule 2, numbers out of
-//! range under rule 5.
+//! missing key, wrong type, bad action or reason) are reported under rule 2 (a missing or other
+//! `schema` under rule 1), numbers out of range under rule 5. The TOML parser stops at its
+//! first syntax or shape error, so a file that does not parse reports that one error.
 
 use super::error::{line_column, TableError, TableErrors};
 use crate::claim::{codes, Action, Code2, Date, Edit};
@@ -271,7 +272,12 @@ pub(crate) fn parse(text: &[u8], errors: &mut TableErrors) -> Option<PolicyDraft
         Err(problem) => {
             let span = problem.span().unwrap_or(0..0);
             let message = problem.message().trim().replace('\n', " ");
-            doc.error(span, 2, message);
+            let rule = if message.contains("missing field `schema`") {
+                1
+            } else {
+                2
+            };
+            doc.error(span, rule, message);
             None
         }
     }
@@ -586,6 +592,13 @@ override_result = []
         let error = &errors.errors[0];
         assert_eq!((error.line, error.column, error.rule), (7, 1, 2), "{error}");
         assert!(error.message.contains("lookbak"), "{error}");
+    }
+
+    #[test]
+    fn missing_schema_breaks_rule_1() {
+        let (_, errors) = parse_text(&SAMPLE.replace("schema = 1\n", ""));
+        assert_eq!(errors.errors[0].rule, 1, "{errors}");
+        assert!(errors.errors[0].message.contains("schema"), "{errors}");
     }
 
     #[test]
