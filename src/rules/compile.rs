@@ -14,7 +14,8 @@
 //! - Well-formedness (rule 2) covers everything that cannot be read; rule 5 covers values that
 //!   can be read but are out of range (severity, allowance, grace days, zero strengths, doses
 //!   and factors). An age band whose `min_age` is above its `max_age` breaks rule 6.
-//! - An elderly list naming an ingredient twice keeps the lowest `min_age`.
+//! - An elderly list naming an ingredient twice keeps the lowest `min_age`. A row may name a
+//!   combination (`glyburide/metformin`): it then applies to products holding all of them.
 
 use super::csv_table::{optional, read, required, Column, Row};
 use super::error::{TableError, TableErrors};
@@ -635,26 +636,67 @@ impl Builder {
     }
 
     fn elderly_row(&mut self, row: &Row, errors: &mut TableErrors) {
-        let ingredient = self.ingredient_cell(row, 0, errors);
+        let ingredients = self.ingredient_set_cell(row, 0, errors);
         let min_age = age_cell(row, 1, errors);
-        let (Some(ingredient), Some(min_age)) = (ingredient, min_age) else {
+        let (Some(ingredients), Some(min_age)) = (ingredients, min_age) else {
             return;
         };
-        let Some(info) = self.ingredients.get_mut(ingredient as usize) else {
+        let first = ingredients.first().copied().unwrap_or(0);
+        let Some(info) = self.ingredients.get_mut(first as usize) else {
             return;
         };
-        if info
-            .elderly
-            .as_ref()
-            .is_some_and(|held| held.min_age <= min_age)
-        {
-            return;
-        }
-        info.elderly = Some(ElderlyRule {
+        let rule_id = row.text(0).to_string();
+        let message = row.text(2).to_string();
+        let rule = ElderlyRule {
+            ingredients,
+            rule_id,
             min_age,
-            message: row.text(2).to_string(),
-        });
-        self.counts.elderly_high_risk += 1;
+            message,
+        };
+        match info
+            .elderly
+            .iter_mut()
+            .find(|held| held.ingredients == rule.ingredients)
+        {
+            Some(held) if held.min_age > min_age => *held = rule,
+            Some(_) => {}
+            None => {
+                info.elderly.push(rule);
+                self.counts.elderly_high_risk += 1;
+            }
+        }
+    }
+
+    /// An ingredient, or a `/`-joined combination, as a sorted set of ids.
+    fn ingredient_set_cell(
+        &mut self,
+        row: &Row,
+        column: usize,
+        errors: &mut TableErrors,
+    ) -> Option<Box<[IngredientId]>> {
+        let names: Vec<&str> = row
+            .text(column)
+            .split('/')
+            .map(str::trim)
+            .take(limits::PRODUCT_INGREDIENTS_MAX + 1)
+            .collect();
+        if names.len() > limits::PRODUCT_INGREDIENTS_MAX
+            || !names.iter().all(|name| is_ingredient_name(name))
+        {
+            let message = format!(
+                "{:?} is not a lower-case ingredient or a/b combination",
+                row.text(column)
+            );
+            errors.push(row.error(column, 2, message));
+            return None;
+        }
+        let mut ids: Vec<IngredientId> = names
+            .into_iter()
+            .map(|name| self.ingredient(name))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Some(ids.into())
     }
 
     // ---- mme.csv ----

@@ -364,17 +364,25 @@ fn elderly(input: &Input, out: &mut Conflicts) {
         return;
     };
     let Some(age) = input.claim.age else { return };
-    for ingredient in ingredient_ids(input.claim.product) {
-        let Some(rule) = input
-            .rules
-            .info(ingredient)
-            .and_then(|info| info.elderly.as_ref())
-        else {
+    let product = input.claim.product;
+    for ingredient in product.ingredient_set.iter() {
+        let Some(info) = input.rules.info(*ingredient) else {
             continue;
         };
-        if age >= rule.min_age {
-            let rule_id = input.rules.ingredient_name(ingredient).to_string();
-            out.extend(simple(policy, input, rule_id, None, rule.message.clone()));
+        for rule in &info.elderly {
+            let applies = rule
+                .ingredients
+                .iter()
+                .all(|id| product.ingredient_set.contains(id));
+            if applies && age >= rule.min_age {
+                out.extend(simple(
+                    policy,
+                    input,
+                    rule.rule_id.clone(),
+                    None,
+                    rule.message.clone(),
+                ));
+            }
         }
     }
 }

@@ -83,9 +83,13 @@ pub struct DoseBand {
     pub max_daily_text: String,
 }
 
-/// One row of elderly_high_risk.csv (the lowest `min_age` when an ingredient repeats).
+/// One row of elderly_high_risk.csv (the lowest `min_age` when a row repeats).
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct ElderlyRule {
+    /// The ingredient, or every ingredient of a combination row, sorted.
+    pub ingredients: Box<[IngredientId]>,
+    /// The cell as written (`zolpidem`, `glyburide/metformin`): the conflict's rule id.
+    pub rule_id: String,
     pub min_age: u32,
     pub message: String,
 }
@@ -98,7 +102,8 @@ pub(crate) struct IngredientInfo {
     pub ddi_refs: Vec<u32>,
     /// Indexes into `duplication` of the rules of this ingredient's classes.
     pub duplication: Vec<u32>,
-    pub elderly: Option<ElderlyRule>,
+    /// Elderly rows whose first (lowest id) ingredient is this one.
+    pub elderly: Vec<ElderlyRule>,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Default)]

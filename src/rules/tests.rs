@@ -654,6 +654,28 @@ fn elderly_list_applies_from_the_65th_birthday() {
     assert_eq!(decision.conflicts[0].reason.as_str(), "PA");
 }
 
+#[test]
+fn elderly_combination_rows_apply_to_products_holding_every_ingredient() {
+    let list = "ingredient,min_age,message\nhydrocodone/acetaminophen,65,combination\nacetaminophen/codeine,65,other\n";
+    let rules = rules_from(&with("elderly_high_risk.csv", list));
+    assert_eq!(rules.counts().elderly_high_risk, 2);
+    let combination = run_with(
+        &rules,
+        &tx(HYDROCODONE_APAP, 1, 7, 7),
+        &[],
+        Some(born_aged(70)),
+    );
+    let ids: Vec<&str> = combination
+        .conflicts
+        .iter()
+        .filter(|c| c.edit == Edit::ElderlyHighRisk)
+        .map(|c| c.rule_id.as_str())
+        .collect();
+    assert_eq!(ids, vec!["hydrocodone/acetaminophen"]);
+    let single = run_with(&rules, &tx(APAP_500, 1, 30, 30), &[], Some(born_aged(70)));
+    assert!(!has(&single, Edit::ElderlyHighRisk));
+}
+
 // ---- early refill ---------------------------------------------------------------------------------
 
 #[test]
