@@ -438,6 +438,13 @@ pub struct RequestHeader {
     pub software_vendor: String,
 }
 
+impl RequestHeader {
+    /// [`id_hash`] of the trimmed 201-B1 service provider id, as kept in [`Fill::pharmacy`].
+    pub fn pharmacy_hash(&self) -> u64 {
+        id_hash(self.provider_id.trim().as_bytes())
+    }
+}
+
 /// Who the patient is (AM04 Insurance + AM01 Patient). PHI: `Debug` redacts.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Patient {
@@ -550,6 +557,13 @@ pub struct Transaction {
     pub compound: Vec<CompoundIngredient>,
 }
 
+impl Transaction {
+    /// [`id_hash`] of the trimmed 411-DB prescriber id, as kept in [`Fill::prescriber`].
+    pub fn prescriber_hash(&self) -> u64 {
+        id_hash(self.prescriber_id.trim().as_bytes())
+    }
+}
+
 /// A whole typed request: header, patient, and the transactions in order.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Transmission {
@@ -575,6 +589,23 @@ pub struct Fill {
     pub pharmacy: u64,
     /// [`id_hash`] of 411-DB prescriber id.
     pub prescriber: u64,
+}
+
+impl Fill {
+    /// The fill a paid transaction becomes (`None` without an NDC). `pharmacy` and
+    /// `prescriber` are [`RequestHeader::pharmacy_hash`] and [`Transaction::prescriber_hash`].
+    pub fn of(transaction: &Transaction, date_of_service: Date, pharmacy: u64, prescriber: u64) -> Option<Fill> {
+        Some(Fill {
+            ndc: transaction.ndc?,
+            rx_number: transaction.rx_number,
+            date_of_service,
+            quantity_milli: transaction.quantity_milli,
+            days_supply: transaction.days_supply,
+            fill_number: transaction.fill_number,
+            pharmacy,
+            prescriber,
+        })
+    }
 }
 
 // ---- the decision --------------------------------------------------------------------------

@@ -6,5 +6,6 @@ pub mod cli;
 pub mod config;
 pub mod limits;
 pub mod loadgen;
+pub mod rules;
 pub mod server;
 pub mod wire;

@@ -67,6 +67,12 @@ pub const PRODUCT_INGREDIENTS_MAX: usize = 8;
 pub const CONFLICTS_PER_TRANSACTION_MAX: usize = 32;
 /// Debounce window of the rule-folder watch.
 pub const RULES_WATCH_DEBOUNCE: Duration = Duration::from_millis(500);
+/// Largest `active_grace_days` a ruleset may set.
+pub const RULES_ACTIVE_GRACE_DAYS_MAX: u32 = 366;
+/// Columns in the header of one rule-table CSV file.
+pub const RULE_TABLE_COLUMNS_MAX: usize = 256;
+/// Classes one ingredient may belong to.
+pub const CLASSES_PER_INGREDIENT_MAX: usize = 64;
 
 // ---- history -------------------------------------------------------------------------------
 

@@ -12,3 +12,4 @@ pub mod connection;
 pub mod echo;
 pub mod listener;
 pub mod metrics;
+pub mod reload;

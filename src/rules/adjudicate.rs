@@ -1,0 +1,234 @@
+//! Adjudication of one transaction or a whole transmission: resolve the product, window the
+//! fills, run the edits, match DUR/PPS overrides, decide the status.
+//!
+//! Place in the data flow: the server calls [`adjudicate`] (or [`adjudicate_claim`]) with a
+//! snapshot of the live [`RuleSet`] and the patient's paid, unreversed fills; the returned
+//! [`Decision`]s are recorded and encoded. Must never do I/O or read the clock (`today` is an
+//! argument), and never return an error: a rejection is a `Decision`.
+//!
+//! Override matching (where the specs are silent): a DUR/PPS occurrence answers a conflict when
+//! its E4 equals the conflict's reason, the conflict is overridable, and E5/E6 are in the
+//! override lists of the edit that raised it. Occurrences are first paired one-to-one with
+//! conflicts in order; a conflict still unanswered is then covered by any occurrence that
+//! qualifies for it (one DD override may answer two DD conflicts). Warning conflicts can be
+//! answered too, so that codes sent for them are not reported as unmatched.
+//!
+//! Reject codes: 88 when a DUR conflict other than early refill rejects, 79 when early refill
+//! does, both (88 first) when both do. A claim whose conflicts overflow
+//! [`crate::limits::CONFLICTS_PER_TRANSACTION_MAX`] with a rejecting one unlisted is rejected.
+//! A transaction without an NDC (compounds) is not covered (70).
+
+use super::edits::{run_all, Claim, Conflicts, Input, Seen};
+use super::RuleSet;
+use crate::claim::{
+    reject, Action, Conflict, Date, Decision, DurPps, Edit, Fill, Status, Transaction, Transmission,
+};
+use crate::limits;
+
+/// One claim to adjudicate, with the identities the edits compare.
+#[derive(Clone, Copy, Debug)]
+pub struct ClaimContext<'a> {
+    pub transaction: &'a Transaction,
+    pub date_of_service: Date,
+    pub date_of_birth: Option<Date>,
+    /// [`crate::claim::id_hash`] of 201-B1 (see [`crate::claim::RequestHeader::pharmacy_hash`]).
+    pub pharmacy: u64,
+    /// [`crate::claim::id_hash`] of 411-DB (see [`Transaction::prescriber_hash`]).
+    pub prescriber: u64,
+}
+
+/// Adjudicates one claim against the patient's paid, unreversed `fills` (any age: the lookback
+/// and active windows are applied here).
+pub fn adjudicate_claim(
+    ctx: &ClaimContext,
+    rules: &RuleSet,
+    fills: &[Fill],
+    today: Date,
+) -> Decision {
+    adjudicate_with(ctx, rules, fills, &[], today)
+}
+
+/// Adjudicates every transaction of `transmission` in order (B1 and B3 transmissions: B2
+/// reversals, E1 eligibility and duplicate detection are the server's); an earlier transaction
+/// that was paid counts as a fill for the later ones, a rejected one does not. At most
+/// [`limits::TRANSACTIONS_MAX`] transactions are read (the parser refuses more).
+pub fn adjudicate(
+    transmission: &Transmission,
+    rules: &RuleSet,
+    fills: &[Fill],
+    today: Date,
+) -> Vec<Decision> {
+    let date_of_service = transmission.header.date_of_service;
+    let date_of_birth = transmission
+        .patient
+        .as_ref()
+        .and_then(|patient| patient.date_of_birth);
+    let pharmacy = transmission.header.pharmacy_hash();
+    let transactions = transmission
+        .transactions
+        .iter()
+        .take(limits::TRANSACTIONS_MAX);
+    let mut earlier_paid: Vec<Fill> = Vec::with_capacity(limits::TRANSACTIONS_MAX);
+    let mut decisions = Vec::with_capacity(limits::TRANSACTIONS_MAX);
+    for transaction in transactions {
+        let prescriber = transaction.prescriber_hash();
+        let ctx = ClaimContext {
+            transaction,
+            date_of_service,
+            date_of_birth,
+            pharmacy,
+            prescriber,
+        };
+        let decision = adjudicate_with(&ctx, rules, fills, &earlier_paid, today);
+        if decision.status == Status::Paid {
+            earlier_paid.extend(Fill::of(transaction, date_of_service, pharmacy, prescriber));
+        }
+        decisions.push(decision);
+    }
+    decisions
+}
+
+fn adjudicate_with(
+    ctx: &ClaimContext,
+    rules: &RuleSet,
+    fills: &[Fill],
+    earlier: &[Fill],
+    today: Date,
+) -> Decision {
+    let Some(product) = ctx.transaction.ndc.and_then(|ndc| rules.product(ndc)) else {
+        let mut decision = Decision::rejected(vec![reject::NOT_COVERED], rules.stamp());
+        decision.message = Some("product not covered by the rule tables".into());
+        return decision;
+    };
+    let claim = Claim {
+        product,
+        date_of_service: ctx.date_of_service,
+        age: ctx
+            .date_of_birth
+            .and_then(|born| u32::try_from(born.age_years_on(ctx.date_of_service)).ok()),
+        quantity_milli: ctx.transaction.quantity_milli,
+        days_supply: ctx.transaction.days_supply,
+        rx_number: ctx.transaction.rx_number,
+        pharmacy: ctx.pharmacy,
+        prescriber: ctx.prescriber,
+    };
+    let input = Input {
+        rules,
+        fills: window(rules, &claim, fills, earlier, today),
+        claim,
+    };
+    let mut conflicts = Conflicts::default();
+    run_all(&input, &mut conflicts);
+    decide(rules, conflicts, &ctx.transaction.dur_pps)
+}
+
+/// The fills inside the lookback window, dated on or before the claim and `today`, whose
+/// product is known, with their active flag.
+fn window<'f, 'r>(
+    rules: &'r RuleSet,
+    claim: &Claim,
+    fills: &'f [Fill],
+    earlier: &'f [Fill],
+    today: Date,
+) -> Vec<Seen<'f, 'r>> {
+    let bound = limits::FILLS_PER_PATIENT_MAX + limits::TRANSACTIONS_MAX;
+    let lookback = i64::from(rules.lookback_days());
+    let grace = i32::try_from(rules.active_grace_days()).unwrap_or(0);
+    let dos = claim.date_of_service;
+    let mut seen = Vec::with_capacity(bound.min(fills.len() + earlier.len()));
+    for fill in fills.iter().chain(earlier).take(bound) {
+        let age_days = i64::from(dos.days_since(fill.date_of_service));
+        if age_days < 0 || age_days > lookback || fill.date_of_service > today {
+            continue;
+        }
+        let Some(product) = rules.product(fill.ndc) else {
+            continue;
+        };
+        let last_active = fill
+            .date_of_service
+            .add_days(i32::from(fill.days_supply.max(1)) - 1 + grace);
+        seen.push(Seen {
+            fill,
+            product,
+            active: dos <= last_active,
+            last_active,
+        });
+    }
+    seen
+}
+
+/// Matches overrides and turns the conflicts into a decision.
+fn decide(rules: &RuleSet, mut conflicts: Conflicts, dur_pps: &[DurPps]) -> Decision {
+    let unmatched_dur_pps = match_overrides(rules, &mut conflicts.list, dur_pps);
+    let open_rejects = conflicts
+        .list
+        .iter()
+        .filter(|c| c.action == Action::Reject && c.overridden_by.is_none());
+    let (mut dur, mut early) = (conflicts.dropped_reject, false);
+    for conflict in open_rejects {
+        match conflict.edit {
+            Edit::EarlyRefill => early = true,
+            _ => dur = true,
+        }
+    }
+    let reject_codes: Vec<_> = [(dur, reject::DUR_REJECT), (early, reject::REFILL_TOO_SOON)]
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, code)| code)
+        .collect();
+    let status = if reject_codes.is_empty() {
+        Status::Paid
+    } else {
+        Status::Rejected
+    };
+    Decision {
+        status,
+        reject_codes,
+        conflicts: conflicts.list,
+        unmatched_dur_pps,
+        ruleset: rules.stamp(),
+        message: None,
+    }
+}
+
+/// Whether `occurrence` may override `conflict`.
+fn answers(rules: &RuleSet, occurrence: &DurPps, conflict: &Conflict) -> bool {
+    let (Some(reason), Some(professional), Some(result)) = (
+        occurrence.reason,
+        occurrence.professional,
+        occurrence.result,
+    ) else {
+        return false;
+    };
+    let policy = rules.policy(conflict.edit);
+    conflict.overridable
+        && reason == conflict.reason
+        && policy.is_some_and(|p| p.accepts(professional, result))
+}
+
+/// Sets `overridden_by` on answered conflicts; returns the counters that answered nothing.
+fn match_overrides(rules: &RuleSet, conflicts: &mut [Conflict], dur_pps: &[DurPps]) -> Vec<u8> {
+    let occurrences = dur_pps
+        .get(..dur_pps.len().min(limits::DUR_PPS_OCCURRENCES_MAX))
+        .unwrap_or_default();
+    for occurrence in occurrences {
+        let open = conflicts
+            .iter_mut()
+            .find(|c| c.overridden_by.is_none() && answers(rules, occurrence, c));
+        if let Some(conflict) = open {
+            conflict.overridden_by = Some(occurrence.counter);
+        }
+    }
+    for conflict in conflicts.iter_mut().filter(|c| c.overridden_by.is_none()) {
+        conflict.overridden_by = occurrences
+            .iter()
+            .find(|o| answers(rules, o, conflict))
+            .map(|o| o.counter);
+    }
+    let answered_any = |o: &DurPps| conflicts.iter().any(|c| c.overridden_by == Some(o.counter));
+    occurrences
+        .iter()
+        .filter(|o| !answered_any(o))
+        .map(|o| o.counter)
+        .collect()
+}

@@ -1,0 +1,590 @@
+//! The DUR edits: each looks at the claim and the patient's fills in the history window and
+//! raises [`Conflict`]s.
+//!
+//! Place in the data flow: called by [`super::adjudicate`] in [`Edit::ALL`] order with the
+//! claim, the filtered fills and the rule set; overrides and the status are decided there, not
+//! here. Must never do I/O, read the clock or allocate beyond the fills it is given.
+//!
+//! Choices where the specs are silent:
+//! - A fill is "earlier" only when its date of service is on or before the claim's; fills
+//!   dated after the claim's date of service (or after `today`) are ignored by every edit.
+//! - A fill whose NDC is not in the current tables is ignored (its ingredients are unknown).
+//! - "The same prescription" (never a duplication of itself) means the same pharmacy and the
+//!   same Rx number.
+//! - A DDI rule raises one conflict however many fills match it, naming the most recent one;
+//!   an ingredient never interacts with itself (that is duplication's job).
+//! - Age-based edits (high dose bands, elderly list) are not checked without a date of birth.
+//! - A days supply of 0 counts as 1 (the parser refuses 0 on a B1 already).
+//! - The opioid + benzodiazepine conflict takes the opioid edit's action and override lists.
+//! - The cumulative edits (MME, opioid-naive, acetaminophen) run only on a claim whose product
+//!   contains the drug concerned; opioid + benzodiazepine runs on a claim for either.
+//! - MME and cumulative acetaminophen are summed per fill rounded down to 10^-9 MME and to
+//!   1 picogram a day; a dose limit compares exactly.
+
+use super::policy::EditPolicy;
+use super::ruleset::{IngredientId, Product, RuleSet};
+use super::units::{mme_nano_of, picograms_of_mg, AmountKind, DailyAmount};
+use crate::claim::{Action, Code2, Conflict, Date, Edit, Fill};
+use crate::limits;
+
+/// The claim being adjudicated, with its product resolved.
+pub(crate) struct Claim<'r> {
+    pub product: &'r Product,
+    pub date_of_service: Date,
+    /// Age in whole years on the date of service.
+    pub age: Option<u32>,
+    pub quantity_milli: u64,
+    pub days_supply: u16,
+    pub rx_number: u64,
+    pub pharmacy: u64,
+    pub prescriber: u64,
+}
+
+/// One fill inside the lookback window whose product is known.
+pub(crate) struct Seen<'f, 'r> {
+    pub fill: &'f Fill,
+    pub product: &'r Product,
+    pub active: bool,
+    /// Last day the fill counts as active.
+    pub last_active: Date,
+}
+
+/// What every edit reads.
+pub(crate) struct Input<'f, 'r> {
+    pub rules: &'r RuleSet,
+    pub claim: Claim<'r>,
+    pub fills: Vec<Seen<'f, 'r>>,
+}
+
+impl<'f, 'r> Input<'f, 'r> {
+    fn active(&self) -> impl Iterator<Item = &Seen<'f, 'r>> {
+        self.fills.iter().filter(|seen| seen.active)
+    }
+}
+
+/// The conflicts raised so far, bounded by [`limits::CONFLICTS_PER_TRANSACTION_MAX`].
+#[derive(Default)]
+pub(crate) struct Conflicts {
+    pub list: Vec<Conflict>,
+    /// A rejecting conflict did not fit: the claim must be rejected.
+    pub dropped_reject: bool,
+}
+
+impl Conflicts {
+    fn push(&mut self, conflict: Conflict) {
+        if self.list.len() < limits::CONFLICTS_PER_TRANSACTION_MAX {
+            self.list.push(conflict);
+        } else if conflict.action == Action::Reject {
+            self.dropped_reject = true;
+        }
+    }
+}
+
+/// Runs every enabled edit in order.
+pub(crate) fn run_all(input: &Input, out: &mut Conflicts) {
+    ddi(input, out);
+    duplication(input, out);
+    high_dose(input, out);
+    elderly(input, out);
+    early_refill(input, out);
+    opioid(input, out);
+    acetaminophen(input, out);
+}
+
+/// The policy of `edit` when it runs.
+fn running(rules: &RuleSet, edit: Edit) -> Option<&EditPolicy> {
+    rules.policy(edit).filter(|policy| policy.runs())
+}
+
+/// What a raised conflict says beyond its policy.
+struct Raised<'a> {
+    rule_id: String,
+    reason: Code2,
+    severity: u8,
+    action: Action,
+    fill: Option<&'a Fill>,
+    message: String,
+}
+
+impl Raised<'_> {
+    /// Severity 1 when rejecting, 3 when warning (edits without severities).
+    fn severity_of(action: Action) -> u8 {
+        match action {
+            Action::Reject => 1,
+            Action::Warn => 3,
+        }
+    }
+}
+
+fn conflict(policy: &EditPolicy, claim: &Claim, raised: Raised) -> Conflict {
+    let same = |same: bool, other: u8| if same { 1 } else { other };
+    let has_lists = !policy.override_professional.is_empty() && !policy.override_result.is_empty();
+    Conflict {
+        edit: policy.edit,
+        rule_id: raised.rule_id,
+        reason: raised.reason,
+        severity: raised.severity,
+        action: raised.action,
+        clinical_significance: raised.severity,
+        previous_fill_date: raised.fill.map(|fill| fill.date_of_service),
+        previous_quantity_milli: raised.fill.map(|fill| fill.quantity_milli),
+        other_pharmacy: raised
+            .fill
+            .map_or(0, |fill| same(fill.pharmacy == claim.pharmacy, 3)),
+        other_prescriber: raised
+            .fill
+            .map_or(0, |fill| same(fill.prescriber == claim.prescriber, 2)),
+        message: raised.message,
+        overridable: has_lists && policy.overridable(raised.severity),
+        overridden_by: None,
+    }
+}
+
+/// A conflict of an edit without severities, with the edit's own action and reason.
+fn simple(
+    policy: &EditPolicy,
+    input: &Input,
+    rule_id: String,
+    fill: Option<&Fill>,
+    message: String,
+) -> Option<Conflict> {
+    let action = policy.action()?;
+    let severity = Raised::severity_of(action);
+    let raised = Raised {
+        rule_id,
+        reason: policy.reason,
+        severity,
+        action,
+        fill,
+        message,
+    };
+    Some(conflict(policy, &input.claim, raised))
+}
+
+fn ingredient_ids(product: &Product) -> impl Iterator<Item = IngredientId> + '_ {
+    product.ingredients.iter().map(|part| part.ingredient)
+}
+
+fn more_recent<'a>(held: Option<&'a Fill>, candidate: &'a Fill) -> Option<&'a Fill> {
+    match held {
+        Some(fill) if fill.date_of_service >= candidate.date_of_service => Some(fill),
+        _ => Some(candidate),
+    }
+}
+
+// ---- drug-drug interaction -------------------------------------------------------------------
+
+fn ddi(input: &Input, out: &mut Conflicts) {
+    let Some(policy) = running(input.rules, Edit::Ddi) else {
+        return;
+    };
+    if !input.claim.product.interacts {
+        return;
+    }
+    // (rule index, most recent fill matching it); bounded by the active fills seen.
+    let mut fired: Vec<(u32, &Fill)> = Vec::new();
+    for seen in input.active().filter(|seen| seen.product.interacts) {
+        for index in interactions(input.rules, input.claim.product, seen.product) {
+            match fired.iter_mut().find(|(held, _)| *held == index) {
+                Some((_, fill)) => *fill = more_recent(Some(fill), seen.fill).unwrap_or(fill),
+                None => fired.push((index, seen.fill)),
+            }
+        }
+    }
+    for (index, fill) in fired {
+        let Some(rule) = input.rules.ddi_rules.get(index as usize) else {
+            continue;
+        };
+        let Some(action) = policy.action_for_severity(rule.severity) else {
+            continue;
+        };
+        let message = rule.message.clone();
+        let raised = Raised {
+            rule_id: rule.id.clone(),
+            reason: policy.reason,
+            severity: rule.severity,
+            action,
+            fill: Some(fill),
+            message,
+        };
+        out.push(conflict(policy, &input.claim, raised));
+    }
+}
+
+/// Interaction rule indexes between two products' ingredients (never an ingredient with itself).
+fn interactions<'p>(
+    rules: &'p RuleSet,
+    claim: &'p Product,
+    other: &'p Product,
+) -> impl Iterator<Item = u32> + 'p {
+    ingredient_ids(claim).flat_map(move |a| {
+        ingredient_ids(other)
+            .filter(move |b| *b != a)
+            .filter_map(move |b| rules.interaction(a, b))
+    })
+}
+
+// ---- therapeutic duplication -----------------------------------------------------------------
+
+fn duplication(input: &Input, out: &mut Conflicts) {
+    let Some(policy) = running(input.rules, Edit::Duplication) else {
+        return;
+    };
+    let mut rules_seen: Vec<u32> = Vec::new();
+    for ingredient in ingredient_ids(input.claim.product) {
+        let Some(info) = input.rules.info(ingredient) else {
+            continue;
+        };
+        for rule in &info.duplication {
+            if !rules_seen.contains(rule) {
+                rules_seen.push(*rule);
+                duplication_rule(policy, input, *rule, out);
+            }
+        }
+    }
+}
+
+fn in_class(rules: &RuleSet, ingredient: IngredientId, class: u32) -> bool {
+    rules
+        .info(ingredient)
+        .is_some_and(|info| info.classes.contains(&class))
+}
+
+fn duplication_rule(policy: &EditPolicy, input: &Input, index: u32, out: &mut Conflicts) {
+    let Some(rule) = input.rules.duplication.get(index as usize) else {
+        return;
+    };
+    let (rules, claim) = (input.rules, &input.claim);
+    let members = |product: &'_ Product| -> Vec<IngredientId> {
+        ingredient_ids(product)
+            .filter(|id| in_class(rules, *id, rule.class))
+            .collect()
+    };
+    let mut distinct = members(claim.product);
+    let claim_members = distinct.len();
+    let mut conflicting: Option<&Fill> = None;
+    for seen in input.active() {
+        let same_prescription =
+            seen.fill.rx_number == claim.rx_number && seen.fill.pharmacy == claim.pharmacy;
+        let tapering = seen.last_active.days_since(claim.date_of_service) < grace(rule.grace_days);
+        let fill_members = members(seen.product);
+        if same_prescription || tapering || fill_members.is_empty() {
+            continue;
+        }
+        conflicting = more_recent(conflicting, seen.fill);
+        for id in fill_members {
+            if !distinct.contains(&id) {
+                distinct.push(id);
+            }
+        }
+    }
+    let Some(fill) = conflicting else { return };
+    let fires = if rule.allowance == 0 {
+        true
+    } else {
+        distinct.len() > rule.allowance as usize
+    };
+    if fires && claim_members > 0 {
+        out.extend(simple(
+            policy,
+            input,
+            rule.rule_id.clone(),
+            Some(fill),
+            rule.message.clone(),
+        ));
+    }
+}
+
+fn grace(days: u32) -> i32 {
+    i32::try_from(days).unwrap_or(i32::MAX)
+}
+
+impl Extend<Conflict> for Conflicts {
+    fn extend<I: IntoIterator<Item = Conflict>>(&mut self, conflicts: I) {
+        conflicts
+            .into_iter()
+            .for_each(|conflict| self.push(conflict));
+    }
+}
+
+// ---- high dose ------------------------------------------------------------------------------
+
+fn high_dose(input: &Input, out: &mut Conflicts) {
+    let Some(policy) = running(input.rules, Edit::HighDose) else {
+        return;
+    };
+    let claim = &input.claim;
+    let Some(age) = claim.age else { return };
+    let kind = claim.product.unit.kind();
+    for part in claim.product.ingredients.iter() {
+        let Some(bands) = input
+            .rules
+            .dose_bands
+            .get(&(part.ingredient, claim.product.route))
+        else {
+            continue;
+        };
+        let Some(band) = bands
+            .iter()
+            .find(|band| (band.min_age..=band.max_age).contains(&age))
+        else {
+            continue;
+        };
+        if !band.unit.applies_to(kind) {
+            continue;
+        }
+        let daily = DailyAmount::of(kind, part.strength, claim.quantity_milli, claim.days_supply);
+        if daily.exceeds(band.max_daily) {
+            let name = input.rules.ingredient_name(part.ingredient);
+            let per = if kind == AmountKind::Rate {
+                "hr"
+            } else {
+                "day"
+            };
+            let rule_id = format!(
+                "{name}:{}:{}-{}",
+                claim.product.route.as_str(),
+                band.min_age,
+                band.max_age
+            );
+            let message = format!(
+                "{name} above {} {}/{per}",
+                band.max_daily_text,
+                band.unit.as_str()
+            );
+            out.extend(simple(policy, input, rule_id, None, message));
+        }
+    }
+}
+
+// ---- high-risk medication in the elderly -----------------------------------------------------
+
+fn elderly(input: &Input, out: &mut Conflicts) {
+    let Some(policy) = running(input.rules, Edit::ElderlyHighRisk) else {
+        return;
+    };
+    let Some(age) = input.claim.age else { return };
+    let product = input.claim.product;
+    for ingredient in product.ingredient_set.iter() {
+        let Some(info) = input.rules.info(*ingredient) else {
+            continue;
+        };
+        for rule in &info.elderly {
+            let applies = rule
+                .ingredients
+                .iter()
+                .all(|id| product.ingredient_set.contains(id));
+            if applies && age >= rule.min_age {
+                out.extend(simple(
+                    policy,
+                    input,
+                    rule.rule_id.clone(),
+                    None,
+                    rule.message.clone(),
+                ));
+            }
+        }
+    }
+}
+
+// ---- early refill ---------------------------------------------------------------------------
+
+fn early_refill(input: &Input, out: &mut Conflicts) {
+    let Some(policy) = running(input.rules, Edit::EarlyRefill) else {
+        return;
+    };
+    let claim = &input.claim;
+    let same_set = input
+        .fills
+        .iter()
+        .filter(|seen| seen.product.ingredient_set == claim.product.ingredient_set);
+    let Some(previous) = same_set.map(|seen| seen.fill).fold(None, more_recent) else {
+        return;
+    };
+    let elapsed = i64::from(claim.date_of_service.days_since(previous.date_of_service));
+    let percent = i64::from(input.rules.params().early_refill_min_elapsed_percent);
+    let supply = i64::from(previous.days_supply.max(1));
+    if elapsed * 100 < percent * supply {
+        let rule_id = format!("min_elapsed_percent={percent}");
+        let message = format!("refill too soon: day {elapsed} of {supply}");
+        out.extend(simple(policy, input, rule_id, Some(previous), message));
+    }
+}
+
+// ---- opioid safety --------------------------------------------------------------------------
+
+/// Daily MME of a product dispensed in `quantity_milli` over `days_supply`, in 10^-9 MME.
+fn mme_nano(product: &Product, quantity_milli: u64, days_supply: u16) -> u128 {
+    let kind = product.unit.kind();
+    let opioid_parts = product
+        .ingredients
+        .iter()
+        .filter_map(|part| Some((part, part.mme_factor_micro?)));
+    opioid_parts
+        .map(|(part, factor)| {
+            DailyAmount::of(kind, part.strength, quantity_milli, days_supply).mme_nano(kind, factor)
+        })
+        .fold(0u128, u128::saturating_add)
+}
+
+fn opioid(input: &Input, out: &mut Conflicts) {
+    let Some(policy) = running(input.rules, Edit::Opioid) else {
+        return;
+    };
+    let product = input.claim.product;
+    if product.opioid {
+        cumulative_mme(policy, input, out);
+        opioid_naive(policy, input, out);
+    }
+    if product.opioid || product.benzodiazepine {
+        with_benzodiazepine(policy, input, out);
+    }
+}
+
+fn cumulative_mme(policy: &EditPolicy, input: &Input, out: &mut Conflicts) {
+    let claim = &input.claim;
+    let mut total = mme_nano(claim.product, claim.quantity_milli, claim.days_supply);
+    let mut latest: Option<&Fill> = None;
+    for seen in input.active().filter(|seen| seen.product.opioid) {
+        total = total.saturating_add(mme_nano(
+            seen.product,
+            seen.fill.quantity_milli,
+            seen.fill.days_supply,
+        ));
+        latest = more_recent(latest, seen.fill);
+    }
+    let params = input.rules.params();
+    let (threshold, action) = if total >= mme_nano_of(params.mme_reject) {
+        let Some(action) = policy.action() else {
+            return;
+        };
+        (params.mme_reject, action)
+    } else if total >= mme_nano_of(params.mme_warn) {
+        (params.mme_warn, Action::Warn)
+    } else {
+        return;
+    };
+    let whole = total / 1_000_000_000;
+    let raised = Raised {
+        rule_id: format!("mme>={threshold}"),
+        reason: policy.reason,
+        severity: Raised::severity_of(action),
+        action,
+        fill: latest,
+        message: format!("cumulative MME {whole} >= {threshold}"),
+    };
+    out.push(conflict(policy, claim, raised));
+}
+
+fn opioid_naive(policy: &EditPolicy, input: &Input, out: &mut Conflicts) {
+    let claim = &input.claim;
+    let params = input.rules.params();
+    if u32::from(claim.days_supply) <= params.naive_max_days_supply {
+        return;
+    }
+    let window = i64::from(params.naive_lookback_days);
+    let recent =
+        |fill: &Fill| i64::from(claim.date_of_service.days_since(fill.date_of_service)) <= window;
+    if input
+        .fills
+        .iter()
+        .any(|seen| seen.product.opioid && recent(seen.fill))
+    {
+        return;
+    }
+    let rule_id = format!("opioid_naive>{}", params.naive_max_days_supply);
+    let message = format!(
+        "opioid naive: over {} days supply",
+        params.naive_max_days_supply
+    );
+    out.extend(simple(policy, input, rule_id, None, message));
+}
+
+fn with_benzodiazepine(policy: &EditPolicy, input: &Input, out: &mut Conflicts) {
+    let Some(action) = policy.action() else {
+        return;
+    };
+    let product = input.claim.product;
+    let pairs = |seen: &&Seen| {
+        (product.opioid && seen.product.benzodiazepine)
+            || (product.benzodiazepine && seen.product.opioid)
+    };
+    let Some(fill) = input
+        .active()
+        .filter(pairs)
+        .map(|seen| seen.fill)
+        .fold(None, more_recent)
+    else {
+        return;
+    };
+    let raised = Raised {
+        rule_id: format!("opioid+{}", input.rules.params().with_benzodiazepine),
+        reason: Code2::new("DD"),
+        severity: Raised::severity_of(action),
+        action,
+        fill: Some(fill),
+        message: "opioid with benzodiazepine".into(),
+    };
+    out.push(conflict(policy, &input.claim, raised));
+}
+
+// ---- cumulative acetaminophen ---------------------------------------------------------------
+
+/// Acetaminophen picograms a day of a product dispensed in `quantity_milli` over `days_supply`.
+fn acetaminophen_pg(
+    product: &Product,
+    acetaminophen: IngredientId,
+    quantity_milli: u64,
+    days_supply: u16,
+) -> u128 {
+    let kind = product.unit.kind();
+    if !matches!(kind, AmountKind::Mass | AmountKind::MassPerMl) {
+        return 0;
+    }
+    let parts = product
+        .ingredients
+        .iter()
+        .filter(|part| part.ingredient == acetaminophen);
+    parts
+        .map(|part| DailyAmount::of(kind, part.strength, quantity_milli, days_supply).floor())
+        .sum()
+}
+
+fn acetaminophen(input: &Input, out: &mut Conflicts) {
+    let Some(policy) = running(input.rules, Edit::Acetaminophen) else {
+        return;
+    };
+    let Some(apap) = input.rules.acetaminophen else {
+        return;
+    };
+    let claim = &input.claim;
+    let mut total = acetaminophen_pg(claim.product, apap, claim.quantity_milli, claim.days_supply);
+    if total == 0 {
+        return;
+    }
+    let mut latest: Option<&Fill> = None;
+    for seen in input.active() {
+        let daily = acetaminophen_pg(
+            seen.product,
+            apap,
+            seen.fill.quantity_milli,
+            seen.fill.days_supply,
+        );
+        if daily > 0 {
+            total = total.saturating_add(daily);
+            latest = more_recent(latest, seen.fill);
+        }
+    }
+    let max_mg = input.rules.params().acetaminophen_max_daily_mg;
+    if total > picograms_of_mg(max_mg) {
+        let whole = total / picograms_of_mg(1);
+        let message = format!("acetaminophen {whole} mg/day > {max_mg}");
+        out.extend(simple(
+            policy,
+            input,
+            format!("acetaminophen>{max_mg}mg"),
+            latest,
+            message,
+        ));
+    }
+}

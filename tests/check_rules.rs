@@ -1,0 +1,122 @@
+//! `durgate check-rules DIR`: a valid folder prints its summary and exits 0; a broken one
+//! prints every error as `file:line:column: message` and exits 1.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const RULESET: &str = r#"id = "cli-test"
+version = "7"
+schema = 1
+[history]
+lookback_days = 120
+active_grace_days = 1
+[edits.ddi]
+enabled = true
+reason = "DD"
+action = { 1 = "reject", 2 = "warn", 3 = "off" }
+override_professional = ["M0"]
+override_result = ["1G"]
+[edits.duplication]
+enabled = true
+reason = "TD"
+action = "reject"
+override_professional = ["M0"]
+override_result = ["1G"]
+[edits.high_dose]
+enabled = false
+reason = "HD"
+action = "reject"
+override_professional = ["M0"]
+override_result = ["1G"]
+[edits.elderly_high_risk]
+enabled = true
+reason = "PA"
+action = "warn"
+override_professional = ["M0"]
+override_result = ["1G"]
+"#;
+
+const FILES: [(&str, &str); 7] = [
+    (
+        "products.csv",
+        "ndc,ingredients,strengths,strength_unit,route\n00000000001,simvastatin,40,mg,oral\n00000000002,clarithromycin,500,mg,oral\n",
+    ),
+    ("classes.csv", "class,ingredient\nSTATIN,simvastatin\nMACROLIDE,clarithromycin\n"),
+    ("ddi.csv", "id,left,right,severity,message\nD1,simvastatin,class:MACROLIDE,1,myopathy\n"),
+    ("duplication.csv", "class,allowance,message\nclass:STATIN,1,duplicate statin\n"),
+    ("dose_limits.csv", "ingredient,route,min_age,max_age,max_daily,unit\nsimvastatin,oral,18,150,40,mg\n"),
+    ("elderly_high_risk.csv", "ingredient,min_age,message\n"),
+    ("mme.csv", "ingredient,route,factor\n"),
+];
+
+fn write_folder(dir: &Path) {
+    std::fs::write(dir.join("ruleset.toml"), RULESET).unwrap();
+    for (name, text) in FILES {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+}
+
+fn check_rules(dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_durgate"))
+        .arg("check-rules")
+        .arg(dir)
+        .output()
+        .expect("binary runs")
+}
+
+#[test]
+fn a_valid_folder_prints_its_summary_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    write_folder(dir.path());
+    let output = check_rules(dir.path());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("ruleset cli-test@7"), "{stdout}");
+    assert!(stdout.contains("products           2"), "{stdout}");
+    assert!(stdout.contains("ddi                1"), "{stdout}");
+    assert!(
+        stdout.contains("lookback 120 days, active grace 1 days"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("enabled edits: ddi, duplication, elderly_high_risk\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_broken_folder_prints_every_error_and_exits_one() {
+    let dir = tempfile::tempdir().unwrap();
+    write_folder(dir.path());
+    std::fs::write(
+        dir.path().join("ddi.csv"),
+        "id,left,right,severity,message\nD1,simvastatin,class:AZOLE,0,x\n",
+    )
+    .unwrap();
+    std::fs::remove_file(dir.path().join("mme.csv")).unwrap();
+    let output = check_rules(dir.path());
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains("mme.csv:1:1: required file is missing (rule 1)"),
+        "{report}"
+    );
+    // The folder is refused at reading when a file is missing; a complete folder with the same
+    // ddi.csv reports both ddi errors.
+    std::fs::write(dir.path().join("mme.csv"), "ingredient,route,factor\n").unwrap();
+    let output = check_rules(dir.path());
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains("ddi.csv:2:16: class:AZOLE is not in classes.csv (rule 4)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("ddi.csv:2:28: severity \"0\" is not 1, 2 or 3 (rule 5)"),
+        "{report}"
+    );
+}
