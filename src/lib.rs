@@ -3,4 +3,5 @@
 
 pub mod claim;
 pub mod cli;
+pub mod history;
 pub mod limits;
