@@ -5,3 +5,4 @@ pub mod claim;
 pub mod cli;
 pub mod history;
 pub mod limits;
+pub mod store;
