@@ -393,6 +393,19 @@ impl History {
         best_match(shard.slots.get(patient.slot())?, &key).map(Entry::lookup)
     }
 
+    /// The authorization number of the paid, unreversed claim a B1 duplicates: same match key
+    /// and same product. The B1 is then answered D with it and not recorded again.
+    pub fn find_duplicate(&self, claim: &ClaimMatch, ndc: Ndc) -> Option<Authorization> {
+        match self.find_paid(claim)? {
+            PaidLookup::Paid {
+                authorization,
+                ndc: paid_ndc,
+                ..
+            } if paid_ndc == ndc => Some(authorization),
+            _ => None,
+        }
+    }
+
     /// Marks the paid, unreversed claim with this match key reversed: it stops being an active
     /// fill. Returns its claim id, or `None` when there was no such claim.
     pub fn record_reversal(&self, claim: &ClaimMatch) -> Option<u64> {
@@ -605,6 +618,20 @@ mod tests {
         for miss in [other_day, other_fill, other_pharmacy] {
             assert_eq!(history.find_paid(&miss), None, "{miss:?}");
         }
+    }
+
+    #[test]
+    fn a_duplicate_needs_the_same_product_and_an_unreversed_claim() {
+        let history = History::new();
+        let claim = paid(1001, day(3), 7);
+        history.record_paid(&patient(1), claim);
+        let key = ClaimMatch::of_fill(&claim.fill);
+        let authorization = Some(Authorization::for_claim(7));
+        assert_eq!(history.find_duplicate(&key, claim.fill.ndc), authorization);
+        let other_product = Ndc::parse(b"00093505601").unwrap();
+        assert_eq!(history.find_duplicate(&key, other_product), None);
+        history.record_reversal(&key);
+        assert_eq!(history.find_duplicate(&key, claim.fill.ndc), None);
     }
 
     #[test]
