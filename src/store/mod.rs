@@ -69,7 +69,9 @@ pub const SCHEMA_SQL: &str = include_str!("schema.sql");
 pub trait ClaimStore: Send + Sync {
     /// Queues a transmission's records and resolves once they are durably committed, with the
     /// claim id and authorization number of each recorded transaction. Waits at most the
-    /// enqueue deadline for room in the queue ([`StoreError::QueueFull`]).
+    /// enqueue deadline for room in the queue ([`StoreError::QueueFull`]). Dropping the future
+    /// once the record is queued does not withdraw it: it is committed all the same, so await
+    /// it to keep the history in step with the store.
     fn commit(
         &self,
         record: TransmissionRecord,
@@ -83,7 +85,8 @@ pub trait ClaimStore: Send + Sync {
         visit: &mut dyn FnMut(HistoryRow),
     ) -> Result<(), StoreError>;
 
-    /// Readiness: the writer runs and the store can take its write lock now.
+    /// Readiness: the writer runs and the store can take its write lock now. Blocks up to the
+    /// busy timeout while another connection holds the lock.
     fn check_writable(&self) -> Result<(), StoreError>;
 
     /// Counters for metrics.
