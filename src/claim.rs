@@ -573,6 +573,67 @@ pub struct Transmission {
     pub transactions: Vec<Transaction>,
 }
 
+// ---- authorization -------------------------------------------------------------------------
+
+/// 503-F3 authorization number of a recorded paid claim or approved reversal.
+///
+/// It carries the store's claim id, so the history can answer a duplicate with the original
+/// number without keeping a string per fill. Text form: the claim id in at least 12 decimal
+/// digits (zero-padded) followed by one Luhn check digit, e.g. claim 42 is `0000000000422`.
+/// At most 20 characters (a claim id is a positive `i64`), the width of 503-F3. The check digit
+/// lets a help desk catch a mistyped number read back over the phone.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Authorization(u64);
+
+impl Authorization {
+    /// The authorization number of the claim with this store id.
+    pub const fn for_claim(claim_id: u64) -> Authorization {
+        Authorization(claim_id)
+    }
+
+    /// The store id of the claim it authorizes.
+    pub const fn claim_id(self) -> u64 {
+        self.0
+    }
+
+    /// From the text form; `None` unless 13..=20 digits with a correct check digit.
+    pub fn parse(text: &str) -> Option<Authorization> {
+        let (digits, check) = text.split_at_checked(text.len().checked_sub(1)?)?;
+        let valid = (12..=19).contains(&digits.len()) && text.bytes().all(|b| b.is_ascii_digit());
+        let claim_id = digits.parse::<u64>().ok().filter(|_| valid)?;
+        (check.as_bytes() == [luhn_check_digit(digits)]).then_some(Authorization(claim_id))
+    }
+}
+
+/// The Luhn (mod 10) check digit of a string of ASCII digits, as an ASCII digit.
+fn luhn_check_digit(digits: &str) -> u8 {
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(position, digit)| {
+            let value = u32::from(digit.wrapping_sub(b'0') % 10);
+            let doubled = if position % 2 == 0 { value * 2 } else { value };
+            doubled / 10 + doubled % 10
+        })
+        .sum();
+    b'0' + ((10 - sum % 10) % 10) as u8
+}
+
+impl fmt::Display for Authorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let digits = format!("{:012}", self.0);
+        let check = char::from(luhn_check_digit(&digits));
+        write!(f, "{digits}{check}")
+    }
+}
+
+impl fmt::Debug for Authorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Authorization({self})")
+    }
+}
+
 // ---- history -------------------------------------------------------------------------------
 
 /// A paid, unreversed fill as the edits see it. Compact on purpose: the history keeps
@@ -837,6 +898,33 @@ mod tests {
         );
         assert_eq!(reject::DUR_REJECT.as_str(), "88");
         assert_eq!(RejectCode::parse(b"8"), None);
+    }
+
+    #[test]
+    fn authorization_numbers_carry_the_claim_id_and_a_check_digit() {
+        let shown = Authorization::for_claim(42).to_string();
+        assert_eq!(shown, "0000000000422");
+        assert_eq!(
+            Authorization::parse(&shown),
+            Some(Authorization::for_claim(42))
+        );
+        assert_eq!(
+            Authorization::parse("0000000000423"),
+            None,
+            "wrong check digit"
+        );
+        assert_eq!(
+            Authorization::parse("0000000000242"),
+            None,
+            "transposed digits"
+        );
+        assert_eq!(Authorization::parse("42"), None, "too short");
+        let widest = Authorization::for_claim(i64::MAX as u64).to_string();
+        assert_eq!(widest.len(), 20);
+        assert_eq!(
+            Authorization::parse(&widest).map(Authorization::claim_id),
+            Some(i64::MAX as u64)
+        );
     }
 
     #[test]

@@ -4,8 +4,10 @@
 pub mod claim;
 pub mod cli;
 pub mod config;
+pub mod history;
 pub mod limits;
 pub mod loadgen;
 pub mod rules;
 pub mod server;
+pub mod store;
 pub mod wire;

@@ -93,6 +93,13 @@ pub const STORE_QUEUE_DEPTH_MAX: usize = 8_192;
 pub const STORE_BATCH_RECORDS_MAX: usize = 1_024;
 /// How long a claim may wait for a place in a full queue before it is rejected with 99.
 pub const STORE_ENQUEUE_DEADLINE: Duration = Duration::from_millis(2_000);
+/// How long a store statement waits for a lock held by another connection before it fails
+/// (the batch then fails and its claims are answered 99).
+pub const STORE_BUSY_TIMEOUT: Duration = Duration::from_millis(500);
+/// Prepared statements a store connection keeps cached.
+pub const STORE_STATEMENTS_CACHED_MAX: usize = 32;
+/// Claim rows the history rebuild visits before it refuses: more than the history could hold.
+pub const STORE_HISTORY_ROWS_MAX: u64 = HISTORY_PATIENTS_MAX as u64 * FILLS_PER_PATIENT_MAX as u64;
 
 // ---- server --------------------------------------------------------------------------------
 

@@ -1,0 +1,144 @@
+//! Throughput and latency of the SQLite claim store's group commit.
+//!
+//! Commits paid B1 records into a fresh store file under `target/tmp` (a real disk, so every
+//! batch pays its fsync): first one at a time (one fsync per record), then with many submitters
+//! at once, as the server's connections would. Prints records per second, batches, the mean
+//! batch size and commit latency percentiles (for information, never asserted). The last stdout
+//! line is JSON.
+//!
+//! Run: `cargo bench --bench store`.
+
+use durgate::claim::{Date, Ndc, PatientKey, Status, TransactionCode};
+use durgate::store::{
+    ClaimStore, RecordKind, SqliteStore, StoreOptions, TransactionRecord, TransmissionRecord,
+};
+use futures::StreamExt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const SERIAL_RECORDS: u64 = 300;
+const CONCURRENT_RECORDS: u64 = 20_000;
+const SUBMITTERS: usize = 512;
+
+fn record(number: u64) -> TransmissionRecord {
+    let date_of_service = Date::from_ymd(2025, 3, 1).unwrap_or_default();
+    let born = Date::from_ymd(1950, 1, 2).unwrap_or_default();
+    let ndc = Ndc::from_value(378_611_201);
+    let transaction = TransactionRecord {
+        index: 1,
+        kind: RecordKind::Claim,
+        rx_number: number,
+        fill_number: 0,
+        product_qualifier: "03".into(),
+        product_id: "00378611201".into(),
+        ndc,
+        quantity_milli: 30_000,
+        days_supply: 30,
+        compound_code: 1,
+        daw_code: Some(0),
+        date_written: Some(date_of_service),
+        date_of_service,
+        prescriber_id: "1999999999".into(),
+        status: Status::Paid,
+        reject_codes: Vec::new(),
+        conflicts: Vec::new(),
+        dur_pps: Vec::new(),
+        unmatched_dur_pps: Vec::new(),
+        ruleset: Arc::from("sample@1"),
+        message: None,
+        ingredient_cost_cents: Some(1_250),
+        dispensing_fee_cents: Some(150),
+        usual_and_customary_cents: None,
+        patient_paid_cents: None,
+        gross_amount_due_cents: Some(1_400),
+    };
+    TransmissionRecord {
+        received_at_ms: 1_740_000_000_000,
+        transaction_code: TransactionCode::B1,
+        bin: "610011".into(),
+        pcn: "DURGATE".into(),
+        pharmacy_id: format!("{:010}", number % 5_000),
+        patient_key: Some(PatientKey::new(
+            &format!("ZZ{:09}", number % 200_000),
+            "01",
+            born,
+        )),
+        patient_age_years: Some(75),
+        transactions: vec![transaction],
+    }
+}
+
+/// Commits records `first..first + count` with `submitters` in flight; returns latencies.
+async fn commit_all(
+    store: &Arc<SqliteStore>,
+    first: u64,
+    count: u64,
+    submitters: usize,
+) -> Vec<Duration> {
+    let commits = futures::stream::iter(first..first + count).map(|number| {
+        let store = Arc::clone(store);
+        async move {
+            let started = Instant::now();
+            let outcome = store.commit(record(number)).await;
+            (outcome.is_ok(), started.elapsed())
+        }
+    });
+    let results: Vec<(bool, Duration)> = commits.buffer_unordered(submitters).collect().await;
+    let failed = results.iter().filter(|(ok, _)| !ok).count();
+    if failed > 0 {
+        println!("warning: {failed} commits failed");
+    }
+    results.into_iter().map(|(_, latency)| latency).collect()
+}
+
+fn percentile_us(latencies: &mut [Duration], percent: usize) -> u128 {
+    latencies.sort_unstable();
+    let position = (latencies.len() * percent / 100).min(latencies.len().saturating_sub(1));
+    latencies.get(position).map_or(0, Duration::as_micros)
+}
+
+fn main() {
+    let folder =
+        tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir under target/tmp");
+    let store = Arc::new(
+        SqliteStore::open(&folder.path().join("bench.db"), StoreOptions::default()).expect("open"),
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+
+    let started = Instant::now();
+    let mut serial = runtime.block_on(commit_all(&store, 0, SERIAL_RECORDS, 1));
+    let serial_per_second = SERIAL_RECORDS as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "one at a time: {SERIAL_RECORDS} records, {serial_per_second:.0}/s, p50 {} us",
+        percentile_us(&mut serial, 50)
+    );
+
+    let batches_before = store.stats().batches_committed;
+    let started = Instant::now();
+    let mut latencies = runtime.block_on(commit_all(
+        &store,
+        SERIAL_RECORDS,
+        CONCURRENT_RECORDS,
+        SUBMITTERS,
+    ));
+    let elapsed = started.elapsed();
+    let batches = store.stats().batches_committed - batches_before;
+    let per_second = CONCURRENT_RECORDS as f64 / elapsed.as_secs_f64();
+    let (p50, p99) = (
+        percentile_us(&mut latencies, 50),
+        percentile_us(&mut latencies, 99),
+    );
+    println!(
+        "{SUBMITTERS} submitters: {CONCURRENT_RECORDS} records in {elapsed:.2?}, {per_second:.0}/s, \
+         {batches} batches ({:.1} records each), commit p50 {p50} us, p99 {p99} us",
+        CONCURRENT_RECORDS as f64 / batches.max(1) as f64
+    );
+    store.close().expect("close");
+    println!(
+        "{{\"records\":{CONCURRENT_RECORDS},\"batches\":{batches},\"records_per_second\":{per_second:.0},\
+         \"serial_records_per_second\":{serial_per_second:.0},\"commit_p50_us\":{p50},\"commit_p99_us\":{p99}}}"
+    );
+}

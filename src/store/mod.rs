@@ -1,0 +1,274 @@
+//! The durable claim record: every decision the gateway made, committed before any paid,
+//! approved or duplicate reply leaves.
+//!
+//! Tier 2, the one core module that does I/O. The server builds a [`TransmissionRecord`] from
+//! the typed request and its decisions, awaits [`ClaimStore::commit`], and only then answers and
+//! updates the in-memory history; at start it rebuilds that history with
+//! [`ClaimStore::load_history`]. Reports read the same tables later. Must never: decide a claim,
+//! read the history, log a patient key or a cardholder id, or answer before the fsync.
+//!
+//! # Embedded SQLite with group commit
+//!
+//! [`open`] with `sqlite:PATH` gives a [`SqliteStore`]: one file in WAL mode with
+//! `synchronous=FULL`. One writer thread takes records from a bounded queue
+//! ([`STORE_QUEUE_DEPTH_MAX`](crate::limits::STORE_QUEUE_DEPTH_MAX)) and commits up to
+//! [`STORE_BATCH_RECORDS_MAX`](crate::limits::STORE_BATCH_RECORDS_MAX) of them in one
+//! transaction, so one fsync covers the batch; each submitter's future resolves only after its
+//! batch committed. Within a batch each transmission is written under its own savepoint: all of a
+//! transmission's rows are written or none (a B3's reversal and new claim together), and one
+//! refused transmission does not fail its neighbours. A failed batch fails every record in it
+//! with [`StoreError::Commit`]; the server answers those claims 99 and records nothing as paid.
+//!
+//! # Ids and authorization numbers
+//!
+//! The writer assigns claim ids (SQLite `AUTOINCREMENT`, never reused) and gives every paid
+//! claim and approved reversal the authorization number
+//! [`Authorization::for_claim`]`(claim_id)`: the id in at least 12 digits plus a Luhn check
+//! digit. Eligibility checks and rejected transactions get none.
+//!
+//! # What is recorded
+//!
+//! Per transaction: kind, pharmacy, patient key and age, Rx and fill number, product, quantity,
+//! days supply, dates, prescriber, status, reject codes, every conflict raised (edit, rule id,
+//! reason, severity, action, overridden by), every DUR/PPS occurrence with the conflict it
+//! answered and whether it overrode it, the rule-table `id@version`, pricing, and the reversal
+//! links. Transactions answered D or S are not recorded again. See `SCHEMA.md` (below) for the
+//! tables and [`SCHEMA_SQL`] for the DDL.
+//!
+//! # Reversals and the store's own checks
+//!
+//! A B2 approved ([`RecordKind::Reversal`]) or a B3 paid ([`RecordKind::Rebill`]) sets the
+//! original row's `reversed_at_ms` and `reversed_by` in the same transaction as the new row's
+//! `reverses`; the original keeps the status it was answered with. A rejected B3 leaves the
+//! original untouched. The writer re-checks what the history said, because two requests can
+//! race past it: a second paid claim for the same pharmacy, Rx, fill and date of service is
+//! refused with [`StoreError::AlreadyPaid`] (a unique index backs this up), a reversal of a claim
+//! reversed meanwhile with [`StoreError::AlreadyReversed`].
+#![doc = ""]
+#![doc = include_str!("SCHEMA.md")]
+
+mod record;
+mod sql;
+mod sqlite;
+mod writer;
+
+pub use record::{DurPpsMatch, RecordKind, TransactionRecord, TransmissionRecord};
+pub use sqlite::{SqliteStore, StoreOptions};
+
+use crate::claim::{Authorization, Fill, PatientKey};
+use futures::future::BoxFuture;
+use std::path::PathBuf;
+
+/// The store used when the configuration names none.
+pub const DEFAULT_URL: &str = "sqlite:durgate.db";
+
+/// The DDL of the current schema version (migration 1).
+pub const SCHEMA_SQL: &str = include_str!("schema.sql");
+
+/// The durable claim record, as the server uses it.
+pub trait ClaimStore: Send + Sync {
+    /// Queues a transmission's records and resolves once they are durably committed, with the
+    /// claim id and authorization number of each recorded transaction. Waits at most the
+    /// enqueue deadline for room in the queue ([`StoreError::QueueFull`]). Dropping the future
+    /// once the record is queued does not withdraw it: it is committed all the same, so await
+    /// it to keep the history in step with the store.
+    fn commit(
+        &self,
+        record: TransmissionRecord,
+    ) -> BoxFuture<'static, Result<CommitReceipt, StoreError>>;
+
+    /// Visits every paid claim with a patient key and an NDC whose date of service is on or
+    /// after `since`, reversed ones flagged, in no particular order, to rebuild the history.
+    fn load_history(
+        &self,
+        since: crate::claim::Date,
+        visit: &mut dyn FnMut(HistoryRow),
+    ) -> Result<(), StoreError>;
+
+    /// Readiness: the writer runs and the store can take its write lock now. Blocks up to the
+    /// busy timeout while another connection holds the lock.
+    fn check_writable(&self) -> Result<(), StoreError>;
+
+    /// Counters for metrics.
+    fn stats(&self) -> StoreStats;
+
+    /// Resolves once every record queued before the call is committed (or failed).
+    fn flush(&self) -> BoxFuture<'static, Result<(), StoreError>>;
+
+    /// Stops taking records, commits what is queued and stops the writer. Blocks until the
+    /// writer thread has ended: from async code call it through `spawn_blocking`. Later
+    /// commits fail with [`StoreError::Closed`]. Dropping the store does the same.
+    fn close(&self) -> Result<(), StoreError>;
+}
+
+/// What a committed transmission got.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct CommitReceipt {
+    pub transmission_id: u64,
+    /// One per recorded transaction (D and S are not recorded), in transmission order.
+    pub transactions: Vec<CommittedTransaction>,
+}
+
+impl CommitReceipt {
+    /// The receipt of the transaction at this 1-based index, if it was recorded.
+    pub fn transaction(&self, index: u8) -> Option<&CommittedTransaction> {
+        self.transactions
+            .iter()
+            .find(|committed| committed.index == index)
+    }
+}
+
+/// The ids one recorded transaction got.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct CommittedTransaction {
+    pub index: u8,
+    pub claim_id: u64,
+    /// For paid claims and approved reversals.
+    pub authorization: Option<Authorization>,
+}
+
+/// One paid claim for the history rebuild.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct HistoryRow {
+    pub patient_key: PatientKey,
+    /// Pharmacy and prescriber as `claim::id_hash` of the stored 201-B1 and 411-DB.
+    pub fill: Fill,
+    pub claim_id: u64,
+    /// Reversed since (kept so that a second B2 is answered S).
+    pub reversed: bool,
+}
+
+/// Store counters, read for metrics.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct StoreStats {
+    /// Transactions (one fsync each) committed.
+    pub batches_committed: u64,
+    /// Batches whose commit failed (every record in them got [`StoreError::Commit`]).
+    pub batches_failed: u64,
+    /// Transmission records committed.
+    pub records_committed: u64,
+    /// Transmission records refused on their own (already paid, already reversed, ...).
+    pub records_refused: u64,
+    /// Records waiting for the writer now.
+    pub queue_depth: usize,
+    /// Records the queue holds at most.
+    pub queue_capacity: usize,
+}
+
+/// Why the store could not open, take or commit a record.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store url {0:?} is not understood: expected sqlite:PATH")]
+    Url(String),
+    #[error("{0} stores are not supported yet: use sqlite:PATH")]
+    NotSupported(&'static str),
+    #[error("claim store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the claim store file cannot use WAL journaling (journal mode {0})")]
+    NoWal(String),
+    #[error("cannot start the claim store writer: {0}")]
+    Writer(#[source] std::io::Error),
+    #[error("claim store schema version {found} is newer than this gateway's ({known})")]
+    SchemaTooNew { found: i64, known: i64 },
+    #[error("claim record refused: {0}")]
+    Invalid(&'static str),
+    #[error("claim store queue still full after the enqueue deadline")]
+    QueueFull,
+    #[error("claim store is closed")]
+    Closed,
+    #[error("claim store commit failed: {0}")]
+    Commit(String),
+    #[error("transaction {index}: claim {claim_id} is already paid for this Rx, fill and date")]
+    AlreadyPaid {
+        index: u8,
+        claim_id: u64,
+        authorization: Authorization,
+        product_id: String,
+    },
+    #[error("transaction {index}: claim {claim_id} is already reversed")]
+    AlreadyReversed { index: u8, claim_id: u64 },
+    #[error(
+        "transaction {index}: claim {claim_id} is not a paid claim for this Rx, fill and date"
+    )]
+    NotReversible { index: u8, claim_id: u64 },
+    #[error("claim store row {claim_id} has an unreadable {column}")]
+    Corrupt { claim_id: u64, column: &'static str },
+    #[error("claim store history has more than {0} rows")]
+    HistoryTooLarge(u64),
+}
+
+/// Opens the store a url names: `sqlite:PATH` (also `sqlite://PATH`). PostgreSQL urls are
+/// recognised and refused for now.
+pub fn open(url: &str) -> Result<Box<dyn ClaimStore>, StoreError> {
+    let path = sqlite_path(url)?;
+    Ok(Box::new(SqliteStore::open(&path, StoreOptions::default())?))
+}
+
+/// The file path of a `sqlite:` url.
+fn sqlite_path(url: &str) -> Result<PathBuf, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(StoreError::NotSupported("PostgreSQL"));
+    }
+    let rest = url
+        .strip_prefix("sqlite:")
+        .ok_or_else(|| StoreError::Url(url.to_owned()))?;
+    let path = rest.strip_prefix("//").unwrap_or(rest);
+    let in_memory = path.starts_with(':') || path.contains("mode=memory");
+    if path.is_empty() || in_memory {
+        return Err(StoreError::Url(url.to_owned()));
+    }
+    Ok(PathBuf::from(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_name_a_file() {
+        assert_eq!(
+            sqlite_path("sqlite:durgate.db").ok(),
+            Some(PathBuf::from("durgate.db"))
+        );
+        assert_eq!(
+            sqlite_path("sqlite:/var/lib/x.db").ok(),
+            Some(PathBuf::from("/var/lib/x.db"))
+        );
+        assert_eq!(
+            sqlite_path("sqlite:///var/lib/x.db").ok(),
+            Some(PathBuf::from("/var/lib/x.db"))
+        );
+        assert_eq!(
+            sqlite_path(DEFAULT_URL).ok(),
+            Some(PathBuf::from("durgate.db"))
+        );
+    }
+
+    #[test]
+    fn other_urls_are_refused_clearly() {
+        assert!(matches!(
+            sqlite_path("postgres://u@127.0.0.1/durgate"),
+            Err(StoreError::NotSupported(_))
+        ));
+        assert!(matches!(
+            sqlite_path("postgresql://127.0.0.1/x"),
+            Err(StoreError::NotSupported(_))
+        ));
+        for bad in [
+            "durgate.db",
+            "sqlite:",
+            "sqlite::memory:",
+            "mysql://x",
+            "file:x.db?mode=memory",
+        ] {
+            assert!(matches!(sqlite_path(bad), Err(StoreError::Url(_))), "{bad}");
+        }
+        let shown = open("postgres://127.0.0.1/durgate")
+            .err()
+            .map(|error| error.to_string());
+        assert_eq!(
+            shown.as_deref(),
+            Some("PostgreSQL stores are not supported yet: use sqlite:PATH")
+        );
+    }
+}

@@ -1,0 +1,390 @@
+//! The embedded SQLite claim store: one file, WAL, `synchronous=FULL`, one writer thread.
+//!
+//! Opening applies the schema migrations, starts the writer (`writer::run`) with its own
+//! connection and keeps a second connection for reads (history rebuild, readiness). Must never
+//! write outside the writer thread, or hold the reader's lock across an await.
+
+use crate::claim::{id_hash, Date, Fill, Ndc, PatientKey};
+use crate::limits::{
+    STORE_BATCH_RECORDS_MAX, STORE_BUSY_TIMEOUT, STORE_ENQUEUE_DEADLINE, STORE_HISTORY_ROWS_MAX,
+    STORE_QUEUE_DEPTH_MAX, STORE_STATEMENTS_CACHED_MAX,
+};
+use crate::store::record::TransmissionRecord;
+use crate::store::writer::{self, Counters, Job};
+use crate::store::{ClaimStore, CommitReceipt, HistoryRow, StoreError, StoreStats, SCHEMA_SQL};
+use futures::future::BoxFuture;
+use rusqlite::{named_params, Connection, Row, TransactionBehavior};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc::error::{SendTimeoutError, TrySendError};
+use tokio::sync::mpsc::{self, OwnedPermit};
+use tokio::sync::oneshot;
+
+/// Schema migrations in order; migration N brings the file to version N.
+const MIGRATIONS: &[&str] = &[SCHEMA_SQL];
+
+const SCHEMA_VERSION_SQL: &str = "CREATE TABLE IF NOT EXISTS schema_version (\
+     version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)";
+
+const HISTORY_SQL: &str = "SELECT id, patient_key, ndc, rx_number, date_of_service, \
+     quantity_milli, days_supply, fill_number, pharmacy_id, prescriber_id, \
+     reversed_at_ms IS NOT NULL FROM claims WHERE status = 'paid' AND date_of_service >= :since \
+     AND patient_key IS NOT NULL AND ndc IS NOT NULL";
+
+/// Tunables of a [`SqliteStore`]; each is lowered to its bound in [`crate::limits`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct StoreOptions {
+    /// Records waiting for the writer (1..=[`STORE_QUEUE_DEPTH_MAX`]).
+    pub queue_depth: usize,
+    /// Records per commit (1..=[`STORE_BATCH_RECORDS_MAX`]).
+    pub batch_records_max: usize,
+    /// How long a commit waits for room in a full queue.
+    pub enqueue_deadline: Duration,
+    /// How long a statement waits for another connection's lock.
+    pub busy_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            queue_depth: STORE_QUEUE_DEPTH_MAX,
+            batch_records_max: STORE_BATCH_RECORDS_MAX,
+            enqueue_deadline: STORE_ENQUEUE_DEADLINE,
+            busy_timeout: STORE_BUSY_TIMEOUT,
+        }
+    }
+}
+
+impl StoreOptions {
+    fn bounded(self) -> StoreOptions {
+        StoreOptions {
+            queue_depth: self.queue_depth.clamp(1, STORE_QUEUE_DEPTH_MAX),
+            batch_records_max: self.batch_records_max.clamp(1, STORE_BATCH_RECORDS_MAX),
+            enqueue_deadline: self.enqueue_deadline.min(STORE_ENQUEUE_DEADLINE),
+            busy_timeout: self.busy_timeout.min(STORE_BUSY_TIMEOUT),
+        }
+    }
+}
+
+/// The embedded claim store. See the [module docs](crate::store).
+pub struct SqliteStore {
+    jobs: mpsc::Sender<Job>,
+    /// One queue place held back from the start so that shutdown can always be queued.
+    shutdown: Mutex<Option<OwnedPermit<Job>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    reader: Mutex<Connection>,
+    counters: Arc<Counters>,
+    options: StoreOptions,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store file, brings its schema up to date and starts the
+    /// writer thread.
+    pub fn open(path: &Path, options: StoreOptions) -> Result<SqliteStore, StoreError> {
+        let options = options.bounded();
+        let mut writer_connection = connect(path, options.busy_timeout)?;
+        migrate(&mut writer_connection)?;
+        let reader = connect(path, options.busy_timeout)?;
+        let (jobs, queue) = mpsc::channel(options.queue_depth + 1);
+        let shutdown = jobs
+            .clone()
+            .try_reserve_owned()
+            .map_err(|_| StoreError::Closed)?;
+        let counters = Arc::new(Counters::default());
+        let writer = spawn_writer(
+            writer_connection,
+            queue,
+            &counters,
+            options.batch_records_max,
+        )?;
+        Ok(SqliteStore {
+            jobs,
+            shutdown: Mutex::new(Some(shutdown)),
+            writer: Mutex::new(Some(writer)),
+            reader: Mutex::new(reader),
+            counters,
+            options,
+        })
+    }
+}
+
+fn connect(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {
+    let connection = Connection::open(path)?;
+    connection.busy_timeout(busy_timeout)?;
+    let mode: String =
+        connection.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::NoWal(mode));
+    }
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    connection.set_prepared_statement_cache_capacity(STORE_STATEMENTS_CACHED_MAX);
+    Ok(connection)
+}
+
+/// Applies the missing migrations in one write transaction (safe against a second gateway
+/// opening the same new file).
+fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    transaction.execute_batch(SCHEMA_VERSION_SQL)?;
+    let found: i64 = transaction.query_row(
+        "SELECT coalesce(max(version), 0) FROM schema_version",
+        [],
+        |row| row.get(0),
+    )?;
+    let known = MIGRATIONS.len() as i64;
+    if found > known {
+        return Err(StoreError::SchemaTooNew { found, known });
+    }
+    for (version, sql) in (1i64..)
+        .zip(MIGRATIONS)
+        .skip(usize::try_from(found).unwrap_or(0))
+    {
+        transaction.execute_batch(sql)?;
+        transaction.execute(
+            "INSERT INTO schema_version (version, applied_at_ms) VALUES (:version, :at)",
+            named_params! { ":version": version, ":at": now_ms() },
+        )?;
+    }
+    transaction.commit()?;
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn spawn_writer(
+    connection: Connection,
+    queue: mpsc::Receiver<Job>,
+    counters: &Arc<Counters>,
+    batch_records_max: usize,
+) -> Result<JoinHandle<()>, StoreError> {
+    let counters = Arc::clone(counters);
+    std::thread::Builder::new()
+        .name("durgate-store-writer".into())
+        .spawn(move || writer::run(connection, queue, counters, batch_records_max))
+        .map_err(StoreError::Writer)
+}
+
+/// Queues a job, waiting at most `deadline` for room.
+async fn enqueue(jobs: &mpsc::Sender<Job>, job: Job, deadline: Duration) -> Result<(), StoreError> {
+    let job = match jobs.try_send(job) {
+        Ok(()) => return Ok(()),
+        Err(TrySendError::Closed(_)) => return Err(StoreError::Closed),
+        Err(TrySendError::Full(job)) => job,
+    };
+    jobs.send_timeout(job, deadline)
+        .await
+        .map_err(|error| match error {
+            SendTimeoutError::Timeout(_) => StoreError::QueueFull,
+            SendTimeoutError::Closed(_) => StoreError::Closed,
+        })
+}
+
+impl ClaimStore for SqliteStore {
+    fn commit(
+        &self,
+        record: TransmissionRecord,
+    ) -> BoxFuture<'static, Result<CommitReceipt, StoreError>> {
+        let jobs = self.jobs.clone();
+        let deadline = self.options.enqueue_deadline;
+        Box::pin(async move {
+            record.validate()?;
+            let (reply, answer) = oneshot::channel();
+            enqueue(&jobs, Job::Commit { record, reply }, deadline).await?;
+            drop(jobs);
+            answer.await.map_err(|_| StoreError::Closed)?
+        })
+    }
+
+    fn load_history(
+        &self,
+        since: Date,
+        visit: &mut dyn FnMut(HistoryRow),
+    ) -> Result<(), StoreError> {
+        let reader = lock(&self.reader);
+        let mut statement = reader.prepare_cached(HISTORY_SQL)?;
+        let mut rows = statement.query(named_params! { ":since": since.to_string() })?;
+        let mut visited = 0u64;
+        while let Some(row) = rows.next()? {
+            visited += 1;
+            if visited > STORE_HISTORY_ROWS_MAX {
+                return Err(StoreError::HistoryTooLarge(STORE_HISTORY_ROWS_MAX));
+            }
+            visit(history_row(row)?);
+        }
+        Ok(())
+    }
+
+    fn check_writable(&self) -> Result<(), StoreError> {
+        if self.jobs.is_closed() {
+            return Err(StoreError::Closed);
+        }
+        // Takes and drops the write lock: fails after the busy timeout while someone holds it.
+        lock(&self.reader).execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?;
+        Ok(())
+    }
+
+    fn stats(&self) -> StoreStats {
+        let count = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+        let used = self.jobs.max_capacity() - self.jobs.capacity();
+        StoreStats {
+            batches_committed: count(&self.counters.batches_committed),
+            batches_failed: count(&self.counters.batches_failed),
+            records_committed: count(&self.counters.records_committed),
+            records_refused: count(&self.counters.records_refused),
+            // The place held back for shutdown counts as used while it is held.
+            queue_depth: used.saturating_sub(1),
+            queue_capacity: self.options.queue_depth,
+        }
+    }
+
+    fn flush(&self) -> BoxFuture<'static, Result<(), StoreError>> {
+        let jobs = self.jobs.clone();
+        let deadline = self.options.enqueue_deadline;
+        Box::pin(async move {
+            let (reply, done) = oneshot::channel();
+            enqueue(&jobs, Job::Flush(reply), deadline).await?;
+            drop(jobs);
+            done.await.map_err(|_| StoreError::Closed)
+        })
+    }
+
+    fn close(&self) -> Result<(), StoreError> {
+        if let Some(permit) = lock(&self.shutdown).take() {
+            drop(permit.send(Job::Shutdown));
+        }
+        let Some(writer) = lock(&self.writer).take() else {
+            return Ok(());
+        };
+        writer
+            .join()
+            .map_err(|_| StoreError::Commit("the store writer thread panicked".into()))
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        if let Err(error) = self.close() {
+            tracing::warn!(%error, "claim store did not close cleanly");
+        }
+    }
+}
+
+/// A paid claim row as the history needs it.
+fn history_row(row: &Row<'_>) -> Result<HistoryRow, StoreError> {
+    let claim_id: u64 = row.get(0)?;
+    let corrupt = |column| StoreError::Corrupt { claim_id, column };
+    let ndc: String = row.get(2)?;
+    let date_of_service: String = row.get(4)?;
+    let pharmacy_id: String = row.get(8)?;
+    let prescriber_id: String = row.get(9)?;
+    let fill = Fill {
+        ndc: Ndc::parse(ndc.as_bytes()).ok_or_else(|| corrupt("ndc"))?,
+        rx_number: row.get(3)?,
+        date_of_service: parse_iso_date(&date_of_service)
+            .ok_or_else(|| corrupt("date_of_service"))?,
+        quantity_milli: row.get(5)?,
+        days_supply: row.get(6)?,
+        fill_number: row.get(7)?,
+        pharmacy: id_hash(pharmacy_id.as_bytes()),
+        prescriber: id_hash(prescriber_id.as_bytes()),
+    };
+    let patient_key = PatientKey::from_stored(row.get(1)?);
+    Ok(HistoryRow {
+        patient_key,
+        fill,
+        claim_id,
+        reversed: row.get(10)?,
+    })
+}
+
+/// `YYYY-MM-DD` as the store writes it.
+fn parse_iso_date(text: &str) -> Option<Date> {
+    let mut parts = text.split('-');
+    let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
+    let widths = (year.len(), month.len(), day.len());
+    if parts.next().is_some() || widths != (4, 2, 2) {
+        return None;
+    }
+    Date::parse_ccyymmdd(format!("{year}{month}{day}").as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_dates_read_back_what_the_store_writes() {
+        let date = Date::from_ymd(2025, 2, 28).unwrap();
+        assert_eq!(parse_iso_date(&date.to_string()), Some(date));
+        for bad in [
+            "2025-02-30",
+            "20250228",
+            "2025-2-28",
+            "2025-02-28-1",
+            "",
+            "abcd-ef-gh",
+        ] {
+            assert_eq!(parse_iso_date(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn options_are_lowered_to_the_limits() {
+        let wide = StoreOptions {
+            queue_depth: usize::MAX,
+            batch_records_max: 0,
+            enqueue_deadline: Duration::from_secs(3_600),
+            busy_timeout: Duration::from_secs(3_600),
+        };
+        let bounded = wide.bounded();
+        assert_eq!(bounded.queue_depth, STORE_QUEUE_DEPTH_MAX);
+        assert_eq!(bounded.batch_records_max, 1);
+        assert_eq!(bounded.enqueue_deadline, STORE_ENQUEUE_DEADLINE);
+        assert_eq!(bounded.busy_timeout, STORE_BUSY_TIMEOUT);
+    }
+
+    #[test]
+    fn a_file_from_a_newer_gateway_is_refused() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("claims.db");
+        drop(SqliteStore::open(&path, StoreOptions::default()).unwrap());
+        let connection = Connection::open(&path).unwrap();
+        connection
+            .execute("INSERT INTO schema_version VALUES (99, 0)", [])
+            .unwrap();
+        let refused = SqliteStore::open(&path, StoreOptions::default()).err();
+        assert!(matches!(
+            refused,
+            Some(StoreError::SchemaTooNew {
+                found: 99,
+                known: 1
+            })
+        ));
+    }
+
+    #[test]
+    fn reopening_applies_no_migration_twice() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("claims.db");
+        drop(SqliteStore::open(&path, StoreOptions::default()).unwrap());
+        drop(SqliteStore::open(&path, StoreOptions::default()).unwrap());
+        let connection = Connection::open(&path).unwrap();
+        let versions: i64 = connection
+            .query_row("SELECT count(*) FROM schema_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(versions, 1);
+    }
+}
