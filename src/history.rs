@@ -231,7 +231,14 @@ fn spread(value: u64) -> usize {
 }
 
 fn patient_shard(key: &PatientKey) -> usize {
-    spread(id_hash(key.as_str().as_bytes()))
+    spread(patient_token(key))
+}
+
+/// A 64-bit token of a patient key (its [`id_hash`]): what the server orders in-flight claims
+/// of one patient by. Not an identifier: two patients may share a token (they then merely wait
+/// for each other).
+pub fn patient_token(key: &PatientKey) -> u64 {
+    id_hash(key.as_str().as_bytes())
 }
 
 /// A patient id: slot and shard in one `u32`.
@@ -255,6 +262,8 @@ impl PatientId {
 struct PatientShard {
     slot_by_key: HashMap<Box<str>, u32>,
     slots: Vec<Vec<Entry>>,
+    /// [`patient_token`] of each slot's patient, so a claim match leads back to its patient.
+    slot_tokens: Vec<u64>,
     free_slots: Vec<u32>,
 }
 
@@ -271,7 +280,9 @@ impl PatientShard {
             .map_or(self.slots.len(), |slot| slot as usize);
         if slot == self.slots.len() {
             self.slots.push(Vec::new());
+            self.slot_tokens.push(0);
         }
+        self.slot_tokens[slot] = patient_token(key);
         self.slot_by_key.insert(key.as_str().into(), slot as u32);
         slot
     }
@@ -393,6 +404,15 @@ impl History {
         best_match(shard.slots.get(patient.slot())?, &key).map(Entry::lookup)
     }
 
+    /// The [`patient_token`] of the patient a recorded claim belongs to (for a B2 that carries
+    /// no patient segments).
+    pub fn patient_token_of(&self, claim: &ClaimMatch) -> Option<u64> {
+        let key = ClaimKey::of(claim);
+        let patient = *lock(&self.claims[key.shard()]).get(&key)?;
+        let shard = lock(&self.patients[patient.shard()]);
+        shard.slot_tokens.get(patient.slot()).copied()
+    }
+
     /// The authorization number of the paid, unreversed claim a B1 duplicates: same match key
     /// and same product. The B1 is then answered D with it and not recorded again.
     pub fn find_duplicate(&self, claim: &ClaimMatch, ndc: Ndc) -> Option<Authorization> {
@@ -472,6 +492,7 @@ impl History {
             slot_by_key,
             slots,
             free_slots,
+            ..
         } = shard;
         slot_by_key.retain(|_, slot| {
             let entries = slots.get_mut(*slot as usize);
@@ -618,6 +639,22 @@ mod tests {
         for miss in [other_day, other_fill, other_pharmacy] {
             assert_eq!(history.find_paid(&miss), None, "{miss:?}");
         }
+    }
+
+    #[test]
+    fn a_claim_match_leads_back_to_its_patients_token() {
+        let history = History::new();
+        let claim = paid(1001, day(3), 7);
+        history.record_paid(&patient(1), paid(5, day(1), 6));
+        history.record_paid(&patient(2), claim);
+        let token = history.patient_token_of(&ClaimMatch::of_fill(&claim.fill));
+        assert_eq!(token, Some(patient_token(&patient(2))));
+        assert_ne!(patient_token(&patient(1)), patient_token(&patient(2)));
+        let unknown = ClaimMatch {
+            rx_number: 9,
+            ..ClaimMatch::of_fill(&claim.fill)
+        };
+        assert_eq!(history.patient_token_of(&unknown), None);
     }
 
     #[test]

@@ -67,15 +67,26 @@ pub const SCHEMA_SQL: &str = include_str!("schema.sql");
 
 /// The durable claim record, as the server uses it.
 pub trait ClaimStore: Send + Sync {
-    /// Queues a transmission's records and resolves once they are durably committed, with the
-    /// claim id and authorization number of each recorded transaction. Waits at most the
-    /// enqueue deadline for room in the queue ([`StoreError::QueueFull`]). Dropping the future
-    /// once the record is queued does not withdraw it: it is committed all the same, so await
-    /// it to keep the history in step with the store.
+    /// Queues a transmission's records, waiting at most the enqueue deadline for room in the
+    /// queue ([`StoreError::QueueFull`]), and resolves as soon as they are queued with a
+    /// [`Committing`] that resolves once they are durably committed. Records commit in the
+    /// order they were queued, so a caller that queues in request order and awaits later keeps
+    /// pipelined requests in order and lets them share batches. A queued record is never
+    /// withdrawn: await its `Committing` to keep the history in step with the store.
+    fn submit(
+        &self,
+        record: TransmissionRecord,
+    ) -> BoxFuture<'static, Result<Committing, StoreError>>;
+
+    /// Queues and awaits the commit: the claim id and authorization number of each recorded
+    /// transaction.
     fn commit(
         &self,
         record: TransmissionRecord,
-    ) -> BoxFuture<'static, Result<CommitReceipt, StoreError>>;
+    ) -> BoxFuture<'static, Result<CommitReceipt, StoreError>> {
+        let queued = self.submit(record);
+        Box::pin(async move { queued.await?.await })
+    }
 
     /// Visits every paid claim with a patient key and an NDC whose date of service is on or
     /// after `since`, reversed ones flagged, in no particular order, to rebuild the history.
@@ -99,6 +110,30 @@ pub trait ClaimStore: Send + Sync {
     /// writer thread has ended: from async code call it through `spawn_blocking`. Later
     /// commits fail with [`StoreError::Closed`]. Dropping the store does the same.
     fn close(&self) -> Result<(), StoreError>;
+}
+
+/// A queued record on its way to disk: resolves with its receipt once its batch committed.
+pub struct Committing(tokio::sync::oneshot::Receiver<Result<CommitReceipt, StoreError>>);
+
+impl Committing {
+    pub(crate) fn new(
+        answer: tokio::sync::oneshot::Receiver<Result<CommitReceipt, StoreError>>,
+    ) -> Committing {
+        Committing(answer)
+    }
+}
+
+impl std::future::Future for Committing {
+    type Output = Result<CommitReceipt, StoreError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|answer| answer.unwrap_or(Err(StoreError::Closed)))
+    }
 }
 
 /// What a committed transmission got.

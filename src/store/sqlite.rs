@@ -11,7 +11,7 @@ use crate::limits::{
 };
 use crate::store::record::TransmissionRecord;
 use crate::store::writer::{self, Counters, Job};
-use crate::store::{ClaimStore, CommitReceipt, HistoryRow, StoreError, StoreStats, SCHEMA_SQL};
+use crate::store::{ClaimStore, Committing, HistoryRow, StoreError, StoreStats, SCHEMA_SQL};
 use futures::future::BoxFuture;
 use rusqlite::{named_params, Connection, Row, TransactionBehavior};
 use std::path::Path;
@@ -193,18 +193,17 @@ async fn enqueue(jobs: &mpsc::Sender<Job>, job: Job, deadline: Duration) -> Resu
 }
 
 impl ClaimStore for SqliteStore {
-    fn commit(
+    fn submit(
         &self,
         record: TransmissionRecord,
-    ) -> BoxFuture<'static, Result<CommitReceipt, StoreError>> {
+    ) -> BoxFuture<'static, Result<Committing, StoreError>> {
         let jobs = self.jobs.clone();
         let deadline = self.options.enqueue_deadline;
         Box::pin(async move {
             record.validate()?;
             let (reply, answer) = oneshot::channel();
             enqueue(&jobs, Job::Commit { record, reply }, deadline).await?;
-            drop(jobs);
-            answer.await.map_err(|_| StoreError::Closed)?
+            Ok(Committing::new(answer))
         })
     }
 
