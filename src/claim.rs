@@ -42,7 +42,9 @@ impl Date {
             return None;
         }
         let number = |range: std::ops::Range<usize>| {
-            text[range].iter().fold(0u32, |acc, digit| acc * 10 + u32::from(digit - b'0'))
+            text[range]
+                .iter()
+                .fold(0u32, |acc, digit| acc * 10 + u32::from(digit - b'0'))
         };
         Date::from_ymd(number(0..4) as i32, number(4..6), number(6..8))
     }
@@ -110,8 +112,8 @@ fn days_from_civil(year: i32, month: u32, day: u32) -> i32 {
     let year_of_era = year - era * 400;
     let month_index = (month + 9) % 12; // March = 0
     let day_of_year = (153 * month_index + 2) / 5 + day - 1;
-    let day_of_era = year_of_era as u32 * 365 + year_of_era as u32 / 4 - year_of_era as u32 / 100
-        + day_of_year;
+    let day_of_era =
+        year_of_era as u32 * 365 + year_of_era as u32 / 4 - year_of_era as u32 / 100 + day_of_year;
     era * 146_097 + day_of_era as i32 - 719_468
 }
 
@@ -125,7 +127,11 @@ fn civil_from_days(days: i32) -> (i32, u32, u32) {
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
     let year = year_of_era as i32 + era * 400 + i32::from(month <= 2);
     (year, month, day)
 }
@@ -142,7 +148,9 @@ impl Ndc {
         if text.len() != 11 || !text.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        Some(Ndc(text.iter().fold(0u64, |acc, digit| acc * 10 + u64::from(digit - b'0'))))
+        Some(Ndc(text
+            .iter()
+            .fold(0u64, |acc, digit| acc * 10 + u64::from(digit - b'0'))))
     }
 
     /// The numeric value.
@@ -220,15 +228,24 @@ impl RejectCode {
         let bytes = text.as_bytes();
         assert!(bytes.len() == 2 || bytes.len() == 3);
         let third = if bytes.len() == 3 { bytes[2] } else { b' ' };
-        RejectCode { bytes: [bytes[0], bytes[1], third], len: bytes.len() as u8 }
+        RejectCode {
+            bytes: [bytes[0], bytes[1], third],
+            len: bytes.len() as u8,
+        }
     }
 
     /// Two or three printable ASCII bytes, as read from a reply.
     pub fn parse(text: &[u8]) -> Option<RejectCode> {
         let printable = text.iter().all(u8::is_ascii_graphic);
         match text {
-            [a, b] if printable => Some(RejectCode { bytes: [*a, *b, b' '], len: 2 }),
-            [a, b, c] if printable => Some(RejectCode { bytes: [*a, *b, *c], len: 3 }),
+            [a, b] if printable => Some(RejectCode {
+                bytes: [*a, *b, b' '],
+                len: 2,
+            }),
+            [a, b, c] if printable => Some(RejectCode {
+                bytes: [*a, *b, *c],
+                len: 3,
+            }),
             _ => None,
         }
     }
@@ -301,6 +318,21 @@ pub mod reject {
     pub const REPEATING_SEGMENT: RejectCode = RejectCode::new("R7");
     pub const SYNTAX_ERROR: RejectCode = RejectCode::new("R8");
     pub const DUR_COUNTER_NOT_FIRST: RejectCode = RejectCode::new("488");
+    // Request validation (`ncpdp::validate`), ECL10 via `ncpdp-d0.md` §10.5.
+    pub const GROUP_ID: RejectCode = RejectCode::new("06");
+    pub const DAW_CODE: RejectCode = RejectCode::new("22");
+    pub const INGREDIENT_COST: RejectCode = RejectCode::new("23");
+    pub const REFILLS_AUTHORIZED: RejectCode = RejectCode::new("29");
+    pub const PRICING_SEGMENT_REQUIRED: RejectCode = RejectCode::new("6P");
+    pub const COMPOUND_SEGMENT_REQUIRED: RejectCode = RejectCode::new("6T");
+    pub const LEVEL_OF_EFFORT: RejectCode = RejectCode::new("8E");
+    pub const BASIS_OF_COST: RejectCode = RejectCode::new("DN");
+    pub const INCENTIVE_AMOUNT: RejectCode = RejectCode::new("E3");
+    pub const OTHER_PAYER_DATE: RejectCode = RejectCode::new("E8");
+    pub const PRESCRIBER_ID_QUALIFIER: RejectCode = RejectCode::new("EZ");
+    pub const CO_AGENT_ID: RejectCode = RejectCode::new("H6");
+    pub const CO_AGENT_QUALIFIER: RejectCode = RejectCode::new("J9");
+    pub const CO_AGENT_QUALIFIER_ORDER: RejectCode = RejectCode::new("489");
 }
 
 /// NCPDP code lists the gateway validates against (ECL10, via `ncpdp-d0.md` §10.3).
@@ -350,7 +382,11 @@ pub struct PatientKey(String);
 impl PatientKey {
     pub fn new(cardholder_id: &str, person_code: &str, date_of_birth: Date) -> PatientKey {
         let dob = date_of_birth.to_ccyymmdd();
-        PatientKey(format!("{}\u{1f}{}\u{1f}{dob}", cardholder_id.trim(), person_code.trim()))
+        PatientKey(format!(
+            "{}\u{1f}{}\u{1f}{dob}",
+            cardholder_id.trim(),
+            person_code.trim()
+        ))
     }
 
     /// From the stored form (as written by [`PatientKey::as_str`]).
@@ -485,6 +521,10 @@ pub struct CobPayer {
     pub date: Option<Date>,
     pub amounts_paid: Vec<QualifiedAmount>,
     pub reject_codes: Vec<String>,
+    /// 351-NP qualifier with 352-NQ amount, in order.
+    pub patient_responsibility: Vec<QualifiedAmount>,
+    /// 393-MV qualifier with 394-MW amount, in order.
+    pub benefit_stages: Vec<QualifiedAmount>,
 }
 
 /// One AM10 compound ingredient.
@@ -722,7 +762,10 @@ mod tests {
     fn dates_round_trip_through_days() {
         for days in [-719_162, -1, 0, 1, 10_957, 20_000, 2_932_896] {
             let (year, month, day) = Date::from_days(days).ymd();
-            assert_eq!(Date::from_ymd(year, month, day), Some(Date::from_days(days)));
+            assert_eq!(
+                Date::from_ymd(year, month, day),
+                Some(Date::from_days(days))
+            );
         }
         assert_eq!(Date::from_ymd(1970, 1, 1).map(Date::days), Some(0));
         assert_eq!(Date::from_ymd(2000, 3, 1).map(Date::days), Some(11_017));
@@ -730,8 +773,20 @@ mod tests {
 
     #[test]
     fn ccyymmdd_rejects_impossible_dates() {
-        assert_eq!(Date::parse_ccyymmdd(b"20240229").map(|d| d.to_string()).as_deref(), Some("2024-02-29"));
-        for bad in [&b"20230229"[..], b"20241301", b"2024010", b"2024O101", b"00000000", b"20240132"] {
+        assert_eq!(
+            Date::parse_ccyymmdd(b"20240229")
+                .map(|d| d.to_string())
+                .as_deref(),
+            Some("2024-02-29")
+        );
+        for bad in [
+            &b"20230229"[..],
+            b"20241301",
+            b"2024010",
+            b"2024O101",
+            b"00000000",
+            b"20240132",
+        ] {
             assert_eq!(Date::parse_ccyymmdd(bad), None, "{bad:?}");
         }
     }
@@ -742,20 +797,32 @@ mod tests {
         assert_eq!(born.age_years_on(Date::from_ymd(2025, 11, 21).unwrap()), 64);
         assert_eq!(born.age_years_on(Date::from_ymd(2025, 11, 22).unwrap()), 65);
         let leapling = Date::from_ymd(1960, 2, 29).unwrap();
-        assert_eq!(leapling.age_years_on(Date::from_ymd(2025, 2, 28).unwrap()), 64);
-        assert_eq!(leapling.age_years_on(Date::from_ymd(2025, 3, 1).unwrap()), 65);
+        assert_eq!(
+            leapling.age_years_on(Date::from_ymd(2025, 2, 28).unwrap()),
+            64
+        );
+        assert_eq!(
+            leapling.age_years_on(Date::from_ymd(2025, 3, 1).unwrap()),
+            65
+        );
     }
 
     #[test]
     fn ndc_is_exactly_eleven_digits() {
-        assert_eq!(Ndc::parse(b"00378611201").map(|n| n.to_string()).as_deref(), Some("00378611201"));
+        assert_eq!(
+            Ndc::parse(b"00378611201").map(|n| n.to_string()).as_deref(),
+            Some("00378611201")
+        );
         assert_eq!(Ndc::parse(b"0037861120"), None);
         assert_eq!(Ndc::parse(b"00378-61120"), None);
     }
 
     #[test]
     fn reject_codes_keep_their_width() {
-        assert_eq!(RejectCode::parse(b"208").map(|c| c.to_string()).as_deref(), Some("208"));
+        assert_eq!(
+            RejectCode::parse(b"208").map(|c| c.to_string()).as_deref(),
+            Some("208")
+        );
         assert_eq!(reject::DUR_REJECT.as_str(), "88");
         assert_eq!(RejectCode::parse(b"8"), None);
     }
@@ -769,6 +836,8 @@ mod tests {
             ..Patient::default()
         };
         let shown = format!("{patient:?} {:?}", patient.key());
-        assert!(!shown.contains("ZZ123456789") && !shown.contains("ALEX") && !shown.contains("1950"));
+        assert!(
+            !shown.contains("ZZ123456789") && !shown.contains("ALEX") && !shown.contains("1950")
+        );
     }
 }

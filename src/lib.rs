@@ -4,3 +4,4 @@
 pub mod claim;
 pub mod cli;
 pub mod limits;
+pub mod ncpdp;
