@@ -7,12 +7,13 @@
 //!
 //! Layout written (spec §2): header, then `RS FS AMnn {FS id value}` per segment, `GS` before
 //! each transaction group; no trailing separator, no STX/ETX (framing is `wire`'s job).
-//! Header fields are space-padded (or cut) to their width. Segment values are written
-//! unpadded; text is written as printable ASCII (any other character becomes `?`), so a
-//! value can never forge a separator. Values are otherwise written as given — a too-long id
-//! stays too long — so invalid claims can be built on purpose and validation catches them.
+//! Header fields are space-padded (or cut) to their width. In [`encode_request`] segment
+//! values are written unpadded and text as printable ASCII (any other character becomes
+//! `?`), so a typed value can never forge a separator; values are otherwise written as given
+//! — a too-long id stays too long — so invalid claims can be built on purpose and validation
+//! catches them. [`encode_message`] writes raw bytes verbatim (see there).
 //!
-//! Must never: emit a separator inside a value, or read anything but its arguments.
+//! Must never: let a typed value emit a separator, or read anything but its arguments.
 
 use super::fields::{HeaderFieldInfo, REQUEST_HEADER, RESPONSE_HEADER};
 use super::numbers;
@@ -34,6 +35,19 @@ impl Writer<'_> {
         let kept = value.get(..width).unwrap_or(value);
         self.out.extend(kept.iter().map(|byte| printable(*byte)));
         self.out.resize(self.out.len() + (width - kept.len()), b' ');
+    }
+
+    /// A fixed-width field written byte for byte, space-padded or cut to `width`.
+    fn fixed_verbatim(&mut self, value: &[u8], width: usize) {
+        let kept = value.get(..width).unwrap_or(value);
+        self.out.extend_from_slice(kept);
+        self.out.resize(self.out.len() + (width - kept.len()), b' ');
+    }
+
+    /// `FS id` and a value written byte for byte.
+    fn field_verbatim(&mut self, id: [u8; 2], value: &[u8]) {
+        self.out.extend_from_slice(&[FS, id[0], id[1]]);
+        self.out.extend_from_slice(value);
     }
 
     /// Starts segment `id` (`RS FS AMnn`).
@@ -113,8 +127,11 @@ fn printable(byte: u8) -> u8 {
 
 // ---- raw messages -------------------------------------------------------------------------
 
-/// Writes a raw message as it stands: header fields padded to width, then every segment and
-/// field in order (a segment with [`Segment::NO_ID`] is written without its `AM` field).
+/// Writes a raw message as it stands, byte for byte: header fields padded (or cut) to width,
+/// then every segment and field in order (a segment with [`Segment::NO_ID`] is written
+/// without its `AM` field). Values are not cleaned — a value holding a separator or control
+/// byte is written as is — because producing malformed transmissions is this function's job;
+/// a message that came from [`parse`](super::parse()) is reproduced exactly.
 pub fn encode_message(message: &Message<'_>, out: &mut Vec<u8>) {
     let mut writer = Writer { out };
     let layout: &[HeaderFieldInfo] = match message.kind {
@@ -131,7 +148,7 @@ pub fn encode_message(message: &Message<'_>, out: &mut Vec<u8>) {
 
 fn write_header_fields(writer: &mut Writer<'_>, header: &Header<'_>, layout: &[HeaderFieldInfo]) {
     for info in layout {
-        writer.fixed(header.by_key(info.key), info.width);
+        writer.fixed_verbatim(header.by_key(info.key), info.width);
     }
 }
 
@@ -143,7 +160,7 @@ fn write_segments(writer: &mut Writer<'_>, segments: &[Segment<'_>]) {
             writer.out.push(RS);
         }
         for field in &segment.fields {
-            writer.raw(field.id, field.value);
+            writer.field_verbatim(field.id, field.value);
         }
     }
 }
@@ -372,7 +389,17 @@ mod tests {
     }
 
     #[test]
-    fn values_cannot_forge_separators() {
+    fn raw_messages_keep_control_bytes() {
+        let bytes: &[u8] =
+            b"610011D0B1DGTEST    1011234567893     20260302DGSIM00001\x1e\x1cAM01\x1cCAX\x07\xffY";
+        let message = parse(bytes).expect("a request");
+        let mut out = Vec::new();
+        encode_message(&message, &mut out);
+        assert_eq!(out, bytes);
+    }
+
+    #[test]
+    fn typed_values_cannot_forge_separators() {
         let mut out = Vec::new();
         let mut writer = Writer { out: &mut out };
         writer.text(*b"C2", "A\u{1c}B\u{e9}");

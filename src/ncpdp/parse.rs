@@ -178,7 +178,8 @@ pub enum Structure {
     MissingSegmentId,
     /// A field shorter than its 2-byte id (dropped).
     ShortField,
-    /// More than `TRANSACTIONS_MAX` transaction groups (the rest of the input is dropped).
+    /// More than `TRANSACTIONS_MAX` transaction groups (the rest of the input is dropped;
+    /// recorded at transmission level).
     TooManyGroups,
     /// More than `SEGMENTS_PER_GROUP_MAX` segments in one group (the rest are dropped).
     TooManySegments,
@@ -422,11 +423,12 @@ impl<'a> Reader<'a> {
 
     fn start_group(&mut self) -> Role {
         self.close_group();
-        self.place = Place::Transaction(self.message.groups.len());
         if self.message.groups.len() == TRANSACTIONS_MAX {
+            self.place = Place::Transmission;
             self.problem(Structure::TooManyGroups);
             self.stopped = true;
         }
+        self.place = Place::Transaction(self.message.groups.len());
         Role::Group
     }
 
@@ -607,7 +609,7 @@ mod tests {
         assert_eq!(message.groups.len(), TRANSACTIONS_MAX);
         assert_eq!(
             structures(&message),
-            [(Structure::TooManyGroups, Place::Transaction(4))]
+            [(Structure::TooManyGroups, Place::Transmission)]
         );
 
         let segments = b"\x1e\x1cAM07".repeat(SEGMENTS_PER_GROUP_MAX + 3);

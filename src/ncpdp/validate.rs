@@ -676,7 +676,10 @@ fn decode<T>(
 pub fn validate_request(message: &Message<'_>) -> Validated {
     let mut c = Collector::new();
     for problem in &message.problems {
-        c.place = problem.place;
+        c.place = match problem.place {
+            Place::Transaction(index) if index < message.groups.len() => problem.place,
+            _ => Place::Transmission,
+        };
         c.add(
             ProblemKind::of_structure(problem.structure),
             None,
