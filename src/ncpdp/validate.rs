@@ -528,14 +528,25 @@ impl Collector {
         }
     }
 
-    /// A problem with field `field` of segment `segment`, raised as the field's own kind.
-    fn field(&mut self, at: FieldAt, what: &str) {
+    /// A problem with a field, raised as the field's own kind ([`field_kind`]).
+    fn field(&mut self, at: FieldAt, what: &dyn std::fmt::Display) {
         if !self.full() {
             let message = format!("{} {what}", describe_field(at.segment, at.field));
             self.add_at(field_kind(at.field), Some(at.field), at.occurrence, message);
         }
     }
 
+    fn not_repeatable(&mut self, segment: [u8; 2], field: [u8; 2], occurrence: Option<u8>) {
+        let message = format!("{} is not repeatable", describe_field(segment, field));
+        self.add_at(
+            ProblemKind::NonRepeatableField,
+            Some(field),
+            occurrence,
+            message,
+        );
+    }
+
+    /// Takes out the problems found at `place`.
     fn take(&mut self, place: Place) -> Vec<Problem> {
         let (taken, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.found)
             .into_iter()
@@ -553,24 +564,6 @@ struct FieldAt {
     occurrence: Option<u8>,
 }
 
-impl FieldAt {
-    fn new(segment: [u8; 2], field: [u8; 2]) -> FieldAt {
-        FieldAt {
-            segment,
-            field,
-            occurrence: None,
-        }
-    }
-
-    fn nth(segment: [u8; 2], field: [u8; 2], occurrence: usize) -> FieldAt {
-        FieldAt {
-            segment,
-            field,
-            occurrence: u8::try_from(occurrence).ok(),
-        }
-    }
-}
-
 /// `402-D2 prescription reference number`, or the bare id for a field the table lacks.
 fn describe_field(segment: [u8; 2], field: [u8; 2]) -> String {
     match fields::field(segment, field) {
@@ -584,11 +577,104 @@ fn describe_segment(id: [u8; 2]) -> String {
     format!("AM{} {name}", String::from_utf8_lossy(&id))
 }
 
-// ---- value decoders -----------------------------------------------------------------------
+// ---- rules: a decoder and what it expects -------------------------------------------------
 
-/// A present value: empty counts as absent.
-fn present(value: Option<&[u8]>) -> Option<&[u8]> {
-    value.filter(|value| !value.is_empty())
+/// What a rule expects, for the problem message.
+#[derive(Clone, Copy)]
+enum Expect {
+    /// 1 to `n` characters (not blank).
+    Text(usize),
+    /// Plain digits, value in the range.
+    Range(u64, u64),
+    Date,
+    Money,
+    Quantity,
+    Listed,
+    Say(&'static str),
+}
+
+impl std::fmt::Display for Expect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Expect::Text(width) => write!(f, "must be 1 to {width} characters"),
+            Expect::Range(low, high) => write!(f, "must be a number from {low} to {high}"),
+            Expect::Date => f.write_str("must be a CCYYMMDD date"),
+            Expect::Money => f.write_str("must be signed overpunch money s9(6)v99"),
+            Expect::Quantity => f.write_str("must be a quantity 9(7)v999 above zero"),
+            Expect::Listed => f.write_str("is not in the external code list"),
+            Expect::Say(text) => f.write_str(text),
+        }
+    }
+}
+
+/// A decoder of one value and what it expects.
+struct Rule<F> {
+    decode: F,
+    expect: Expect,
+}
+
+/// `x(width)`: non-blank text no wider than `width`, without trailing spaces.
+fn alnum(width: usize) -> Rule<impl Fn(&[u8]) -> Option<String>> {
+    let decode =
+        move |v: &[u8]| (v.len() <= width && v.iter().any(|b| *b != b' ')).then(|| text(v));
+    Rule {
+        decode,
+        expect: Expect::Text(width),
+    }
+}
+
+/// `9(width)` whose value lies in `low..=high`.
+fn digits_in(width: usize, low: u64, high: u64) -> Rule<impl Fn(&[u8]) -> Option<u64>> {
+    let decode = move |v: &[u8]| numbers::digits(v, width).filter(|n| (low..=high).contains(n));
+    Rule {
+        decode,
+        expect: Expect::Range(low, high),
+    }
+}
+
+fn date() -> Rule<impl Fn(&[u8]) -> Option<Date>> {
+    Rule {
+        decode: Date::parse_ccyymmdd,
+        expect: Expect::Date,
+    }
+}
+
+/// `s9(6)v99` money: cents.
+fn money() -> Rule<impl Fn(&[u8]) -> Option<i64>> {
+    Rule {
+        decode: |v: &[u8]| numbers::overpunch(v, 8),
+        expect: Expect::Money,
+    }
+}
+
+/// `9(7)v999` quantity in milli-units, at least `min`.
+fn quantity(min: u64) -> Rule<impl Fn(&[u8]) -> Option<u64>> {
+    let decode = move |v: &[u8]| numbers::digits(v, 10).filter(|q| *q >= min);
+    Rule {
+        decode,
+        expect: Expect::Quantity,
+    }
+}
+
+/// A 2-character code from one of the `claim::codes` lists.
+fn listed(is_listed: fn(&str) -> bool) -> Rule<impl Fn(&[u8]) -> Option<Code2>> {
+    let decode = move |v: &[u8]| Code2::parse(v).filter(|code| is_listed(code.as_str()));
+    Rule {
+        decode,
+        expect: Expect::Listed,
+    }
+}
+
+/// One of a few exact values.
+fn one_of(
+    values: &'static [&'static [u8]],
+    say: &'static str,
+) -> Rule<impl Fn(&[u8]) -> Option<String>> {
+    let decode = move |v: &[u8]| values.contains(&v).then(|| text(v));
+    Rule {
+        decode,
+        expect: Expect::Say(say),
+    }
 }
 
 /// Alphanumeric text without its trailing spaces.
@@ -605,69 +691,106 @@ fn text(value: &[u8]) -> String {
         .collect()
 }
 
-/// `x(width)`: non-blank text no wider than `width`.
-fn alnum(width: usize) -> impl Fn(&[u8]) -> Option<String> {
-    move |value| (value.len() <= width && value.iter().any(|b| *b != b' ')).then(|| text(value))
+// ---- reading fields -----------------------------------------------------------------------
+
+/// Reads the fields of one segment or one repetition of it, reporting what is missing or bad.
+struct Reader<'c, 'f, 'a> {
+    c: &'c mut Collector,
+    segment: [u8; 2],
+    fields: &'f [Field<'a>],
+    occurrence: Option<u8>,
+    required: &'static [[u8; 2]],
 }
 
-/// `9(width)` within `range`.
-fn number_in(width: usize, range: std::ops::RangeInclusive<u64>) -> impl Fn(&[u8]) -> Option<u64> {
-    move |value| numbers::digits(value, width).filter(|number| range.contains(number))
-}
-
-/// `s9(6)v99` money: cents.
-fn money(value: &[u8]) -> Option<i64> {
-    numbers::overpunch(value, 8)
-}
-
-/// `9(7)v999` quantity: milli-units.
-fn quantity(value: &[u8]) -> Option<u64> {
-    numbers::digits(value, 10)
-}
-
-fn date(value: &[u8]) -> Option<Date> {
-    Date::parse_ccyymmdd(value)
-}
-
-/// A 2-character code from one of the `claim::codes` lists.
-fn listed(is_listed: fn(&str) -> bool) -> impl Fn(&[u8]) -> Option<Code2> {
-    move |value| Code2::parse(value).filter(|code| is_listed(code.as_str()))
-}
-
-/// Decodes a repeating field's value: absent → `None` (a problem when `required`), bad →
-/// a problem and `None`.
-fn decode_value<T>(
-    c: &mut Collector,
-    at: FieldAt,
-    value: Option<&[u8]>,
-    required: bool,
-    decode: impl Fn(&[u8]) -> Option<T>,
-    expected: &str,
-) -> Option<T> {
-    let Some(value) = present(value) else {
-        if required {
-            c.field(at, "is missing");
+impl<'c, 'f, 'a> Reader<'c, 'f, 'a> {
+    /// A whole segment; `required` fields are reported when absent.
+    fn segment(
+        c: &'c mut Collector,
+        segment: &'f Segment<'a>,
+        required: &'static [[u8; 2]],
+    ) -> Self {
+        Reader {
+            c,
+            segment: segment.id,
+            fields: &segment.fields,
+            occurrence: None,
+            required,
         }
-        return None;
-    };
-    let decoded = decode(value);
-    if decoded.is_none() {
-        c.field(at, expected);
     }
-    decoded
-}
 
-/// Decodes the first field `field` of `segment` (see [`decode_value`]).
-fn decode<T>(
-    c: &mut Collector,
-    segment: &Segment<'_>,
-    field: [u8; 2],
-    required: bool,
-    decoder: impl Fn(&[u8]) -> Option<T>,
-    expected: &str,
-) -> Option<T> {
-    let at = FieldAt::new(segment.id, field);
-    decode_value(c, at, segment.first(field), required, decoder, expected)
+    /// Repetition `occurrence` (1-based) of a repeating group.
+    fn repetition(
+        c: &'c mut Collector,
+        segment: [u8; 2],
+        fields: &'f [Field<'a>],
+        occurrence: usize,
+    ) -> Self {
+        let occurrence = u8::try_from(occurrence).ok();
+        Reader {
+            c,
+            segment,
+            fields,
+            occurrence,
+            required: &[],
+        }
+    }
+
+    fn at(&self, field: [u8; 2]) -> FieldAt {
+        FieldAt {
+            segment: self.segment,
+            field,
+            occurrence: self.occurrence,
+        }
+    }
+
+    /// The first value of `field`; empty counts as absent.
+    fn value(&self, field: [u8; 2]) -> Option<&'a [u8]> {
+        let value = self.fields.iter().find(|f| f.id == field).map(|f| f.value);
+        value.filter(|value| !value.is_empty())
+    }
+
+    /// Decodes `field`: absent → `None` (a problem when required), bad → a problem and `None`.
+    fn get<T>(&mut self, field: [u8; 2], rule: Rule<impl Fn(&[u8]) -> Option<T>>) -> Option<T> {
+        let required = self.required.contains(&field);
+        self.read(field, required, rule)
+    }
+
+    /// Like [`Reader::get`], but the field is always required.
+    fn need<T>(&mut self, field: [u8; 2], rule: Rule<impl Fn(&[u8]) -> Option<T>>) -> Option<T> {
+        self.read(field, true, rule)
+    }
+
+    fn read<T>(
+        &mut self,
+        field: [u8; 2],
+        required: bool,
+        rule: Rule<impl Fn(&[u8]) -> Option<T>>,
+    ) -> Option<T> {
+        let Some(value) = self.value(field) else {
+            if required {
+                self.c.field(self.at(field), &"is missing");
+            }
+            return None;
+        };
+        let decoded = (rule.decode)(value);
+        if decoded.is_none() {
+            self.c.field(self.at(field), &rule.expect);
+        }
+        decoded
+    }
+
+    /// Decodes one given value of a repeating field (`value` is one occurrence of `field`).
+    fn decode<T>(
+        &mut self,
+        field: &Field<'_>,
+        rule: Rule<impl Fn(&[u8]) -> Option<T>>,
+    ) -> Option<T> {
+        let decoded = (rule.decode)(field.value);
+        if decoded.is_none() {
+            self.c.field(self.at(field.id), &rule.expect);
+        }
+        decoded
+    }
 }
 
 // ---- the walk -----------------------------------------------------------------------------
@@ -675,18 +798,7 @@ fn decode<T>(
 /// Validates a parsed request: every problem, and typed values where they could be read.
 pub fn validate_request(message: &Message<'_>) -> Validated {
     let mut c = Collector::new();
-    for problem in &message.problems {
-        c.place = match problem.place {
-            Place::Transaction(index) if index < message.groups.len() => problem.place,
-            _ => Place::Transmission,
-        };
-        c.add(
-            ProblemKind::of_structure(problem.structure),
-            None,
-            problem.structure.describe(),
-        );
-    }
-    c.place = Place::Transmission;
+    report_structure(&mut c, message);
     if message.kind != Kind::Request {
         c.add(ProblemKind::Syntax, None, "a response is not a request");
     }
@@ -717,6 +829,19 @@ pub fn validate_request(message: &Message<'_>) -> Validated {
     }
 }
 
+/// The reader's structural flaws, each at its group (or the transmission).
+fn report_structure(c: &mut Collector, message: &Message<'_>) {
+    for problem in &message.problems {
+        c.place = match problem.place {
+            Place::Transaction(index) if index < message.groups.len() => problem.place,
+            _ => Place::Transmission,
+        };
+        let kind = ProblemKind::of_structure(problem.structure);
+        c.add(kind, None, problem.structure.describe());
+    }
+    c.place = Place::Transmission;
+}
+
 // ---- header -------------------------------------------------------------------------------
 
 /// The typed header (when every field is usable), the transaction code and date of service.
@@ -724,91 +849,105 @@ fn read_header(
     c: &mut Collector,
     raw: &Header<'_>,
 ) -> (Option<RequestHeader>, Option<TransactionCode>, Option<Date>) {
-    let bin = header_field(
+    let bin_ok = raw.bin.len() == 6 && raw.bin.iter().all(u8::is_ascii_digit);
+    let bin = check(
         c,
-        raw.bin,
+        bin_ok.then(|| text(raw.bin)),
         ProblemKind::Bin,
         "101-A1 BIN must be 6 digits",
-        |v| (v.len() == 6 && v.iter().all(u8::is_ascii_digit)).then(|| text(v)),
     );
-    let version = header_field(
+    let version = (raw.version == b"D0").then(|| text(raw.version));
+    let version = check(
         c,
-        raw.version,
+        version,
         ProblemKind::Version,
         "102-A2 version must be D0",
-        |v| (v == b"D0").then(|| text(v)),
     );
     let code = read_transaction_code(c, raw.transaction_code);
-    let count = header_field(
+    let count = numbers::digits(raw.transaction_count, 1).filter(|n| (1..=4).contains(n));
+    let count = check(
         c,
-        raw.transaction_count,
+        count,
         ProblemKind::TransactionCount,
-        "109-A9 transaction count must be 1 to 4",
-        |v| numbers::digits(v, 1).filter(|count| (1..=TRANSACTIONS_MAX as u64).contains(count)),
+        "109-A9 must be 1 to 4",
     );
-    let provider_id = header_field(
+    let provider = raw
+        .provider_id
+        .iter()
+        .any(|b| *b != b' ')
+        .then(|| text(raw.provider_id));
+    let provider = check(
         c,
-        raw.provider_id,
+        provider,
         ProblemKind::ServiceProviderId,
-        "201-B1 service provider id is missing",
-        |v| v.iter().any(|b| *b != b' ').then(|| text(v)),
+        "201-B1 is blank",
     );
-    let date_of_service = header_field(
+    let date_of_service = Date::parse_ccyymmdd(raw.date_of_service);
+    let date_of_service = check(
         c,
-        raw.date_of_service,
+        date_of_service,
         ProblemKind::DateOfService,
-        "401-D1 date of service must be a CCYYMMDD date",
-        date,
+        "401-D1 must be a CCYYMMDD date",
     );
-    let header = (|| {
-        Some(RequestHeader {
-            bin: bin?,
-            version: version?,
-            transaction_code: code?,
-            pcn: text(raw.pcn),
-            transaction_count: u8::try_from(count?).ok()?,
-            provider_id_qualifier: text(raw.provider_id_qualifier),
-            provider_id: provider_id?,
-            date_of_service: date_of_service?,
-            software_vendor: text(raw.software_vendor),
-        })
-    })();
-    (header, code, date_of_service)
+    let parts = HeaderParts {
+        bin,
+        version,
+        code,
+        count,
+        provider,
+        date_of_service,
+    };
+    (assemble_header(raw, parts), code, date_of_service)
 }
 
-fn header_field<T>(
-    c: &mut Collector,
-    value: &[u8],
-    kind: ProblemKind,
-    message: &str,
-    decode: impl Fn(&[u8]) -> Option<T>,
-) -> Option<T> {
-    let decoded = decode(value);
-    if decoded.is_none() {
+/// The checked header fields (`None` where a field was unusable).
+struct HeaderParts {
+    bin: Option<String>,
+    version: Option<String>,
+    code: Option<TransactionCode>,
+    count: Option<u64>,
+    provider: Option<String>,
+    date_of_service: Option<Date>,
+}
+
+fn assemble_header(raw: &Header<'_>, parts: HeaderParts) -> Option<RequestHeader> {
+    Some(RequestHeader {
+        bin: parts.bin?,
+        version: parts.version?,
+        transaction_code: parts.code?,
+        pcn: text(raw.pcn),
+        transaction_count: u8::try_from(parts.count?).ok()?,
+        provider_id_qualifier: text(raw.provider_id_qualifier),
+        provider_id: parts.provider?,
+        date_of_service: parts.date_of_service?,
+        software_vendor: text(raw.software_vendor),
+    })
+}
+
+/// Reports `kind` when `value` is `None`.
+fn check<T>(c: &mut Collector, value: Option<T>, kind: ProblemKind, message: &str) -> Option<T> {
+    if value.is_none() {
         c.add(kind, None, message);
     }
-    decoded
+    value
 }
 
 fn read_transaction_code(c: &mut Collector, value: &[u8]) -> Option<TransactionCode> {
     let code = TransactionCode::parse(value);
-    if code.is_none() {
-        let unserved = UNSERVED_CODES.iter().any(|unserved| &unserved[..] == value);
-        if unserved {
-            c.add(
-                ProblemKind::TransactionCodeNotSupported,
-                None,
-                "103-A3 transaction code is not served (B1, B2, B3, E1 are)",
-            );
-        } else {
-            c.add(
-                ProblemKind::TransactionCode,
-                None,
-                "103-A3 transaction code is not a known code",
-            );
-        }
+    if code.is_some() {
+        return code;
     }
-    code
+    if UNSERVED_CODES.iter().any(|unserved| &unserved[..] == value) {
+        let message = "103-A3 transaction code is not served (B1, B2, B3 and E1 are)";
+        c.add(ProblemKind::TransactionCodeNotSupported, None, message);
+    } else {
+        c.add(
+            ProblemKind::TransactionCode,
+            None,
+            "103-A3 is not a transaction code",
+        );
+    }
+    None
 }
 
 // ---- structure of segments ----------------------------------------------------------------
@@ -819,7 +958,6 @@ fn check_all_segments(c: &mut Collector, message: &Message<'_>, needs: &Requirem
         Some(TransactionCode::E1) => E1_TRANSMISSION_SEGMENTS,
         _ => TRANSMISSION_SEGMENTS,
     };
-    c.place = Place::Transmission;
     check_segments(c, &message.transmission, transmission_allowed);
     for (index, group) in message.groups.iter().enumerate() {
         c.place = Place::Transaction(index);
@@ -833,11 +971,8 @@ fn check_segments(c: &mut Collector, segments: &[Segment<'_>], allowed: &[[u8; 2
         check_placement(c, segment, allowed);
         let earlier = segments.get(..index).unwrap_or_default();
         if segment.has_id() && earlier.iter().any(|other| other.id == segment.id) {
-            c.add(
-                ProblemKind::RepeatedSegment,
-                None,
-                format!("{} sent twice", describe_segment(segment.id)),
-            );
+            let message = format!("{} sent twice", describe_segment(segment.id));
+            c.add(ProblemKind::RepeatedSegment, None, message);
         }
         check_fields(c, segment);
     }
@@ -847,14 +982,13 @@ fn check_placement(c: &mut Collector, segment: &Segment<'_>, allowed: &[[u8; 2]]
     if !segment.has_id() || allowed.contains(&segment.id) {
         return;
     }
-    let request_segment =
-        TRANSACTION_SEGMENTS.contains(&segment.id) || TRANSMISSION_SEGMENTS.contains(&segment.id);
-    let name = describe_segment(segment.id);
-    if request_segment {
+    let id = segment.id;
+    let name = describe_segment(id);
+    if TRANSACTION_SEGMENTS.contains(&id) || TRANSMISSION_SEGMENTS.contains(&id) {
         c.add(
             ProblemKind::SegmentNotAllowedHere,
             None,
-            format!("{name} is not allowed at this level"),
+            format!("{name} is not allowed here"),
         );
     } else {
         c.add(
@@ -871,63 +1005,48 @@ fn check_fields(c: &mut Collector, segment: &Segment<'_>) {
     let mut seen = SeenFields::default();
     for field in &segment.fields {
         if field.value.iter().any(|byte| !(0x20..=0x7e).contains(byte)) {
-            c.add(
-                ProblemKind::Syntax,
-                Some(field.id),
-                format!(
-                    "{} holds a control or non-ASCII byte",
-                    describe_field(segment.id, field.id)
-                ),
-            );
+            let name = describe_field(segment.id, field.id);
+            let message = format!("{name} holds a control or non-ASCII byte");
+            c.add(ProblemKind::Syntax, Some(field.id), message);
         }
-        let repeatable =
-            fields::field(segment.id, field.id).map_or(true, |info| info.rep.repeatable());
+        let info = fields::field(segment.id, field.id);
+        let repeatable = info.map_or(true, |info| info.rep.repeatable());
         if !seen.insert(field.id) && !repeatable {
-            c.field_non_repeatable(segment.id, field.id, None);
+            c.not_repeatable(segment.id, field.id, None);
         }
     }
 }
 
-impl Collector {
-    fn field_non_repeatable(&mut self, segment: [u8; 2], field: [u8; 2], occurrence: Option<u8>) {
-        let message = format!("{} is not repeatable", describe_field(segment, field));
-        self.add_at(
-            ProblemKind::NonRepeatableField,
-            Some(field),
-            occurrence,
-            message,
-        );
-    }
-}
-
-/// A set of 2-character field ids (digits and upper-case letters; others share one slot, so
-/// they are never reported as repeats wrongly, only possibly missed).
+/// A set of 2-character field ids of digits and upper-case letters (other ids are never
+/// reported as repeats: unknown fields are not judged).
 #[derive(Default)]
 struct SeenFields {
     bits: [u64; 21],
-    other: bool,
 }
 
 impl SeenFields {
     /// Inserts `id`; `false` when it was already there.
     fn insert(&mut self, id: [u8; 2]) -> bool {
-        let slot = |byte: u8| match byte {
-            b'0'..=b'9' => Some(usize::from(byte - b'0')),
-            b'A'..=b'Z' => Some(usize::from(byte - b'A') + 10),
-            _ => None,
-        };
-        let (Some(high), Some(low)) = (slot(id[0]), slot(id[1])) else {
-            self.other = true;
+        let (Some(high), Some(low)) = (id_slot(id[0]), id_slot(id[1])) else {
             return true;
         };
         let index = high * 36 + low;
-        let (word, bit) = (index / 64, 1u64 << (index % 64));
-        let Some(slot_word) = self.bits.get_mut(word) else {
+        let bit = 1u64 << (index % 64);
+        let Some(word) = self.bits.get_mut(index / 64) else {
             return true;
         };
-        let fresh = *slot_word & bit == 0;
-        *slot_word |= bit;
+        let fresh = *word & bit == 0;
+        *word |= bit;
         fresh
+    }
+}
+
+/// 0..=35 for `0-9A-Z`.
+fn id_slot(byte: u8) -> Option<usize> {
+    match byte {
+        b'0'..=b'9' => Some(usize::from(byte - b'0')),
+        b'A'..=b'Z' => Some(usize::from(byte - b'A') + 10),
+        _ => None,
     }
 }
 
@@ -941,16 +1060,16 @@ fn read_patient(
 ) -> Option<Patient> {
     let insurance = message.segment(Place::Transmission, *b"04");
     let patient_segment = message.segment(Place::Transmission, *b"01");
-    require_segment(
+    require(
         c,
-        insurance,
+        insurance.is_some(),
         needs.insurance,
         ProblemKind::InsuranceSegmentMissing,
         *b"04",
     );
-    require_segment(
+    require(
         c,
-        patient_segment,
+        patient_segment.is_some(),
         needs.patient,
         ProblemKind::PatientSegmentMissing,
         *b"01",
@@ -960,108 +1079,46 @@ fn read_patient(
     }
     let mut patient = Patient::default();
     if let Some(segment) = insurance {
-        read_insurance(c, segment, needs, &mut patient);
+        read_insurance(
+            &mut Reader::segment(c, segment, needs.insurance_fields),
+            &mut patient,
+        );
     }
     if let Some(segment) = patient_segment {
-        read_patient_segment(c, segment, needs, date_of_service, &mut patient);
+        let mut reader = Reader::segment(c, segment, needs.patient_fields);
+        read_patient_segment(&mut reader, date_of_service, &mut patient);
     }
     Some(patient)
 }
 
-fn require_segment(
-    c: &mut Collector,
-    segment: Option<&Segment<'_>>,
-    need: Need,
-    kind: ProblemKind,
-    id: [u8; 2],
-) {
-    if segment.is_none() && need == Need::Required {
+/// Reports segment `id` as missing when it is required and absent.
+fn require(c: &mut Collector, present: bool, need: Need, kind: ProblemKind, id: [u8; 2]) {
+    if !present && need == Need::Required {
         c.add(kind, None, format!("{} is required", describe_segment(id)));
     }
 }
 
-fn read_insurance(
-    c: &mut Collector,
-    segment: &Segment<'_>,
-    needs: &Requirements,
-    patient: &mut Patient,
-) {
-    let required = |field: &[u8; 2]| needs.insurance_fields.contains(field);
-    let cardholder = decode(
-        c,
-        segment,
-        *b"C2",
-        required(b"C2"),
-        alnum(20),
-        "must be at most 20 characters",
-    );
-    patient.cardholder_id = cardholder.unwrap_or_default();
-    let person_code = decode(
-        c,
-        segment,
-        *b"C3",
-        required(b"C3"),
-        alnum(3),
-        "must be at most 3 characters",
-    );
-    patient.person_code = person_code.unwrap_or_default();
-    let group_id = decode(
-        c,
-        segment,
-        *b"C1",
-        required(b"C1"),
-        alnum(15),
-        "must be at most 15 characters",
-    );
-    patient.group_id = group_id.unwrap_or_default();
+fn read_insurance(r: &mut Reader<'_, '_, '_>, patient: &mut Patient) {
+    patient.cardholder_id = r.get(*b"C2", alnum(20)).unwrap_or_default();
+    patient.person_code = r.get(*b"C3", alnum(3)).unwrap_or_default();
+    patient.group_id = r.get(*b"C1", alnum(15)).unwrap_or_default();
 }
 
 fn read_patient_segment(
-    c: &mut Collector,
-    segment: &Segment<'_>,
-    needs: &Requirements,
+    r: &mut Reader<'_, '_, '_>,
     date_of_service: Option<Date>,
     patient: &mut Patient,
 ) {
-    let required = |field: &[u8; 2]| needs.patient_fields.contains(field);
-    let not_after_service =
-        |value: &[u8]| date(value).filter(|dob| date_of_service.map_or(true, |dos| *dob <= dos));
-    let expected = "must be a CCYYMMDD date not after the date of service";
-    patient.date_of_birth = decode(
-        c,
-        segment,
-        *b"C4",
-        required(b"C4"),
-        not_after_service,
-        expected,
-    );
-    let gender = decode(
-        c,
-        segment,
-        *b"C5",
-        required(b"C5"),
-        number_in(1, 0..=2),
-        "must be 0, 1 or 2",
-    );
-    patient.gender = gender.map(|value| value as u8);
-    let first_name = decode(
-        c,
-        segment,
-        *b"CA",
-        false,
-        alnum(12),
-        "must be at most 12 characters",
-    );
-    patient.first_name = first_name.unwrap_or_default();
-    let last_name = decode(
-        c,
-        segment,
-        *b"CB",
-        false,
-        alnum(15),
-        "must be at most 15 characters",
-    );
-    patient.last_name = last_name.unwrap_or_default();
+    let not_after_service = |dob: &Date| date_of_service.map_or(true, |dos| *dob <= dos);
+    let birth = |v: &[u8]| Date::parse_ccyymmdd(v).filter(not_after_service);
+    let rule = Rule {
+        decode: birth,
+        expect: Expect::Say("must be a date not after 401-D1"),
+    };
+    patient.date_of_birth = r.get(*b"C4", rule);
+    patient.gender = r.get(*b"C5", digits_in(1, 0, 2)).map(|gender| gender as u8);
+    patient.first_name = r.get(*b"CA", alnum(12)).unwrap_or_default();
+    patient.last_name = r.get(*b"CB", alnum(15)).unwrap_or_default();
 }
 
 // ---- transaction count --------------------------------------------------------------------
@@ -1072,20 +1129,16 @@ fn check_group_count(c: &mut Collector, message: &Message<'_>, needs: &Requireme
     let Some(count) = numbers::digits(message.header.transaction_count, 1) else {
         return;
     };
-    let count_ok = (1..=TRANSACTIONS_MAX as u64).contains(&count);
-    let overflowed = message
-        .problems
-        .iter()
-        .any(|p| p.structure == Structure::TooManyGroups);
+    let sent = message.groups.len();
     if !needs.groups {
         if count != 1 {
             c.add(
                 ProblemKind::CountInvalidForCode,
                 None,
-                "109-A9 transaction count must be 1 for E1",
+                "109-A9 must be 1 for E1",
             );
         }
-        if !message.groups.is_empty() {
+        if sent > 0 {
             c.add(
                 ProblemKind::TransactionCountMismatch,
                 None,
@@ -1094,13 +1147,14 @@ fn check_group_count(c: &mut Collector, message: &Message<'_>, needs: &Requireme
         }
         return;
     }
-    if count_ok && !overflowed && message.groups.len() as u64 != count {
-        let sent = message.groups.len();
-        c.add(
-            ProblemKind::TransactionCountMismatch,
-            None,
-            format!("109-A9 says {count} transactions, {sent} sent"),
-        );
+    let overflowed = message
+        .problems
+        .iter()
+        .any(|p| p.structure == Structure::TooManyGroups);
+    let count_ok = (1..=TRANSACTIONS_MAX as u64).contains(&count);
+    if count_ok && !overflowed && sent as u64 != count {
+        let message = format!("109-A9 says {count} transactions, {sent} sent");
+        c.add(ProblemKind::TransactionCountMismatch, None, message);
     }
 }
 
@@ -1125,231 +1179,125 @@ fn find<'s, 'a>(group: &'s [Segment<'a>], id: &[u8; 2]) -> Option<&'s Segment<'a
 }
 
 fn read_transaction(c: &mut Collector, group: &[Segment<'_>], needs: &Requirements) -> Transaction {
-    let mut transaction = Transaction::default();
-    match find(group, b"07") {
-        Some(claim) => read_claim(c, claim, needs, &mut transaction),
-        None => c.add(
-            ProblemKind::ClaimSegmentMissing,
-            None,
-            "AM07 Claim is required",
-        ),
+    let mut t = Transaction::default();
+    let claim = find(group, b"07");
+    require(
+        c,
+        claim.is_some(),
+        Need::Required,
+        ProblemKind::ClaimSegmentMissing,
+        *b"07",
+    );
+    if let Some(claim) = claim {
+        read_claim(
+            &mut Reader::segment(c, claim, needs.claim_fields),
+            needs,
+            &mut t,
+        );
     }
     if let Some(prescriber) = find(group, b"03") {
-        read_prescriber(c, prescriber, &mut transaction);
+        read_prescriber(&mut Reader::segment(c, prescriber, &[]), &mut t);
     }
     if let Some(dur) = find(group, b"08") {
-        transaction.dur_pps = read_dur_pps(c, dur);
+        t.dur_pps = read_dur_pps(c, dur);
     }
-    match find(group, b"11") {
-        Some(pricing) => transaction.pricing = read_pricing(c, pricing),
-        None => require_segment(
-            c,
-            None,
-            needs.pricing,
-            ProblemKind::PricingSegmentMissing,
-            *b"11",
-        ),
+    let pricing = find(group, b"11");
+    require(
+        c,
+        pricing.is_some(),
+        needs.pricing,
+        ProblemKind::PricingSegmentMissing,
+        *b"11",
+    );
+    if let Some(pricing) = pricing {
+        t.pricing = read_pricing(c, pricing);
     }
     if let Some(cob) = find(group, b"05") {
-        transaction.cob = read_cob(c, cob);
+        t.cob = read_cob(c, cob);
     }
     let compound = find(group, b"10");
     if let Some(segment) = compound {
-        transaction.compound = read_compound(c, segment);
+        t.compound = read_compound(c, segment);
     }
-    check_compound_consistency(c, &transaction, compound.is_some());
-    transaction
+    check_compound_consistency(c, &t, compound.is_some());
+    t
 }
 
-fn read_claim(c: &mut Collector, claim: &Segment<'_>, needs: &Requirements, t: &mut Transaction) {
-    let required = |field: &[u8; 2]| needs.claim_fields.contains(field);
-    decode(
-        c,
-        claim,
-        *b"EM",
-        required(b"EM"),
-        |v| (v == b"1").then_some(()),
-        "must be 1 (Rx billing)",
-    );
-    let rx = decode(
-        c,
-        claim,
-        *b"D2",
-        required(b"D2"),
-        number_in(12, 1..=999_999_999_999),
-        "must be 1 to 12 digits, not all zero",
-    );
-    t.rx_number = rx.unwrap_or_default();
-    let fill = decode(
-        c,
-        claim,
-        *b"D3",
-        required(b"D3"),
-        number_in(2, 0..=99),
-        "must be 0 to 99",
-    );
-    t.fill_number = fill.unwrap_or_default() as u8;
-    read_product(c, claim, required(b"E1"), required(b"D7"), t);
-    let quantity_range = if needs.positive_quantities {
-        1..=9_999_999_999
-    } else {
-        0..=9_999_999_999
-    };
-    let quantity = decode(
-        c,
-        claim,
-        *b"E7",
-        required(b"E7"),
-        |v| quantity(v).filter(|q| quantity_range.contains(q)),
-        "must be a quantity 9(7)v999 above zero",
-    );
-    t.quantity_milli = quantity.unwrap_or_default();
-    let days_range = if needs.positive_quantities {
-        1..=999
-    } else {
-        0..=999
-    };
-    let days = decode(
-        c,
-        claim,
-        *b"D5",
-        required(b"D5"),
-        number_in(3, days_range),
-        "must be 1 to 999 days",
-    );
-    t.days_supply = days.unwrap_or_default() as u16;
-    read_claim_options(c, claim, t);
-    t.clarification_codes = read_clarification(c, claim);
+/// Largest 402-D2 (9(12)).
+const RX_NUMBER_MAX: u64 = 999_999_999_999;
+
+fn read_claim(r: &mut Reader<'_, '_, '_>, needs: &Requirements, t: &mut Transaction) {
+    r.get(*b"EM", one_of(&[b"1"], "must be 1 (Rx billing)"));
+    t.rx_number = r
+        .get(*b"D2", digits_in(12, 1, RX_NUMBER_MAX))
+        .unwrap_or_default();
+    t.fill_number = r.get(*b"D3", digits_in(2, 0, 99)).unwrap_or_default() as u8;
+    read_product(r, t);
+    let billing = u64::from(needs.positive_quantities);
+    t.quantity_milli = r.get(*b"E7", quantity(billing)).unwrap_or_default();
+    t.days_supply = r
+        .get(*b"D5", digits_in(3, billing, 999))
+        .unwrap_or_default() as u16;
+    t.compound_code = r.get(*b"D6", digits_in(1, 0, 2)).unwrap_or_default() as u8;
+    t.daw_code = r.get(*b"D8", digits_in(1, 0, 9)).map(|daw| daw as u8);
+    t.date_written = r.get(*b"DE", date());
+    t.refills_authorized = r
+        .get(*b"DF", digits_in(2, 0, 99))
+        .map(|refills| refills as u8);
+    t.clarification_codes = read_clarification(r);
 }
 
 /// 436-E1 and 407-D7: the qualifier decides what the product id must look like.
-fn read_product(
-    c: &mut Collector,
-    claim: &Segment<'_>,
-    qualifier_required: bool,
-    id_required: bool,
-    t: &mut Transaction,
-) {
-    let qualifier = decode(
-        c,
-        claim,
+fn read_product(r: &mut Reader<'_, '_, '_>, t: &mut Transaction) {
+    let qualifier = r.get(
         *b"E1",
-        qualifier_required,
-        |v| (v == b"03" || v == b"00").then(|| text(v)),
-        "must be 03 (NDC) or 00 (compound)",
+        one_of(&[b"03", b"00"], "must be 03 (NDC) or 00 (compound)"),
     );
-    t.product_qualifier = qualifier.clone().unwrap_or_default();
-    let product_id = decode(
-        c,
-        claim,
-        *b"D7",
-        id_required,
-        alnum(19),
-        "must be at most 19 characters",
-    );
-    t.product_id = product_id.clone().unwrap_or_default();
-    let at = FieldAt::new(*b"07", *b"D7");
+    let product_id = r.get(*b"D7", alnum(19));
+    let at = r.at(*b"D7");
     match (qualifier.as_deref(), product_id.as_deref()) {
         (Some("03"), Some(id)) => {
             t.ndc = Ndc::parse(id.as_bytes());
             if t.ndc.is_none() {
-                c.field(at, "must be an 11-digit NDC when 436-E1 is 03");
+                r.c.field(at, &"must be an 11-digit NDC when 436-E1 is 03");
             }
         }
         (Some("00"), Some(id)) if id != "0" => {
-            c.field(at, "must be 0 for a multi-ingredient compound (436-E1 00)")
+            r.c.field(at, &"must be 0 for a multi-ingredient compound (436-E1 00)");
         }
         _ => {}
     }
-}
-
-fn read_claim_options(c: &mut Collector, claim: &Segment<'_>, t: &mut Transaction) {
-    let compound = decode(
-        c,
-        claim,
-        *b"D6",
-        false,
-        number_in(1, 0..=2),
-        "must be 0, 1 or 2",
-    );
-    t.compound_code = compound.unwrap_or_default() as u8;
-    let daw = decode(
-        c,
-        claim,
-        *b"D8",
-        false,
-        number_in(1, 0..=9),
-        "must be one digit",
-    );
-    t.daw_code = daw.map(|value| value as u8);
-    t.date_written = decode(c, claim, *b"DE", false, date, "must be a CCYYMMDD date");
-    let refills = decode(
-        c,
-        claim,
-        *b"DF",
-        false,
-        number_in(2, 0..=99),
-        "must be 0 to 99",
-    );
-    t.refills_authorized = refills.map(|value| value as u8);
+    t.product_qualifier = qualifier.unwrap_or_default();
+    t.product_id = product_id.unwrap_or_default();
 }
 
 /// 354-NX count and its 420-DK repetitions.
-fn read_clarification(c: &mut Collector, claim: &Segment<'_>) -> Vec<u8> {
-    let sent: Vec<&Field<'_>> = claim
-        .fields
-        .iter()
-        .filter(|field| &field.id == b"DK")
-        .collect();
+fn read_clarification(r: &mut Reader<'_, '_, '_>) -> Vec<u8> {
+    let sent: Vec<&Field<'_>> = r.fields.iter().filter(|field| &field.id == b"DK").collect();
     if sent.len() > CLARIFICATION_CODES_MAX {
-        c.add(
-            ProblemKind::ClarificationCount,
-            Some(*b"DK"),
-            "more than 3 420-DK submission clarification codes",
-        );
+        let message = "more than 3 420-DK submission clarification codes";
+        r.c.add(ProblemKind::ClarificationCount, Some(*b"DK"), message);
     }
     let mut codes = Vec::with_capacity(sent.len().min(CLARIFICATION_CODES_MAX));
     for (index, field) in sent.iter().enumerate().take(CLARIFICATION_CODES_MAX) {
-        let at = FieldAt::nth(*b"07", *b"DK", index + 1);
-        let code = decode_value(
-            c,
-            at,
-            Some(field.value),
-            true,
-            number_in(2, 1..=99),
-            "must be 1 to 99",
-        );
-        codes.extend(code.map(|value| value as u8));
+        r.occurrence = u8::try_from(index + 1).ok();
+        codes.extend(r.decode(field, digits_in(2, 1, 99)).map(|code| code as u8));
     }
+    r.occurrence = None;
+    let what = "354-NX submission clarification code count";
     check_count(
-        c,
-        claim.first(*b"NX"),
+        r.c,
+        r.value(*b"NX"),
         sent.len(),
         1,
-        ProblemKind::ClarificationCount,
-        "354-NX submission clarification code",
+        (ProblemKind::ClarificationCount, what),
     );
     codes
 }
 
-fn read_prescriber(c: &mut Collector, prescriber: &Segment<'_>, t: &mut Transaction) {
-    decode(
-        c,
-        prescriber,
-        *b"EZ",
-        false,
-        alnum(2),
-        "must be at most 2 characters",
-    );
-    let id = decode(
-        c,
-        prescriber,
-        *b"DB",
-        false,
-        alnum(15),
-        "must be at most 15 characters",
-    );
-    t.prescriber_id = id.unwrap_or_default();
+fn read_prescriber(r: &mut Reader<'_, '_, '_>, t: &mut Transaction) {
+    r.get(*b"EZ", alnum(2));
+    t.prescriber_id = r.get(*b"DB", alnum(15)).unwrap_or_default();
 }
 
 // ---- DUR/PPS ------------------------------------------------------------------------------
@@ -1368,16 +1316,18 @@ fn read_dur_pps(c: &mut Collector, segment: &Segment<'_>) -> Vec<DurPps> {
 struct DurReader {
     occurrences: Vec<DurPps>,
     seen: SeenFields,
-    /// After the counter limit: fields are skipped until the segment ends.
+    /// After an unusable counter or the occurrence limit: fields are skipped until the next
+    /// usable counter.
     skipping: bool,
-    /// 488 is reported once per segment.
+    /// 9W and 488 are reported once per segment.
+    reported_exceeds: bool,
     reported_not_first: bool,
 }
 
 impl DurReader {
     fn field(&mut self, c: &mut Collector, field: &Field<'_>) {
         if &field.id == b"7E" {
-            return self.counter(c, field.value);
+            return self.counter(c, field);
         }
         if self.skipping || !is_dur_field(field.id) {
             return;
@@ -1387,46 +1337,29 @@ impl DurReader {
             return self.not_first(c, field.id);
         };
         if !self.seen.insert(field.id) {
-            return c.field_non_repeatable(*b"08", field.id, u8::try_from(occurrence).ok());
+            return c.not_repeatable(*b"08", field.id, u8::try_from(occurrence).ok());
         }
-        let at = FieldAt::nth(*b"08", field.id, occurrence);
-        set_dur_field(c, at, field.value, current);
+        let mut reader = Reader::repetition(c, *b"08", &[], occurrence);
+        set_dur_field(&mut reader, field, current);
     }
 
-    fn counter(&mut self, c: &mut Collector, value: &[u8]) {
-        let at = FieldAt::nth(*b"08", *b"7E", self.occurrences.len() + 1);
-        let Some(counter) = decode_value(
-            c,
-            at,
-            Some(value),
-            true,
-            number_in(2, 1..=99),
-            "must be a counter 1 to 9",
-        ) else {
+    fn counter(&mut self, c: &mut Collector, field: &Field<'_>) {
+        let next = self.occurrences.len() + 1;
+        let mut reader = Reader::repetition(c, *b"08", &[], next);
+        let Some(counter) = reader.decode(field, digits_in(2, 1, 99)) else {
             self.skipping = true;
             return;
         };
-        if counter > DUR_PPS_OCCURRENCES_MAX as u64
-            || self.occurrences.len() == DUR_PPS_OCCURRENCES_MAX
-        {
-            if !self.skipping {
-                c.add_at(
-                    ProblemKind::DurCounterExceeds,
-                    Some(*b"7E"),
-                    at.occurrence,
-                    "more than 9 DUR/PPS occurrences",
-                );
-            }
-            self.skipping = true;
-            return;
+        if counter > DUR_PPS_OCCURRENCES_MAX as u64 || next > DUR_PPS_OCCURRENCES_MAX {
+            return self.exceeds(c, next);
         }
-        let expected = self.occurrences.len() as u64 + 1;
-        if counter != expected {
+        if counter != next as u64 {
+            let message = format!("473-7E counter {counter} where {next} was due");
             c.add_at(
                 ProblemKind::DurCounterSequence,
                 Some(*b"7E"),
-                at.occurrence,
-                format!("473-7E counter {counter} where {expected} was due"),
+                reader_occurrence(next),
+                message,
             );
         }
         self.skipping = false;
@@ -1437,101 +1370,77 @@ impl DurReader {
         });
     }
 
+    fn exceeds(&mut self, c: &mut Collector, next: usize) {
+        self.skipping = true;
+        if !std::mem::replace(&mut self.reported_exceeds, true) {
+            let message = "more than 9 DUR/PPS occurrences";
+            c.add_at(
+                ProblemKind::DurCounterExceeds,
+                Some(*b"7E"),
+                reader_occurrence(next),
+                message,
+            );
+        }
+    }
+
     fn not_first(&mut self, c: &mut Collector, field: [u8; 2]) {
         if !std::mem::replace(&mut self.reported_not_first, true) {
-            let message = format!(
-                "{} comes before any 473-7E counter",
-                describe_field(*b"08", field)
-            );
+            let name = describe_field(*b"08", field);
+            let message = format!("{name} comes before any 473-7E counter");
             c.add(ProblemKind::DurCounterNotFirst, Some(field), message);
         }
     }
+}
+
+fn reader_occurrence(occurrence: usize) -> Option<u8> {
+    u8::try_from(occurrence).ok()
 }
 
 fn is_dur_field(id: [u8; 2]) -> bool {
     matches!(&id, b"E4" | b"E5" | b"E6" | b"8E" | b"J9" | b"H6")
 }
 
-fn set_dur_field(c: &mut Collector, at: FieldAt, value: &[u8], dur: &mut DurPps) {
-    let value = Some(value);
-    match &at.field {
-        b"E4" => {
-            dur.reason = decode_value(
-                c,
-                at,
-                value,
-                false,
-                listed(codes::is_reason_for_service),
-                "is not a listed reason for service code",
-            )
-        }
-        b"E5" => {
-            dur.professional = decode_value(
-                c,
-                at,
-                value,
-                false,
-                listed(codes::is_professional_service),
-                "is not a listed professional service code",
-            )
-        }
-        b"E6" => {
-            dur.result = decode_value(
-                c,
-                at,
-                value,
-                false,
-                listed(codes::is_result_of_service),
-                "is not a listed result of service code",
-            )
-        }
-        b"8E" => {
-            let effort = decode_value(
-                c,
-                at,
-                value,
-                false,
-                |v| numbers::digits(v, 2).filter(|e| *e == 0 || (11..=15).contains(e)),
-                "must be 0 or 11 to 15",
-            );
-            dur.level_of_effort = effort.map(|value| value as u8);
-        }
-        b"J9" => {
-            dur.co_agent_qualifier = decode_value(
-                c,
-                at,
-                value,
-                false,
-                alnum(2),
-                "must be at most 2 characters",
-            )
-        }
-        _ => {
-            dur.co_agent_id = decode_value(
-                c,
-                at,
-                value,
-                false,
-                alnum(19),
-                "must be at most 19 characters",
-            );
-            if dur.co_agent_id.is_some() && dur.co_agent_qualifier.is_none() {
-                c.add_at(
-                    ProblemKind::CoAgentQualifierOrder,
-                    Some(*b"H6"),
-                    at.occurrence,
-                    "475-J9 co-agent id qualifier must precede 476-H6",
-                );
-            }
-        }
+fn set_dur_field(r: &mut Reader<'_, '_, '_>, field: &Field<'_>, dur: &mut DurPps) {
+    if field.value.is_empty() {
+        return;
+    }
+    match &field.id {
+        b"E4" => dur.reason = r.decode(field, listed(codes::is_reason_for_service)),
+        b"E5" => dur.professional = r.decode(field, listed(codes::is_professional_service)),
+        b"E6" => dur.result = r.decode(field, listed(codes::is_result_of_service)),
+        b"8E" => dur.level_of_effort = r.decode(field, level_of_effort()).map(|e| e as u8),
+        b"J9" => dur.co_agent_qualifier = r.decode(field, alnum(2)),
+        _ => set_co_agent_id(r, field, dur),
+    }
+}
+
+/// 474-8E: `0` not specified, `11`..`15` levels 1 to 5.
+fn level_of_effort() -> Rule<impl Fn(&[u8]) -> Option<u64>> {
+    let decode = |v: &[u8]| numbers::digits(v, 2).filter(|e| *e == 0 || (11..=15).contains(e));
+    Rule {
+        decode,
+        expect: Expect::Say("must be 0 or 11 to 15"),
+    }
+}
+
+/// 476-H6, which must follow its 475-J9 qualifier.
+fn set_co_agent_id(r: &mut Reader<'_, '_, '_>, field: &Field<'_>, dur: &mut DurPps) {
+    dur.co_agent_id = r.decode(field, alnum(19));
+    if dur.co_agent_id.is_some() && dur.co_agent_qualifier.is_none() {
+        let message = "475-J9 co-agent id qualifier must precede 476-H6";
+        r.c.add_at(
+            ProblemKind::CoAgentQualifierOrder,
+            Some(*b"H6"),
+            r.occurrence,
+            message,
+        );
     }
 }
 
 // ---- counted repetitions ------------------------------------------------------------------
 
-/// Splits `fields` into repetitions that each start at a `trigger` field. Fields before the
-/// first trigger are returned apart. At most `max` repetitions; `overflow` tells whether more
-/// were sent.
+/// `fields` split into repetitions that each start at a trigger field, the fields before the
+/// first trigger apart, at most `max` repetitions (`overflow` when more were sent).
 struct Repetitions<'s, 'a> {
     head: &'s [Field<'a>],
     items: Vec<&'s [Field<'a>]>,
@@ -1569,33 +1478,25 @@ fn repetitions<'s, 'a>(
     }
 }
 
-/// The first value of `id` among `fields`.
-fn first_in<'a>(fields: &[Field<'a>], id: [u8; 2]) -> Option<&'a [u8]> {
-    fields
-        .iter()
-        .find(|field| field.id == id)
-        .map(|field| field.value)
-}
-
-/// Checks a count field against the number of repetitions sent.
+/// Reports `problem` (a kind and what is counted) unless the count field (`width` digits,
+/// absent when nothing repeats) equals the repetitions sent.
 fn check_count(
     c: &mut Collector,
     count: Option<&[u8]>,
     sent: usize,
     width: usize,
-    kind: ProblemKind,
-    what: &str,
+    problem: (ProblemKind, &str),
 ) {
-    let declared = present(count).map(|value| numbers::digits(value, width));
-    let matches = match declared {
+    let matches = match count {
         None => sent == 0,
-        Some(declared) => declared == Some(sent as u64) && sent > 0,
+        Some(value) => sent > 0 && numbers::digits(value, width) == Some(sent as u64),
     };
     if !matches {
+        let (kind, what) = problem;
         c.add(
             kind,
             None,
-            format!("{what} count does not match the {sent} repetitions sent"),
+            format!("{what} does not match the repetitions sent ({sent})"),
         );
     }
 }
@@ -1603,97 +1504,86 @@ fn check_count(
 // ---- pricing ------------------------------------------------------------------------------
 
 fn read_pricing(c: &mut Collector, segment: &Segment<'_>) -> Pricing {
-    let amount = |c: &mut Collector, id: [u8; 2]| {
-        decode(
-            c,
-            segment,
-            id,
-            false,
-            money,
-            "must be signed overpunch s9(6)v99",
-        )
-    };
+    let mut r = Reader::segment(c, segment, &[]);
     let mut pricing = Pricing {
-        ingredient_cost_cents: amount(c, *b"D9"),
-        dispensing_fee_cents: amount(c, *b"DC"),
-        patient_paid_cents: amount(c, *b"DX"),
-        incentive_cents: amount(c, *b"E3"),
-        usual_and_customary_cents: amount(c, *b"DQ"),
-        gross_amount_due_cents: amount(c, *b"DU"),
-        basis_of_cost: decode(
-            c,
-            segment,
-            *b"DN",
-            false,
-            alnum(2),
-            "must be at most 2 characters",
-        ),
+        ingredient_cost_cents: r.get(*b"D9", money()),
+        dispensing_fee_cents: r.get(*b"DC", money()),
+        patient_paid_cents: r.get(*b"DX", money()),
+        incentive_cents: r.get(*b"E3", money()),
+        usual_and_customary_cents: r.get(*b"DQ", money()),
+        gross_amount_due_cents: r.get(*b"DU", money()),
+        basis_of_cost: r.get(*b"DN", alnum(2)),
         other_amounts: Vec::new(),
     };
+    let count = r.value(*b"H7");
     let other = repetitions(&segment.fields, *b"H8", PRICING_OTHER_AMOUNTS_MAX);
-    let stray = other.head.iter().any(|field| &field.id == b"H9");
-    if other.overflow || stray {
-        c.add(
-            ProblemKind::OtherAmountCount,
-            Some(*b"H7"),
-            "478-H7 other amounts: too many, or 480-H9 before its 479-H8",
-        );
-    }
+    let complete = !other.overflow && !other.head.iter().any(|field| &field.id == b"H9");
+    let what = "478-H7 other amount claimed count";
+    let amounts = qualified_amounts(c, &other.items, (*b"11", [*b"H8", *b"H9"]), money_rule);
+    pricing.other_amounts =
+        amounts_or_report(c, amounts, complete, (ProblemKind::OtherAmountCount, what));
     check_count(
         c,
-        segment.first(*b"H7"),
+        count,
         other.items.len(),
         1,
-        ProblemKind::OtherAmountCount,
-        "478-H7 other amount claimed",
+        (ProblemKind::OtherAmountCount, what),
     );
-    for (index, item) in other.items.iter().enumerate() {
-        let read = qualified_amount(c, item, *b"11", [*b"H8", *b"H9"], index + 1, money);
-        match read {
-            Some(amount) => pricing.other_amounts.push(amount),
-            None => c.add(
-                ProblemKind::OtherAmountCount,
-                Some(*b"H9"),
-                "480-H9 amount missing for its 479-H8",
-            ),
-        }
-    }
     pricing
 }
 
-/// A qualifier/amount pair that starts at the qualifier (`ids[0]`): `None` when the amount is
-/// absent (the caller reports it as a count mismatch); bad values are reported here.
-fn qualified_amount(
+/// Qualifier/amount repetitions (each starts at `ids[0]`). `None` in the list marks a
+/// repetition without its amount.
+fn qualified_amounts(
     c: &mut Collector,
-    item: &[Field<'_>],
-    segment: [u8; 2],
-    ids: [[u8; 2]; 2],
-    occurrence: usize,
-    decode: fn(&[u8]) -> Option<i64>,
-) -> Option<QualifiedAmount> {
-    let qualifier_at = FieldAt::nth(segment, ids[0], occurrence);
-    let qualifier = decode_value(
-        c,
-        qualifier_at,
-        first_in(item, ids[0]),
-        false,
-        alnum(2),
-        "must be at most 2 characters",
-    );
-    let amount_value = present(first_in(item, ids[1]))?;
-    let amount_at = FieldAt::nth(segment, ids[1], occurrence);
-    let cents = decode_value(
-        c,
-        amount_at,
-        Some(amount_value),
-        true,
-        decode,
-        "must be signed overpunch money",
-    );
-    Some(QualifiedAmount {
-        qualifier: qualifier.unwrap_or_default(),
-        cents: cents.unwrap_or_default(),
-    })
+    items: &[&[Field<'_>]],
+    (segment, ids): ([u8; 2], [[u8; 2]; 2]),
+    amount: fn() -> Rule<fn(&[u8]) -> Option<i64>>,
+) -> Vec<Option<QualifiedAmount>> {
+    let mut read = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let mut r = Reader::repetition(c, segment, item, index + 1);
+        let qualifier = r.get(ids[0], alnum(2)).unwrap_or_default();
+        let present = r.value(ids[1]).is_some();
+        let cents = r.get(ids[1], amount()).unwrap_or_default();
+        read.push(present.then_some(QualifiedAmount { qualifier, cents }));
+    }
+    read
+}
+
+/// The amounts, reporting `problem` when a repetition lacks its amount or `complete` is
+/// false (stray or too many repetitions).
+fn amounts_or_report(
+    c: &mut Collector,
+    amounts: Vec<Option<QualifiedAmount>>,
+    complete: bool,
+    (kind, what): (ProblemKind, &str),
+) -> Vec<QualifiedAmount> {
+    let whole = complete && amounts.iter().all(Option::is_some);
+    if !whole {
+        c.add(
+            kind,
+            None,
+            format!("{what}: repetitions incomplete, stray or too many"),
+        );
+    }
+    amounts.into_iter().flatten().collect()
+}
+
+/// `s9(6)v99` money as a plain function (for [`qualified_amounts`]).
+fn money_rule() -> Rule<fn(&[u8]) -> Option<i64>> {
+    Rule {
+        decode: |v| numbers::overpunch(v, 8),
+        expect: Expect::Money,
+    }
+}
+
+/// `s9(8)v99` money (352-NQ).
+fn wide_money_rule() -> Rule<fn(&[u8]) -> Option<i64>> {
+    Rule {
+        decode: |v| numbers::overpunch(v, 10),
+        expect: Expect::Say("must be signed overpunch money s9(8)v99"),
+    }
 }
 
 // ---- COB ----------------------------------------------------------------------------------
@@ -1703,21 +1593,17 @@ fn qualified_amount(
 /// their own count. Every count mismatch is P4.
 fn read_cob(c: &mut Collector, segment: &Segment<'_>) -> Vec<CobPayer> {
     let payers = repetitions(&segment.fields, *b"5C", COB_PAYERS_MAX);
-    let stray = payers.head.iter().any(|field| &field.id != b"4C");
-    if payers.overflow || stray {
-        c.add(
-            ProblemKind::CobCount,
-            Some(*b"4C"),
-            "too many other payers, or payer fields before 338-5C",
-        );
+    if payers.overflow || payers.head.iter().any(|field| &field.id != b"4C") {
+        let message = "too many other payers, or payer fields before 338-5C";
+        c.add(ProblemKind::CobCount, Some(*b"4C"), message);
     }
+    let what = "337-4C other payments count";
     check_count(
         c,
         segment.first(*b"4C"),
         payers.items.len(),
         1,
-        ProblemKind::CobCount,
-        "337-4C other payments",
+        (ProblemKind::CobCount, what),
     );
     let mut read = Vec::with_capacity(payers.items.len());
     for (index, payer) in payers.items.iter().enumerate() {
@@ -1727,57 +1613,29 @@ fn read_cob(c: &mut Collector, segment: &Segment<'_>) -> Vec<CobPayer> {
 }
 
 fn read_payer(c: &mut Collector, fields: &[Field<'_>], occurrence: usize) -> CobPayer {
-    let at = |id: [u8; 2]| FieldAt::nth(*b"05", id, occurrence);
-    let value = |id: [u8; 2]| first_in(fields, id);
-    CobPayer {
-        coverage_type: text(value(*b"5C").unwrap_or_default()),
-        id_qualifier: decode_value(
-            c,
-            at(*b"6C"),
-            value(*b"6C"),
-            false,
-            alnum(2),
-            "must be at most 2 characters",
-        )
-        .unwrap_or_default(),
-        id: decode_value(
-            c,
-            at(*b"7C"),
-            value(*b"7C"),
-            false,
-            alnum(10),
-            "must be at most 10 characters",
-        )
-        .unwrap_or_default(),
-        date: decode_value(
-            c,
-            at(*b"E8"),
-            value(*b"E8"),
-            false,
-            date,
-            "must be a CCYYMMDD date",
-        ),
-        amounts_paid: payer_amounts(c, fields, ([*b"HB", *b"HC", *b"DV"], 1), occurrence, money),
-        reject_codes: payer_reject_codes(c, fields, occurrence),
-        patient_responsibility: payer_amounts(
-            c,
-            fields,
-            ([*b"NR", *b"NP", *b"NQ"], 2),
-            occurrence,
-            |v| numbers::overpunch(v, 10),
-        ),
-        benefit_stages: payer_amounts(c, fields, ([*b"MU", *b"MV", *b"MW"], 1), occurrence, money),
-    }
+    let mut r = Reader::repetition(c, *b"05", fields, occurrence);
+    let mut payer = CobPayer {
+        coverage_type: r.value(*b"5C").map(text).unwrap_or_default(),
+        id_qualifier: r.get(*b"6C", alnum(2)).unwrap_or_default(),
+        id: r.get(*b"7C", alnum(10)).unwrap_or_default(),
+        date: r.get(*b"E8", date()),
+        ..CobPayer::default()
+    };
+    payer.amounts_paid = payer_amounts(c, fields, occurrence, ([*b"HB", *b"HC", *b"DV"], 1));
+    payer.reject_codes = payer_reject_codes(c, fields, occurrence);
+    let responsibility = ([*b"NR", *b"NP", *b"NQ"], 2);
+    payer.patient_responsibility = payer_amounts(c, fields, occurrence, responsibility);
+    payer.benefit_stages = payer_amounts(c, fields, occurrence, ([*b"MU", *b"MV", *b"MW"], 1));
+    payer
 }
 
 /// One nested count (`ids[0]`, `count_width` digits) with its qualifier/amount repetitions
-/// (`ids[1]`, `ids[2]`).
+/// (`ids[1]`, `ids[2]`) inside one payer.
 fn payer_amounts(
     c: &mut Collector,
     fields: &[Field<'_>],
-    (ids, count_width): ([[u8; 2]; 3], usize),
     occurrence: usize,
-    decode: fn(&[u8]) -> Option<i64>,
+    (ids, count_width): ([[u8; 2]; 3], usize),
 ) -> Vec<QualifiedAmount> {
     let [count_id, qualifier_id, amount_id] = ids;
     let members: Vec<Field<'_>> = fields
@@ -1786,92 +1644,66 @@ fn payer_amounts(
         .copied()
         .collect();
     let items = repetitions(&members, qualifier_id, COB_PAYER_REPEATS_MAX);
-    let mut amounts = Vec::with_capacity(items.items.len());
-    let mut complete = !items.overflow && items.head.is_empty();
-    for item in &items.items {
-        match qualified_amount(
-            c,
-            item,
-            *b"05",
-            [qualifier_id, amount_id],
-            occurrence,
-            decode,
-        ) {
-            Some(amount) => amounts.push(amount),
-            None => complete = false,
-        }
-    }
+    let rule = if amount_id == *b"NQ" {
+        wide_money_rule
+    } else {
+        money_rule
+    };
+    let amounts = qualified_amounts(c, &items.items, (*b"05", [qualifier_id, amount_id]), rule);
     let what = format!("payer {occurrence} {}", describe_field(*b"05", count_id));
+    let complete = !items.overflow && items.head.is_empty();
+    let amounts = amounts_or_report(c, amounts, complete, (ProblemKind::CobCount, &what));
+    let count = first_value(fields, count_id);
     check_count(
         c,
-        first_in(fields, count_id),
+        count,
         items.items.len(),
         count_width,
-        ProblemKind::CobCount,
-        &what,
+        (ProblemKind::CobCount, &what),
     );
-    if !complete {
-        c.add_at(
-            ProblemKind::CobCount,
-            Some(count_id),
-            u8::try_from(occurrence).ok(),
-            format!("{what}: repetitions incomplete"),
-        );
-    }
     amounts
 }
 
 fn payer_reject_codes(c: &mut Collector, fields: &[Field<'_>], occurrence: usize) -> Vec<String> {
-    let sent = fields.iter().filter(|field| &field.id == b"6E");
-    let mut codes = Vec::new();
-    for field in sent.clone().take(COB_PAYER_REPEATS_MAX) {
-        let at = FieldAt::nth(*b"05", *b"6E", occurrence);
-        codes.extend(decode_value(
-            c,
-            at,
-            Some(field.value),
-            true,
-            alnum(3),
-            "must be at most 3 characters",
-        ));
-    }
-    let what = format!("payer {occurrence} 471-5E other payer reject");
-    check_count(
-        c,
-        first_in(fields, *b"5E"),
-        sent.count(),
-        2,
-        ProblemKind::CobCount,
-        &what,
-    );
+    let sent: Vec<&Field<'_>> = fields.iter().filter(|field| &field.id == b"6E").collect();
+    let mut r = Reader::repetition(c, *b"05", fields, occurrence);
+    let kept = sent.iter().take(COB_PAYER_REPEATS_MAX);
+    let codes: Vec<String> = kept.filter_map(|field| r.decode(field, alnum(3))).collect();
+    let what = format!("payer {occurrence} 471-5E other payer reject count");
+    let count = first_value(fields, *b"5E");
+    check_count(c, count, sent.len(), 2, (ProblemKind::CobCount, &what));
     codes
+}
+
+/// The first value of `id` among `fields`.
+fn first_value<'a>(fields: &[Field<'a>], id: [u8; 2]) -> Option<&'a [u8]> {
+    fields
+        .iter()
+        .find(|field| field.id == id)
+        .map(|field| field.value)
 }
 
 // ---- compound -----------------------------------------------------------------------------
 
+/// Fields of one compound ingredient (they follow its 488-RE).
+const INGREDIENT_FIELDS: [[u8; 2]; 6] = [*b"TE", *b"ED", *b"EE", *b"UE", *b"2G", *b"2H"];
+
 /// Compound ingredients: each starts at 488-RE; 447-EC counts them (P3).
 fn read_compound(c: &mut Collector, segment: &Segment<'_>) -> Vec<CompoundIngredient> {
     let ingredients = repetitions(&segment.fields, *b"RE", COMPOUND_INGREDIENTS_MAX);
-    let ingredient_ids: [&[u8; 2]; 6] = [b"TE", b"ED", b"EE", b"UE", b"2G", b"2H"];
     let stray = ingredients
         .head
         .iter()
-        .any(|field| ingredient_ids.contains(&&field.id));
+        .any(|field| INGREDIENT_FIELDS.contains(&field.id));
     if ingredients.overflow || stray {
-        c.add(
-            ProblemKind::CompoundCount,
-            Some(*b"EC"),
-            "too many ingredients, or ingredient fields before 488-RE",
-        );
+        let message = "too many ingredients, or ingredient fields before 488-RE";
+        c.add(ProblemKind::CompoundCount, Some(*b"EC"), message);
     }
-    check_count(
-        c,
-        segment.first(*b"EC"),
-        ingredients.items.len(),
-        2,
+    let what = (
         ProblemKind::CompoundCount,
-        "447-EC compound ingredient component",
+        "447-EC compound ingredient component count",
     );
+    check_count(c, segment.first(*b"EC"), ingredients.items.len(), 2, what);
     let mut read = Vec::with_capacity(ingredients.items.len());
     for (index, item) in ingredients.items.iter().enumerate() {
         read.push(read_ingredient(c, item, index + 1));
@@ -1884,94 +1716,48 @@ fn read_ingredient(
     fields: &[Field<'_>],
     occurrence: usize,
 ) -> CompoundIngredient {
-    let at = |id: [u8; 2]| FieldAt::nth(*b"10", id, occurrence);
-    let value = |id: [u8; 2]| first_in(fields, id);
-    let qualifier = decode_value(
-        c,
-        at(*b"RE"),
-        value(*b"RE"),
-        true,
-        alnum(2),
-        "must be at most 2 characters",
-    )
-    .unwrap_or_default();
-    let ndc_required = qualifier == "03";
-    let product = |v: &[u8]| {
-        if ndc_required {
-            Ndc::parse(v).map(|_| text(v))
-        } else {
-            alnum(19)(v)
-        }
+    let mut r = Reader::repetition(c, *b"10", fields, occurrence);
+    let product_qualifier = r.need(*b"RE", alnum(2)).unwrap_or_default();
+    let product = if product_qualifier == "03" {
+        let decode = |v: &[u8]| Ndc::parse(v).map(|_| text(v));
+        r.need(
+            *b"TE",
+            Rule {
+                decode,
+                expect: Expect::Say("must be an 11-digit NDC when 488-RE is 03"),
+            },
+        )
+    } else {
+        r.need(*b"TE", alnum(19))
     };
-    let product_id = decode_value(
-        c,
-        at(*b"TE"),
-        value(*b"TE"),
-        true,
-        product,
-        "must be an 11-digit NDC when 488-RE is 03",
-    )
-    .unwrap_or_default();
-    let quantity_milli = decode_value(
-        c,
-        at(*b"ED"),
-        value(*b"ED"),
-        true,
-        |v| quantity(v).filter(|q| *q > 0),
-        "must be a quantity above zero",
-    )
-    .unwrap_or_default();
+    let ingredient = CompoundIngredient {
+        product_qualifier,
+        product_id: product.unwrap_or_default(),
+        quantity_milli: r.need(*b"ED", quantity(1)).unwrap_or_default(),
+        cost_cents: r.get(*b"EE", money()),
+        basis_of_cost: r.get(*b"UE", alnum(2)),
+    };
     let modifiers = fields.iter().filter(|field| &field.id == b"2H").count();
-    check_count(
-        c,
-        first_in(fields, *b"2G"),
-        modifiers,
-        2,
+    let what = (
         ProblemKind::CompoundCount,
-        "362-2G ingredient modifier code",
+        "362-2G ingredient modifier code count",
     );
-    CompoundIngredient {
-        product_qualifier: qualifier,
-        product_id,
-        quantity_milli,
-        cost_cents: decode_value(
-            c,
-            at(*b"EE"),
-            value(*b"EE"),
-            false,
-            money,
-            "must be signed overpunch s9(6)v99",
-        ),
-        basis_of_cost: decode_value(
-            c,
-            at(*b"UE"),
-            value(*b"UE"),
-            false,
-            alnum(2),
-            "must be at most 2 characters",
-        ),
-    }
+    check_count(c, first_value(fields, *b"2G"), modifiers, 2, what);
+    ingredient
 }
 
 /// 406-D6 = 2 ⇔ a Compound segment ⇔ 436-E1 = 00.
 fn check_compound_consistency(c: &mut Collector, t: &Transaction, segment_sent: bool) {
     let compound_code = t.compound_code == 2;
     if compound_code && !segment_sent {
-        return c.add(
-            ProblemKind::CompoundSegmentMissing,
-            None,
-            "406-D6 is 2 (compound) but AM10 Compound is missing",
-        );
+        let message = "406-D6 is 2 (compound) but AM10 Compound is missing";
+        return c.add(ProblemKind::CompoundSegmentMissing, None, message);
     }
     let compound_product = t.product_qualifier == "00";
-    if segment_sent != compound_code
-        || (!t.product_qualifier.is_empty() && compound_product != compound_code)
-    {
-        c.add(
-            ProblemKind::CompoundCode,
-            Some(*b"D6"),
-            "406-D6 compound code, 436-E1 and the AM10 Compound segment disagree",
-        );
+    let qualifier_disagrees = !t.product_qualifier.is_empty() && compound_product != compound_code;
+    if segment_sent != compound_code || qualifier_disagrees {
+        let message = "406-D6 compound code, 436-E1 and the AM10 Compound segment disagree";
+        c.add(ProblemKind::CompoundCode, Some(*b"D6"), message);
     }
 }
 
