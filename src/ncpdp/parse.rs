@@ -379,7 +379,9 @@ impl<'a> Reader<'a> {
         let Some(segment) = self.segment.as_mut() else {
             return self.problem(Structure::StrayBytes);
         };
-        if segment.awaiting_id {
+        // A short token cannot be the id field; the id is still awaited after it (so a
+        // re-encoded message reads the same).
+        if segment.awaiting_id && token.len() >= 2 {
             segment.awaiting_id = false;
             if let [b'A', b'M', first, second] = *token {
                 segment.id = [first, second];
@@ -438,6 +440,9 @@ impl<'a> Reader<'a> {
         };
         if open.awaiting_id {
             return self.problem(Structure::MissingSegmentId);
+        }
+        if open.id == Segment::NO_ID && self.fields.is_empty() {
+            return; // nothing left of it; its missing id is already recorded
         }
         if self.segments.len() == SEGMENTS_PER_GROUP_MAX {
             self.fields.clear();
