@@ -318,6 +318,21 @@ pub mod reject {
     pub const REPEATING_SEGMENT: RejectCode = RejectCode::new("R7");
     pub const SYNTAX_ERROR: RejectCode = RejectCode::new("R8");
     pub const DUR_COUNTER_NOT_FIRST: RejectCode = RejectCode::new("488");
+    // Request validation (`ncpdp::validate`), ECL10 via `ncpdp-d0.md` §10.5.
+    pub const GROUP_ID: RejectCode = RejectCode::new("06");
+    pub const DAW_CODE: RejectCode = RejectCode::new("22");
+    pub const INGREDIENT_COST: RejectCode = RejectCode::new("23");
+    pub const REFILLS_AUTHORIZED: RejectCode = RejectCode::new("29");
+    pub const PRICING_SEGMENT_REQUIRED: RejectCode = RejectCode::new("6P");
+    pub const COMPOUND_SEGMENT_REQUIRED: RejectCode = RejectCode::new("6T");
+    pub const LEVEL_OF_EFFORT: RejectCode = RejectCode::new("8E");
+    pub const BASIS_OF_COST: RejectCode = RejectCode::new("DN");
+    pub const INCENTIVE_AMOUNT: RejectCode = RejectCode::new("E3");
+    pub const OTHER_PAYER_DATE: RejectCode = RejectCode::new("E8");
+    pub const PRESCRIBER_ID_QUALIFIER: RejectCode = RejectCode::new("EZ");
+    pub const CO_AGENT_ID: RejectCode = RejectCode::new("H6");
+    pub const CO_AGENT_QUALIFIER: RejectCode = RejectCode::new("J9");
+    pub const CO_AGENT_QUALIFIER_ORDER: RejectCode = RejectCode::new("489");
 }
 
 /// NCPDP code lists the gateway validates against (ECL10, via `ncpdp-d0.md` §10.3).
@@ -513,6 +528,10 @@ pub struct CobPayer {
     pub date: Option<Date>,
     pub amounts_paid: Vec<QualifiedAmount>,
     pub reject_codes: Vec<String>,
+    /// 351-NP qualifier with 352-NQ amount, in order.
+    pub patient_responsibility: Vec<QualifiedAmount>,
+    /// 393-MV qualifier with 394-MW amount, in order.
+    pub benefit_stages: Vec<QualifiedAmount>,
 }
 
 /// One AM10 compound ingredient.

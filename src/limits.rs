@@ -51,6 +51,12 @@ pub const PROBLEMS_PER_TRANSMISSION_MAX: usize = 64;
 pub const DUR_MESSAGE_BYTES_MAX: usize = 30;
 /// Width of 504-F4 response message.
 pub const RESPONSE_MESSAGE_BYTES_MAX: usize = 200;
+/// Additional message lines (130-UF count of 132-UH/526-FQ) in one Response Status segment.
+pub const ADDITIONAL_MESSAGES_MAX: usize = 9;
+/// Width of 526-FQ additional message information.
+pub const ADDITIONAL_MESSAGE_BYTES_MAX: usize = 40;
+/// Bytes of one file `durgate decode` reads (one transmission or many STX/ETX frames).
+pub const DECODE_FILE_BYTES_MAX: usize = 64 * 1024 * 1024;
 
 // ---- rules ---------------------------------------------------------------------------------
 
@@ -121,3 +127,5 @@ const _: () = assert!(REQUEST_HEADER_BYTES < FRAME_BYTES_MIN);
 const _: () = assert!(STORE_BATCH_RECORDS_MAX <= STORE_QUEUE_DEPTH_MAX);
 const _: () = assert!(CONFLICTS_PER_TRANSACTION_MAX >= DUR_PPS_OCCURRENCES_MAX);
 const _: () = assert!(HISTORY_SHARDS.is_power_of_two());
+const _: () = assert!(RESPONSE_HEADER_BYTES < REQUEST_HEADER_BYTES);
+const _: () = assert!(DUR_PPS_OCCURRENCES_MAX <= 9 && ADDITIONAL_MESSAGES_MAX <= 9);

@@ -256,19 +256,43 @@ pub fn encode_frame(framing: Framing, payload: &[u8], out: &mut BytesMut) {
     }
 }
 
-/// Splits a file's bytes into transmissions: STX..ETX frames when the bytes hold any STX,
-/// otherwise the whole input (minus one trailing ETX and line ending) as one bare transmission.
-pub fn split_file_frames(bytes: &[u8]) -> Vec<&[u8]> {
-    if memchr::memchr(STX, bytes).is_none() {
+/// Why a file of frames cannot be split.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FrameFileError {
+    #[error("a frame has no ETX")]
+    NoEtx,
+    #[error("bytes outside any STX…ETX frame")]
+    OutsideFrames,
+}
+
+/// The transmissions in a file (for `decode`, `send` and corpus replay): the STX…ETX frame
+/// payloads when the file starts with STX (ASCII whitespace between frames is skipped), else
+/// the whole file as one bare transmission without a final line break or trailing ETX.
+pub fn split_file_frames(bytes: &[u8]) -> Result<Vec<&[u8]>, FrameFileError> {
+    let start = skip_whitespace(bytes);
+    if bytes.get(start) != Some(&STX) {
         let bare = bytes.strip_suffix(b"\n").unwrap_or(bytes);
         let bare = bare.strip_suffix(b"\r").unwrap_or(bare);
-        return vec![bare.strip_suffix(&[ETX]).unwrap_or(bare)];
+        return Ok(vec![bare.strip_suffix(&[ETX]).unwrap_or(bare)]);
     }
-    bytes
-        .split(|byte| *byte == STX)
-        .skip(1)
-        .filter_map(|chunk| memchr::memchr(ETX, chunk).map(|end| &chunk[..end]))
-        .collect()
+    let mut frames = Vec::new();
+    let mut rest = &bytes[start..];
+    // Bounded by the input: every pass consumes at least the STX.
+    while let Some(after_stx) = rest.strip_prefix(&[STX]) {
+        let end = memchr::memchr(ETX, after_stx).ok_or(FrameFileError::NoEtx)?;
+        frames.push(&after_stx[..end]);
+        let after = &after_stx[end + 1..];
+        rest = &after[skip_whitespace(after)..];
+    }
+    if rest.is_empty() {
+        Ok(frames)
+    } else {
+        Err(FrameFileError::OutsideFrames)
+    }
+}
+
+fn skip_whitespace(bytes: &[u8]) -> usize {
+    bytes.iter().position(|byte| !byte.is_ascii_whitespace()).unwrap_or(bytes.len())
 }
 
 #[cfg(test)]
@@ -361,11 +385,15 @@ mod tests {
 
     #[test]
     fn file_frames_split_bare_and_framed_input() {
-        assert_eq!(split_file_frames(b"ABC\x03\n"), vec![&b"ABC"[..]]);
-        assert_eq!(
-            split_file_frames(b"\x02A\x03\n\x02B\x03"),
-            vec![&b"A"[..], &b"B"[..]]
-        );
+        assert_eq!(split_file_frames(b"ABC\x03\n"), Ok(vec![&b"ABC"[..]]));
+        assert_eq!(split_file_frames(b"ABC\r\n"), Ok(vec![&b"ABC"[..]]));
+        assert_eq!(split_file_frames(b"\x02A\x03\n\x02B\x03\r\n"), Ok(vec![&b"A"[..], &b"B"[..]]));
+    }
+
+    #[test]
+    fn broken_file_framing_is_an_error() {
+        assert_eq!(split_file_frames(b"\x02ONE"), Err(FrameFileError::NoEtx));
+        assert_eq!(split_file_frames(b"\x02ONE\x03junk"), Err(FrameFileError::OutsideFrames));
     }
 
     fn framed(framing: Framing, payloads: &[Vec<u8>]) -> Vec<u8> {

@@ -30,13 +30,10 @@ pub struct CorpusSource {
 }
 
 impl CorpusSource {
-    /// `None` when the bytes hold no frame.
+    /// `None` when the bytes hold no usable frame.
     pub fn new(corpus: &[u8], classify: fn(&[u8]) -> &'static str) -> Option<CorpusSource> {
-        let frames: Vec<Vec<u8>> = wire::split_file_frames(corpus)
-            .into_iter()
-            .filter(|f| !f.is_empty())
-            .map(<[u8]>::to_vec)
-            .collect();
+        let frames = wire::split_file_frames(corpus).ok()?;
+        let frames: Vec<Vec<u8>> = frames.into_iter().filter(|f| !f.is_empty()).map(<[u8]>::to_vec).collect();
         (!frames.is_empty()).then_some(CorpusSource { frames, classify })
     }
 }

@@ -1,40 +1,12 @@
-//! Command line: clap subcommands, each a thin shell over a library module.
+//! `durgate check-rules DIR`: validate a rule-table folder as the gateway would load it.
 //!
-//! Tier 4, the outermost layer: parses arguments, reads files, prints, and maps outcomes to exit
-//! statuses. The only place besides `main` where `anyhow` is used. Must never hold domain logic:
-//! a subcommand calls into `ncpdp`, `rules`, `server`, `loadgen` or `report` and prints the result.
+//! Prints a summary (counts per table, `id@version`, enabled edits) and exits 0, or prints every
+//! error as `file:line:column: message (rule N)` and exits 1. Must never change the folder.
 
-use clap::{Parser, Subcommand};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Real-time point-of-sale DUR claim gateway for NCPDP Telecommunication D.0.
-#[derive(Parser, Debug)]
-#[command(name = "durgate", version, about, long_about = None)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum Command {
-    /// Validate a rule-table folder: print a summary and exit 0, or every error and exit 1.
-    CheckRules {
-        /// The folder holding ruleset.toml and the CSV tables.
-        dir: PathBuf,
-    },
-}
-
-/// Entry point of the binary.
-pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::CheckRules { dir } => check_rules(&dir),
-    }
-}
-
 /// `check-rules DIR`.
-fn check_rules(dir: &std::path::Path) -> ExitCode {
+pub fn check_rules(dir: &std::path::Path) -> ExitCode {
     use crate::server::reload::read_rule_folder;
     match read_rule_folder(dir).and_then(|source| crate::rules::compile(&source)) {
         Ok(rules) => {

@@ -1,0 +1,45 @@
+//! Command line: clap subcommands, each a thin shell over a library module.
+//!
+//! Tier 4, the outermost layer: parses arguments, reads files, prints, and maps outcomes to exit
+//! statuses. The only place besides `main` where `anyhow` is used. Must never hold domain logic:
+//! a subcommand calls into `ncpdp`, `rules`, `server`, `loadgen` or `report` and prints the result.
+
+mod decode;
+mod rules;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub use rules::rules_summary;
+
+/// Real-time point-of-sale DUR claim gateway for NCPDP Telecommunication D.0.
+#[derive(Parser, Debug)]
+#[command(name = "durgate", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Show D.0 transmissions with NCPDP field names and every problem found.
+    ///
+    /// Each FILE holds one bare transmission or one or more STX…ETX frames. Exit status: 0 no
+    /// problems, 1 some message has problems, 2 some input is not a D.0 message at all.
+    Decode(decode::DecodeArgs),
+    /// Validate a rule-table folder: print a summary and exit 0, or every error and exit 1.
+    CheckRules {
+        /// The folder holding ruleset.toml and the CSV tables.
+        dir: PathBuf,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Decode(args) => decode::decode(&args),
+        Command::CheckRules { dir } => rules::check_rules(&dir),
+    }
+}
