@@ -289,6 +289,7 @@ pub mod reject {
     pub const CLARIFICATION_CODE: RejectCode = RejectCode::new("34");
     pub const NOT_COVERED: RejectCode = RejectCode::new("70");
     pub const REFILL_TOO_SOON: RejectCode = RejectCode::new("79");
+    pub const DUPLICATE_PAID: RejectCode = RejectCode::new("83");
     pub const REVERSAL_NOT_PROCESSED: RejectCode = RejectCode::new("87");
     pub const DUR_REJECT: RejectCode = RejectCode::new("88");
     pub const HOST_PROCESSING_ERROR: RejectCode = RejectCode::new("99");

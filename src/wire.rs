@@ -292,7 +292,10 @@ pub fn split_file_frames(bytes: &[u8]) -> Result<Vec<&[u8]>, FrameFileError> {
 }
 
 fn skip_whitespace(bytes: &[u8]) -> usize {
-    bytes.iter().position(|byte| !byte.is_ascii_whitespace()).unwrap_or(bytes.len())
+    bytes
+        .iter()
+        .position(|byte| !byte.is_ascii_whitespace())
+        .unwrap_or(bytes.len())
 }
 
 #[cfg(test)]
@@ -387,13 +390,19 @@ mod tests {
     fn file_frames_split_bare_and_framed_input() {
         assert_eq!(split_file_frames(b"ABC\x03\n"), Ok(vec![&b"ABC"[..]]));
         assert_eq!(split_file_frames(b"ABC\r\n"), Ok(vec![&b"ABC"[..]]));
-        assert_eq!(split_file_frames(b"\x02A\x03\n\x02B\x03\r\n"), Ok(vec![&b"A"[..], &b"B"[..]]));
+        assert_eq!(
+            split_file_frames(b"\x02A\x03\n\x02B\x03\r\n"),
+            Ok(vec![&b"A"[..], &b"B"[..]])
+        );
     }
 
     #[test]
     fn broken_file_framing_is_an_error() {
         assert_eq!(split_file_frames(b"\x02ONE"), Err(FrameFileError::NoEtx));
-        assert_eq!(split_file_frames(b"\x02ONE\x03junk"), Err(FrameFileError::OutsideFrames));
+        assert_eq!(
+            split_file_frames(b"\x02ONE\x03junk"),
+            Err(FrameFileError::OutsideFrames)
+        );
     }
 
     fn framed(framing: Framing, payloads: &[Vec<u8>]) -> Vec<u8> {

@@ -6,6 +6,8 @@
 
 mod decode;
 mod rules;
+mod send;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -23,6 +25,10 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run the gateway (default: sample rule tables, sqlite:durgate.db, 127.0.0.1:7070).
+    Serve(serve::ServeArgs),
+    /// Send transmissions to a gateway and print each decoded reply.
+    Send(send::SendArgs),
     /// Show D.0 transmissions with NCPDP field names and every problem found.
     ///
     /// Each FILE holds one bare transmission or one or more STX…ETX frames. Exit status: 0 no
@@ -39,7 +45,24 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve(args) => serve::serve(&args),
+        Command::Send(args) => send::send(&args),
         Command::Decode(args) => decode::decode(&args),
         Command::CheckRules { dir } => rules::check_rules(&dir),
     }
+}
+
+/// Logs to stderr as text or JSON lines; levels from `RUST_LOG` (default `info`).
+pub fn init_tracing(format: crate::config::LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    let _ = match format {
+        crate::config::LogFormat::Json => builder.json().try_init(),
+        crate::config::LogFormat::Text => builder.try_init(),
+    };
 }

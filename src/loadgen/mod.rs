@@ -33,7 +33,11 @@ impl CorpusSource {
     /// `None` when the bytes hold no usable frame.
     pub fn new(corpus: &[u8], classify: fn(&[u8]) -> &'static str) -> Option<CorpusSource> {
         let frames = wire::split_file_frames(corpus).ok()?;
-        let frames: Vec<Vec<u8>> = frames.into_iter().filter(|f| !f.is_empty()).map(<[u8]>::to_vec).collect();
+        let frames: Vec<Vec<u8>> = frames
+            .into_iter()
+            .filter(|f| !f.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect();
         (!frames.is_empty()).then_some(CorpusSource { frames, classify })
     }
 }

@@ -49,7 +49,8 @@ pub enum HeaderStatus {
 }
 
 impl HeaderStatus {
-    fn code(self) -> u8 {
+    /// The 501-F1 byte.
+    pub fn code(self) -> u8 {
         match self {
             HeaderStatus::Accepted => b'A',
             HeaderStatus::Rejected => b'R',

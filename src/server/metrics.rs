@@ -141,6 +141,52 @@ pub fn override_outcome(edit: Edit, professional: Option<claim::Code2>, accepted
         .increment(1);
 }
 
+/// Counts one answered transaction: status, reject families, conflicts, overrides,
+/// duplicates and reversals.
+pub fn decision(
+    code: TransactionCode,
+    decision: &claim::Decision,
+    overrides: &[crate::server::pipeline::OverrideEvent],
+) {
+    claim_answered(code, decision.status);
+    decision
+        .reject_codes
+        .iter()
+        .for_each(|code| reject_code(*code));
+    decision
+        .conflicts
+        .iter()
+        .for_each(|conflict| dur_conflict(conflict.edit, conflict.action));
+    overrides
+        .iter()
+        .for_each(|event| override_outcome(event.edit, event.professional, event.accepted));
+    if decision.status == Status::Duplicate {
+        duplicate();
+    }
+    if code == TransactionCode::B2 {
+        reversal(reversal_outcome(decision));
+    }
+}
+
+fn reversal_outcome(decision: &claim::Decision) -> &'static str {
+    match decision.status {
+        Status::Approved => "approved",
+        Status::DuplicateOfApproved => "already_reversed",
+        _ if decision
+            .reject_codes
+            .contains(&claim::reject::REVERSAL_NOT_PROCESSED) =>
+        {
+            "not_found"
+        }
+        _ => "rejected",
+    }
+}
+
+/// A frame that is not a readable D.0 request (no reply is owed).
+pub fn unreadable_request() {
+    counter!(FRAMES_REFUSED, "reason" => "not_d0").increment(1);
+}
+
 pub fn duplicate() {
     counter!(DUPLICATES).increment(1);
 }

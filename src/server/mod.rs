@@ -1,8 +1,12 @@
 //! The async shell: listeners, connections, the claim pipeline, admin HTTP, reload, shutdown.
 //!
 //! Tier 3. Composes the pure core (`ncpdp`, `rules`, `history`) with the durable `store` behind
-//! real sockets. `pipeline` is the one place that sequences parse → history → adjudicate →
-//! commit → encode. Metrics are recorded here and nowhere else.
+//! real sockets. [`Gateway::start`] loads the rule tables (refusing to start on a broken folder),
+//! opens the store, rebuilds the history from it, binds every listener and the admin address,
+//! and starts the reload triggers (folder watch, SIGHUP). [`Gateway::shutdown`] stops accepting,
+//! lets in-flight claims finish within the grace period, then flushes and closes the store.
+//! `pipeline` is the one place that sequences parse → history → adjudicate → commit → encode.
+//! Metrics are recorded here and nowhere else.
 //!
 //! Must never: answer paid/approved/duplicate before the record behind it is durably committed;
 //! log a patient identifier; hold a global lock on the claim path.
@@ -12,4 +16,320 @@ pub mod connection;
 pub mod echo;
 pub mod listener;
 pub mod metrics;
+pub mod pipeline;
 pub mod reload;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio_util::task::TaskTracker;
+
+use crate::claim::Date;
+use crate::config::Config;
+use crate::history::{History, PaidClaim};
+use crate::rules::{self, LiveRules, TableErrors};
+use crate::store::{self, ClaimStore, StoreError};
+
+use connection::ConnectionSettings;
+use pipeline::Pipeline;
+
+/// How often gauges (queue depth, history size) are refreshed.
+const GAUGE_INTERVAL: Duration = Duration::from_secs(1);
+/// How often fills older than the lookback are dropped from the history.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("rule tables in {dir} refused:\n{errors}")]
+    Rules { dir: String, errors: TableErrors },
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("rule reload trigger: {0}")]
+    Reload(#[from] reload::WatchError),
+}
+
+/// A running gateway.
+pub struct Gateway {
+    /// The bound claim listener addresses (port 0 in the config gets a real port here).
+    pub claim_addrs: Vec<SocketAddr>,
+    pub admin_addr: Option<SocketAddr>,
+    stop: watch::Sender<bool>,
+    tasks: TaskTracker,
+    background: Vec<tokio::task::JoinHandle<()>>,
+    store: Arc<dyn ClaimStore>,
+    history: Arc<History>,
+    rules: Arc<LiveRules>,
+    grace: Duration,
+    _watch: reload::RuleWatch,
+}
+
+impl Gateway {
+    /// Loads, opens, rebuilds and binds everything, then serves in the background.
+    pub async fn start(config: &Config) -> Result<Gateway, ServerError> {
+        metrics::install();
+        let rules = Arc::new(load_rules(config)?);
+        let store: Arc<dyn ClaimStore> = Arc::from(open_store(config.store.clone()).await?);
+        store.observe_batches(Box::new(metrics::store_batch));
+        let history = Arc::new(History::new());
+        rebuild_history(store.clone(), history.clone(), rules.load().lookback_days()).await?;
+        let (stop, shutdown) = watch::channel(false);
+        let tasks = TaskTracker::new();
+        let pipeline = Arc::new(Pipeline::new(rules.clone(), history.clone(), store.clone()));
+        let claim_addrs = bind_claims(config, pipeline, &shutdown, &tasks).await?;
+        let admin_addr = bind_admin(config, &rules, &store, &shutdown, &tasks).await?;
+        let watch = reload::watch_rule_folder(&config.rules, rules.clone())?;
+        let mut background = vec![reload::spawn_sighup_reload(
+            config.rules.clone(),
+            rules.clone(),
+        )?];
+        background.push(tokio::spawn(refresh_gauges(
+            store.clone(),
+            history.clone(),
+            rules.clone(),
+        )));
+        let grace = config.limits.shutdown_grace();
+        tracing::info!(claims = ?claim_addrs, admin = ?admin_addr, ruleset = %rules.stamp(), "gateway serving");
+        Ok(Gateway {
+            claim_addrs,
+            admin_addr,
+            stop,
+            tasks,
+            background,
+            store,
+            history,
+            rules,
+            grace,
+            _watch: watch,
+        })
+    }
+
+    /// The history (for tests and tools in the same process).
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// The live rule tables.
+    pub fn rules(&self) -> &LiveRules {
+        &self.rules
+    }
+
+    /// Stops accepting, gives in-flight claims the grace period, then commits and closes the
+    /// store. Every reply already owed is written before its connection closes.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        self.tasks.close();
+        if tokio::time::timeout(self.grace, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(grace = ?self.grace, "connections still open after the grace period");
+        }
+        self.background
+            .iter()
+            .for_each(tokio::task::JoinHandle::abort);
+        let _ = self.store.flush().await;
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.close()).await {
+            Ok(Ok(())) => tracing::info!("claim store committed and closed"),
+            Ok(Err(error)) => tracing::error!(%error, "claim store close failed"),
+            Err(error) => tracing::error!(%error, "claim store close task failed"),
+        }
+    }
+}
+
+/// Serves until SIGTERM or SIGINT, then shuts down gracefully.
+pub async fn run(config: &Config) -> Result<(), ServerError> {
+    let gateway = Gateway::start(config).await?;
+    wait_for_stop_signal().await;
+    tracing::info!("stop signal: finishing in-flight claims");
+    gateway.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut terminate) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+fn load_rules(config: &Config) -> Result<LiveRules, ServerError> {
+    let refused = |errors| ServerError::Rules {
+        dir: config.rules.display().to_string(),
+        errors,
+    };
+    let source = reload::read_rule_folder(&config.rules).map_err(refused)?;
+    let compiled = rules::compile(&source).map_err(refused)?;
+    metrics::rules_live(compiled.id(), compiled.version());
+    Ok(LiveRules::new(compiled))
+}
+
+async fn open_store(url: String) -> Result<Box<dyn ClaimStore>, ServerError> {
+    let opened = tokio::task::spawn_blocking(move || store::open(&url)).await;
+    opened
+        .map_err(|error| StoreError::Commit(error.to_string()))?
+        .map_err(ServerError::Store)
+}
+
+/// Refills the history with the store's paid claims inside the lookback window.
+async fn rebuild_history(
+    store: Arc<dyn ClaimStore>,
+    history: Arc<History>,
+    lookback_days: u32,
+) -> Result<(), ServerError> {
+    let since = today().add_days(-(lookback_days as i32));
+    let loaded = tokio::task::spawn_blocking(move || {
+        let mut rows = 0u64;
+        let result = store.load_history(since, &mut |row| {
+            rows += 1;
+            let claim = PaidClaim {
+                fill: row.fill,
+                claim_id: row.claim_id,
+                reversed: row.reversed,
+            };
+            history.record_paid(&row.patient_key, claim);
+        });
+        result.map(|()| rows)
+    })
+    .await
+    .map_err(|error| StoreError::Commit(error.to_string()))??;
+    tracing::info!(claims = loaded, "history rebuilt from the claim store");
+    Ok(())
+}
+
+async fn bind_claims(
+    config: &Config,
+    pipeline: Arc<Pipeline>,
+    shutdown: &watch::Receiver<bool>,
+    tasks: &TaskTracker,
+) -> Result<Vec<SocketAddr>, ServerError> {
+    let settings = Arc::new(connection_settings(config));
+    let permits = Arc::new(Semaphore::new(config.limits.connections_max));
+    let mut addrs = Vec::with_capacity(config.listen.len());
+    for addr in &config.listen {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: *addr,
+                source,
+            })?;
+        addrs.push(listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: *addr,
+            source,
+        })?);
+        let accept = listener::accept_loop(
+            listener,
+            pipeline.clone(),
+            settings.clone(),
+            permits.clone(),
+            shutdown.clone(),
+            tasks.clone(),
+        );
+        tasks.spawn(accept);
+    }
+    Ok(addrs)
+}
+
+/// Connection settings from the validated configuration.
+pub fn connection_settings(config: &Config) -> ConnectionSettings {
+    ConnectionSettings {
+        framing: config.framing,
+        frame_bytes_max: config.limits.frame_bytes_max,
+        garbage_bytes_max: config.limits.garbage_bytes_max,
+        in_flight: config.limits.in_flight_per_connection,
+        read_timeout: config.limits.read_timeout(),
+        idle_timeout: config.limits.idle_timeout(),
+    }
+}
+
+async fn bind_admin(
+    config: &Config,
+    rules: &Arc<LiveRules>,
+    store: &Arc<dyn ClaimStore>,
+    shutdown: &watch::Receiver<bool>,
+    tasks: &TaskTracker,
+) -> Result<Option<SocketAddr>, ServerError> {
+    let Some(addr) = config.admin else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| ServerError::Bind { addr, source })?;
+    let state = Arc::new(AdminState {
+        rules: rules.clone(),
+        store: store.clone(),
+        dir: config.rules.clone(),
+    });
+    tasks.spawn(admin::serve_admin(
+        listener,
+        state,
+        shutdown.clone(),
+        tasks.clone(),
+    ));
+    Ok(Some(bound))
+}
+
+/// What the admin endpoints see of the gateway.
+struct AdminState {
+    rules: Arc<LiveRules>,
+    store: Arc<dyn ClaimStore>,
+    dir: std::path::PathBuf,
+}
+
+impl admin::Admin for AdminState {
+    fn ready(&self) -> Result<(), String> {
+        self.store
+            .check_writable()
+            .map_err(|error| format!("claim store not writable: {error}"))
+    }
+
+    fn reload(&self) -> Result<String, String> {
+        reload::reload_from(&self.dir, &self.rules)
+            .map(|stamp| stamp.to_string())
+            .map_err(|errors| errors.to_string())
+    }
+
+    fn metrics(&self) -> String {
+        metrics::render()
+    }
+}
+
+async fn refresh_gauges(store: Arc<dyn ClaimStore>, history: Arc<History>, rules: Arc<LiveRules>) {
+    let mut ticker = tokio::time::interval(GAUGE_INTERVAL);
+    let mut last_prune = tokio::time::Instant::now();
+    // Bounded by the gateway's life: aborted at shutdown.
+    loop {
+        ticker.tick().await;
+        metrics::store_queue_depth(store.stats().queue_depth);
+        metrics::history_size(history.patients(), history.fills_len());
+        if last_prune.elapsed() >= PRUNE_INTERVAL {
+            history.prune(today().add_days(-(rules.load().lookback_days() as i32)));
+            last_prune = tokio::time::Instant::now();
+        }
+    }
+}
+
+/// Today's date (UTC) from the system clock: the shell reads the clock, the core is given it.
+pub fn today() -> Date {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Date::from_days((since_epoch.as_secs() / 86_400) as i32)
+}

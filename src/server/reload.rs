@@ -64,12 +64,18 @@ fn describe(error: &std::io::Error) -> String {
 pub fn reload_from(dir: &Path, live: &LiveRules) -> Result<RulesetStamp, TableErrors> {
     match read_rule_folder(dir).and_then(|source| rules::compile(&source)) {
         Ok(rules) => {
+            let retired = live.load();
             let stamp = live.swap(rules);
+            super::metrics::rules_retired(retired.id(), retired.version());
+            let current = live.load();
+            super::metrics::rules_live(current.id(), current.version());
+            super::metrics::rule_reload(true);
             tracing::info!(ruleset = %stamp, "rule tables reloaded");
             Ok(stamp)
         }
         Err(errors) => {
             live.count_failed_reload();
+            super::metrics::rule_reload(false);
             log_refusal(&errors, &live.stamp());
             Err(errors)
         }

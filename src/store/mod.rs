@@ -103,6 +103,10 @@ pub trait ClaimStore: Send + Sync {
     /// Counters for metrics.
     fn stats(&self) -> StoreStats;
 
+    /// Has `observer` told the record count and commit time of every batch from now on (the
+    /// server turns them into metrics; the store names none). Set once; later calls are ignored.
+    fn observe_batches(&self, observer: BatchObserver);
+
     /// Resolves once every record queued before the call is committed (or failed).
     fn flush(&self) -> BoxFuture<'static, Result<(), StoreError>>;
 
@@ -111,6 +115,9 @@ pub trait ClaimStore: Send + Sync {
     /// commits fail with [`StoreError::Closed`]. Dropping the store does the same.
     fn close(&self) -> Result<(), StoreError>;
 }
+
+/// Called by the writer after each batch with its record count and commit time.
+pub type BatchObserver = Box<dyn Fn(usize, std::time::Duration) + Send + Sync>;
 
 /// A queued record on its way to disk: resolves with its receipt once its batch committed.
 pub struct Committing(tokio::sync::oneshot::Receiver<Result<CommitReceipt, StoreError>>);

@@ -226,6 +226,10 @@ impl ClaimStore for SqliteStore {
         Ok(())
     }
 
+    fn observe_batches(&self, observer: crate::store::BatchObserver) {
+        let _ = self.counters.observer.set(observer);
+    }
+
     fn check_writable(&self) -> Result<(), StoreError> {
         if self.jobs.is_closed() {
             return Err(StoreError::Closed);

@@ -43,6 +43,8 @@ enum Control {
 /// Counters the store reads for [`crate::store::StoreStats`].
 #[derive(Default)]
 pub(super) struct Counters {
+    /// Told the size and commit time of every batch (set once by the embedding server).
+    pub observer: std::sync::OnceLock<crate::store::BatchObserver>,
     pub batches_committed: AtomicU64,
     pub batches_failed: AtomicU64,
     pub records_committed: AtomicU64,
@@ -95,7 +97,12 @@ fn commit_and_answer(conn: &mut Connection, batch: &mut Vec<Pending>, counters: 
     if batch.is_empty() {
         return;
     }
-    match commit_batch(conn, batch) {
+    let started = std::time::Instant::now();
+    let committed = commit_batch(conn, batch);
+    if let Some(observer) = counters.observer.get() {
+        observer(batch.len(), started.elapsed());
+    }
+    match committed {
         Ok(results) => {
             count_committed(counters, &results);
             for (pending, result) in batch.drain(..).zip(results) {

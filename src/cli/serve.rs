@@ -1,0 +1,93 @@
+//! `durgate serve`: run the gateway until SIGTERM/SIGINT.
+//!
+//! Reads `--config FILE` (or the built-in defaults, which equal the shipped
+//! `config/durgate.toml`), lays the flags over it, validates the result, sets up logging and
+//! runs `server::run` on a multi-threaded tokio runtime. Must never hold server logic.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use crate::config::{Config, LogFormat};
+use crate::wire::Framing;
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Configuration file (TOML; unknown keys are refused). Without it the built-in defaults
+    /// apply, which equal config/durgate.toml.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Claim listener address; repeat for several.
+    #[arg(long = "listen")]
+    pub listen: Vec<SocketAddr>,
+    /// Framing of the claim listeners: stx or len4.
+    #[arg(long)]
+    pub framing: Option<Framing>,
+    /// Rule-table folder.
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// Claim store: sqlite:PATH (default sqlite:durgate.db).
+    #[arg(long)]
+    pub store: Option<String>,
+    /// Admin HTTP address (health, readiness, reload, metrics).
+    #[arg(long)]
+    pub admin: Option<SocketAddr>,
+    /// Log line format (levels via RUST_LOG).
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+impl ServeArgs {
+    /// The configuration file (or defaults) with the flags laid over it.
+    pub fn config(&self) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("{}: cannot read", path.display()))?;
+                Config::from_toml(&text).with_context(|| format!("{}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        if !self.listen.is_empty() {
+            config.listen = self.listen.clone();
+        }
+        config.framing = self.framing.unwrap_or(config.framing);
+        config.rules = self.rules.clone().unwrap_or(config.rules);
+        config.store = self.store.clone().unwrap_or(config.store);
+        config.admin = self.admin.or(config.admin);
+        config.log_format = self.log_format.unwrap_or(config.log_format);
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+pub fn serve(args: &ServeArgs) -> ExitCode {
+    let config = match args.config() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("durgate serve: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    super::init_tracing(config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("durgate serve: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(crate::server::run(&config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "gateway stopped");
+            eprintln!("durgate serve: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

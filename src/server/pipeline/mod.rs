@@ -1,0 +1,376 @@
+//! The claim pipeline: the one place that sequences parse → history → adjudicate → commit →
+//! encode.
+//!
+//! Tier 3. `connection` calls [`Pipeline::accept`] for each frame in arrival order. That step,
+//! on the connection's reader:
+//!
+//! 1. parses and validates the D.0 request (`ncpdp::read_request`; an unreadable header gets no
+//!    reply, as the contract says);
+//! 2. loads the live rule tables once (`LiveRules::load`) — the whole transmission uses that
+//!    snapshot and every decision carries its `id@version`;
+//! 3. waits for the patient's previous in-flight transmission to finish (`tails`), so the
+//!    history it reads holds every earlier claim of the patient, even one committed a moment
+//!    ago on another connection;
+//! 4. plans every transaction (`plan`: duplicates, reversals, rebills, adjudication) and queues
+//!    the transmission's record for the store (`ClaimStore::submit`).
+//!
+//! The commit is then awaited on a task of its own; when it succeeds the history learns the
+//! paid fills and reversals, then the reply is encoded with the authorization numbers the store
+//! assigned. When it fails, every recorded transaction is answered 99 and nothing reaches the
+//! history. So no P, A or D leaves before the record behind it is durable.
+//!
+//! Must never: answer P/A/D before the commit; log a patient identifier; hold a lock across an
+//! await (the per-patient wait is a future, not a lock).
+
+mod plan;
+pub use plan::OverrideEvent;
+pub mod tails;
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::BytesMut;
+use futures::future::{BoxFuture, FutureExt};
+use tokio::sync::oneshot;
+
+use crate::claim::{reject, Date, Decision, PatientKey, Status, TransactionCode};
+use crate::history::{self, History, PaidClaim};
+use crate::ncpdp::{self, Response, ResponseHeader, Validated};
+use crate::rules::LiveRules;
+use crate::store::{ClaimStore, CommitReceipt, StoreError};
+
+use super::connection::Handler;
+use super::metrics;
+use plan::{Context, Outcome, Update};
+use tails::{TailGuard, Tails};
+
+/// Everything the pipeline needs, shared by all connections.
+pub struct Pipeline {
+    rules: Arc<LiveRules>,
+    history: Arc<History>,
+    store: Arc<dyn ClaimStore>,
+    tails: Arc<Tails>,
+}
+
+/// A reply that is ready, or one waiting for its commit.
+pub type PendingReply = BoxFuture<'static, Option<Vec<u8>>>;
+
+impl Handler for Pipeline {
+    type Pending = PendingReply;
+
+    async fn accept(&self, frame: BytesMut) -> PendingReply {
+        let started = Instant::now();
+        match ncpdp::read_request(&frame) {
+            Ok((message, validated)) => {
+                let count = response_group_count(&validated);
+                let header = ResponseHeader::for_request(&message.header, count);
+                self.handle(header, validated, started).await
+            }
+            Err(error) => {
+                tracing::info!(%error, "frame is not a D.0 request: no reply");
+                metrics::unreadable_request();
+                futures::future::ready(None).boxed()
+            }
+        }
+    }
+}
+
+impl Pipeline {
+    pub fn new(
+        rules: Arc<LiveRules>,
+        history: Arc<History>,
+        store: Arc<dyn ClaimStore>,
+    ) -> Pipeline {
+        Pipeline {
+            rules,
+            history,
+            store,
+            tails: Arc::new(Tails::default()),
+        }
+    }
+
+    /// The per-patient ordering (exposed for tests).
+    pub fn tails(&self) -> &Tails {
+        &self.tails
+    }
+
+    async fn handle(
+        &self,
+        header: ResponseHeader,
+        validated: Validated,
+        started: Instant,
+    ) -> PendingReply {
+        let rules = self.rules.load();
+        let patient_key = validated.patient.as_ref().and_then(|patient| patient.key());
+        let guard = self.enter_patient(&validated, patient_key.as_ref()).await;
+        let (now_ms, today) = clock();
+        let Some(request_header) = validated.header.as_ref() else {
+            return self.answer_now(
+                header,
+                rejected_all(&validated, &rules.stamp()),
+                started,
+                guard,
+            );
+        };
+        let span = tracing::info_span!("transmission", pharmacy = %request_header.provider_id.trim(), code = request_header.transaction_code.as_str());
+        let _entered = span.enter();
+        let context = Context {
+            header: request_header,
+            patient: validated.patient.as_ref(),
+            patient_key: patient_key.as_ref(),
+            rules: &rules,
+            history: &self.history,
+            today,
+            received_at_ms: now_ms,
+        };
+        let adjudication = Instant::now();
+        let (outcomes, record) = plan::plan(&context, &validated);
+        metrics::adjudication_time(adjudication.elapsed());
+        let Some(record) = record else {
+            return self.answer_now(header, outcomes, started, guard);
+        };
+        let committing = self.store.submit(record).await;
+        let finish = Finish {
+            header,
+            outcomes,
+            patient_key,
+            history: self.history.clone(),
+            started,
+            guard,
+        };
+        match committing {
+            Ok(committing) => finish.after_commit(committing),
+            Err(error) => futures::future::ready(Some(finish.complete(Err(error)))).boxed(),
+        }
+    }
+
+    async fn enter_patient(
+        &self,
+        validated: &Validated,
+        key: Option<&PatientKey>,
+    ) -> Option<TailGuard> {
+        let token = key
+            .map(history::patient_token)
+            .or_else(|| self.reversal_patient(validated))?;
+        Some(self.tails.enter(token).await)
+    }
+
+    /// A B2 without patient segments: the patient of the claim it reverses.
+    fn reversal_patient(&self, validated: &Validated) -> Option<u64> {
+        let header = validated.header.as_ref()?;
+        let transaction = validated.transactions.first()?.as_ref().ok()?;
+        let claim_match = history::ClaimMatch {
+            pharmacy: header.pharmacy_hash(),
+            rx_number: transaction.rx_number,
+            fill_number: transaction.fill_number,
+            date_of_service: header.date_of_service,
+        };
+        self.history.patient_token_of(&claim_match)
+    }
+
+    fn answer_now(
+        &self,
+        header: ResponseHeader,
+        outcomes: Vec<Outcome>,
+        started: Instant,
+        guard: Option<TailGuard>,
+    ) -> PendingReply {
+        drop(guard);
+        let code = header.transaction_code.clone();
+        let reply = encode(header, &outcomes);
+        record_outcomes(&code, &outcomes);
+        metrics::claim_latency(started.elapsed());
+        futures::future::ready(Some(reply)).boxed()
+    }
+}
+
+/// The rest of a transmission once its record is queued.
+struct Finish {
+    header: ResponseHeader,
+    outcomes: Vec<Outcome>,
+    patient_key: Option<PatientKey>,
+    history: Arc<History>,
+    started: Instant,
+    guard: Option<TailGuard>,
+}
+
+impl Finish {
+    /// Awaits the commit on a task of its own (so the patient's next claim is not held up by
+    /// this connection's reply order), then answers.
+    fn after_commit(self, committing: crate::store::Committing) -> PendingReply {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        metrics::in_flight(1.0);
+        tokio::spawn(async move {
+            let result = committing.await;
+            let _ = reply_tx.send(self.complete(result));
+            metrics::in_flight(-1.0);
+        });
+        reply_rx.map(Result::ok).boxed()
+    }
+
+    fn complete(mut self, result: Result<CommitReceipt, StoreError>) -> Vec<u8> {
+        match result {
+            Ok(receipt) => self.committed(&receipt),
+            Err(error) => self.failed(&error),
+        }
+        drop(self.guard.take());
+        let code = self.header.transaction_code.clone();
+        record_outcomes(&code, &self.outcomes);
+        metrics::claim_latency(self.started.elapsed());
+        encode(self.header, &self.outcomes)
+    }
+
+    /// The commit succeeded: authorizations from the receipt, and the history learns.
+    fn committed(&mut self, receipt: &CommitReceipt) {
+        for outcome in self.outcomes.iter_mut() {
+            let Some(committed) = outcome
+                .recorded
+                .and_then(|index| receipt.transaction(index))
+            else {
+                continue;
+            };
+            outcome.authorization = committed.authorization;
+            if let Some(update) = outcome.update {
+                apply(
+                    &self.history,
+                    self.patient_key.as_ref(),
+                    update,
+                    committed.claim_id,
+                );
+            }
+        }
+    }
+
+    /// The commit failed: every recorded transaction is rejected 99 — except a race the store
+    /// caught (the same claim paid meanwhile), which is answered D with the original number.
+    fn failed(&mut self, error: &StoreError) {
+        tracing::error!(%error, "claim store refused a transmission: answering 99");
+        for outcome in self
+            .outcomes
+            .iter_mut()
+            .filter(|outcome| outcome.recorded.is_some())
+        {
+            outcome.update = None;
+            outcome.decision = match error {
+                StoreError::AlreadyPaid {
+                    index,
+                    authorization,
+                    ..
+                } if outcome.recorded == Some(*index) => {
+                    outcome.authorization = Some(*authorization);
+                    Decision {
+                        status: Status::Duplicate,
+                        ..Decision::rejected(Vec::new(), outcome.decision.ruleset.clone())
+                    }
+                }
+                _ => Decision::rejected(
+                    vec![reject::HOST_PROCESSING_ERROR],
+                    outcome.decision.ruleset.clone(),
+                ),
+            };
+        }
+    }
+}
+
+fn apply(history: &History, key: Option<&PatientKey>, update: Update, claim_id: u64) {
+    match (update, key) {
+        (Update::Paid(fill), Some(key)) => {
+            history.record_paid(
+                key,
+                PaidClaim {
+                    fill,
+                    claim_id,
+                    reversed: false,
+                },
+            );
+        }
+        (Update::Reversal(claim_match), _) => {
+            history.record_reversal(&claim_match);
+        }
+        (Update::Rebill { replaced, paid }, Some(key)) => {
+            history.record_reversal(&replaced);
+            history.record_paid(
+                key,
+                PaidClaim {
+                    fill: paid,
+                    claim_id,
+                    reversed: false,
+                },
+            );
+        }
+        (Update::Paid(_) | Update::Rebill { .. }, None) => {}
+    }
+}
+
+/// One response group per request group (E1 and a request without groups: one).
+fn response_group_count(validated: &Validated) -> u8 {
+    validated
+        .transactions
+        .len()
+        .clamp(1, crate::limits::TRANSACTIONS_MAX) as u8
+}
+
+/// Every group rejected with the transmission's problems (the header could not be typed).
+fn rejected_all(validated: &Validated, stamp: &crate::claim::RulesetStamp) -> Vec<Outcome> {
+    (0..usize::from(response_group_count(validated)))
+        .map(|index| {
+            let mut codes = validated.reject_codes(index);
+            if codes.is_empty() {
+                codes.push(reject::SYNTAX_ERROR);
+            }
+            let decision = Decision::rejected(codes, stamp.clone());
+            Outcome::answer(decision, None)
+        })
+        .collect()
+}
+
+fn encode(header: ResponseHeader, outcomes: &[Outcome]) -> Vec<u8> {
+    let transactions = outcomes
+        .iter()
+        .map(|outcome| {
+            let authorization = outcome.authorization.map(|number| number.to_string());
+            ncpdp::response_transaction(
+                &outcome.decision,
+                outcome.rx_number,
+                authorization.as_deref(),
+            )
+        })
+        .collect();
+    let response = Response {
+        header,
+        message: None,
+        insurance: None,
+        patient: None,
+        transactions,
+    };
+    let mut out = Vec::with_capacity(512);
+    ncpdp::encode_response(&response, &mut out);
+    out
+}
+
+fn record_outcomes(code: &str, outcomes: &[Outcome]) {
+    let Some(code) = TransactionCode::parse(code.as_bytes()) else {
+        return;
+    };
+    for outcome in outcomes {
+        metrics::decision(code, &outcome.decision, &outcome.overrides);
+        tracing::info!(
+            status = outcome.decision.status.as_str(),
+            rejects = outcome.decision.reject_codes.len(),
+            conflicts = outcome.decision.conflicts.len(),
+            "transaction answered"
+        );
+    }
+}
+
+/// Milliseconds since the epoch and today's date (UTC).
+fn clock() -> (i64, Date) {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let millis = since_epoch.as_millis() as i64;
+    (
+        millis,
+        Date::from_days((since_epoch.as_secs() / 86_400) as i32),
+    )
+}

@@ -1,0 +1,389 @@
+//! What each transaction of a validated request becomes, before anything is committed.
+//!
+//! Pure decisions over the history snapshot and the rule tables (the I/O is in the parent
+//! module): validation rejects, B1 duplicate detection then adjudication (earlier paid
+//! transactions of the transmission count as fills), B2 reversal matching (A, S, 87), B3 rebill
+//! (the replaced claim is left out of the fills; paid only as a whole with its reversal) and E1.
+//! Each [`Outcome`] says what to answer, whether it is recorded, and what the history learns once
+//! the commit succeeds.
+//!
+//! Must never: touch the store, update the history, or read the clock (the caller passes
+//! `today`).
+
+use crate::claim::{
+    reject, Authorization, Code2, Conflict, Date, Decision, Edit, Fill, Patient, PatientKey,
+    RejectCode, RequestHeader, Status, Transaction, TransactionCode, Transmission,
+};
+use crate::history::{ClaimMatch, History, PaidLookup};
+use crate::ncpdp::Validated;
+use crate::rules::{self, ClaimContext, RuleSet};
+use crate::store::{RecordKind, TransactionRecord, TransmissionRecord};
+
+/// What the history learns when a recorded transaction commits.
+#[derive(Clone, Copy, Debug)]
+pub enum Update {
+    Paid(Fill),
+    Reversal(ClaimMatch),
+    Rebill { replaced: ClaimMatch, paid: Fill },
+}
+
+/// The answer to one transaction, and what recording it implies.
+#[derive(Debug)]
+pub struct Outcome {
+    pub decision: Decision,
+    pub rx_number: Option<u64>,
+    /// Known before any commit (a duplicate's original authorization).
+    pub authorization: Option<Authorization>,
+    /// The 1-based index under which it is in the transmission record, when recorded.
+    pub recorded: Option<u8>,
+    /// Applied to the history once the commit succeeds (paid or approved only).
+    pub update: Option<Update>,
+    /// What the submitted DUR/PPS codes did to the raised conflicts (for metrics).
+    pub overrides: Vec<OverrideEvent>,
+}
+
+/// A conflict a submitted DUR/PPS occurrence addressed: overridden, or refused by policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OverrideEvent {
+    pub edit: Edit,
+    pub professional: Option<Code2>,
+    pub accepted: bool,
+}
+
+impl Outcome {
+    /// An answer that is not recorded.
+    pub fn answer(decision: Decision, rx_number: Option<u64>) -> Outcome {
+        Outcome {
+            decision,
+            rx_number,
+            authorization: None,
+            recorded: None,
+            update: None,
+            overrides: Vec::new(),
+        }
+    }
+}
+
+/// Conflicts overridden by a submitted occurrence (accepted), and conflicts left standing
+/// although an occurrence named their reason (refused by the edit's policy).
+fn override_events(transaction: &Transaction, decision: &Decision) -> Vec<OverrideEvent> {
+    let occurrence = |counter: u8| {
+        transaction
+            .dur_pps
+            .iter()
+            .find(|dur| dur.counter == counter)
+    };
+    let named = |conflict: &Conflict| {
+        transaction
+            .dur_pps
+            .iter()
+            .find(|dur| dur.reason == Some(conflict.reason))
+    };
+    decision
+        .conflicts
+        .iter()
+        .filter_map(|conflict| match conflict.overridden_by {
+            Some(counter) => Some((conflict.edit, occurrence(counter), true)),
+            None => named(conflict).map(|dur| (conflict.edit, Some(dur), false)),
+        })
+        .map(|(edit, dur, accepted)| OverrideEvent {
+            edit,
+            professional: dur.and_then(|dur| dur.professional),
+            accepted,
+        })
+        .collect()
+}
+
+/// Everything the planner reads.
+pub struct Context<'a> {
+    pub header: &'a RequestHeader,
+    pub patient: Option<&'a Patient>,
+    pub patient_key: Option<&'a PatientKey>,
+    pub rules: &'a RuleSet,
+    pub history: &'a History,
+    pub today: Date,
+    pub received_at_ms: i64,
+}
+
+impl Context<'_> {
+    fn pharmacy(&self) -> u64 {
+        self.header.pharmacy_hash()
+    }
+
+    fn claim_match(&self, transaction: &Transaction) -> ClaimMatch {
+        ClaimMatch {
+            pharmacy: self.pharmacy(),
+            rx_number: transaction.rx_number,
+            fill_number: transaction.fill_number,
+            date_of_service: self.header.date_of_service,
+        }
+    }
+
+    fn decision(&self, status: Status, codes: Vec<RejectCode>) -> Decision {
+        Decision {
+            status,
+            ..Decision::rejected(codes, self.rules.stamp())
+        }
+    }
+
+    fn history_fills(&self) -> Vec<Fill> {
+        let mut fills = Vec::new();
+        if let Some(key) = self.patient_key {
+            self.history.fills(key, &mut fills);
+        }
+        fills
+    }
+
+    fn adjudicate(&self, transaction: &Transaction, fills: &[Fill]) -> Decision {
+        let claim = ClaimContext {
+            transaction,
+            date_of_service: self.header.date_of_service,
+            date_of_birth: self.patient.and_then(|patient| patient.date_of_birth),
+            pharmacy: self.pharmacy(),
+            prescriber: transaction.prescriber_hash(),
+        };
+        rules::adjudicate_claim(&claim, self.rules, fills, self.today)
+    }
+
+    fn fill_of(&self, transaction: &Transaction) -> Option<Fill> {
+        Fill::of(
+            transaction,
+            self.header.date_of_service,
+            self.pharmacy(),
+            transaction.prescriber_hash(),
+        )
+    }
+}
+
+/// The transactions' outcomes in order, and the record to commit (`None`: nothing to record).
+pub fn plan(
+    context: &Context<'_>,
+    validated: &Validated,
+) -> (Vec<Outcome>, Option<TransmissionRecord>) {
+    let mut planner = Planner {
+        context,
+        fills: None,
+        record: None,
+    };
+    let outcomes = match context.header.transaction_code {
+        TransactionCode::E1 => vec![planner.eligibility(validated)],
+        _ => (0..validated.transactions.len().max(1))
+            .map(|index| planner.transaction(validated, index))
+            .collect(),
+    };
+    (outcomes, planner.record)
+}
+
+struct Planner<'c, 'a> {
+    context: &'c Context<'a>,
+    /// The patient's fills plus earlier paid transactions of this transmission (read lazily).
+    fills: Option<Vec<Fill>>,
+    record: Option<TransmissionRecord>,
+}
+
+impl Planner<'_, '_> {
+    fn transaction(&mut self, validated: &Validated, index: usize) -> Outcome {
+        let codes = validated.reject_codes(index);
+        match validated.transactions.get(index) {
+            Some(Ok(transaction)) if codes.is_empty() => self.valid(index, transaction),
+            Some(Ok(transaction)) => self.invalid(codes, Some(transaction.rx_number)),
+            _ => self.invalid(non_empty(codes), None),
+        }
+    }
+
+    fn invalid(&self, codes: Vec<RejectCode>, rx_number: Option<u64>) -> Outcome {
+        Outcome::answer(self.context.decision(Status::Rejected, codes), rx_number)
+    }
+
+    fn valid(&mut self, index: usize, transaction: &Transaction) -> Outcome {
+        match self.context.header.transaction_code {
+            TransactionCode::B2 => self.reversal(index, transaction),
+            TransactionCode::B3 => self.rebill(index, transaction),
+            TransactionCode::B1 | TransactionCode::E1 => self.billing(index, transaction),
+        }
+    }
+
+    fn eligibility(&self, validated: &Validated) -> Outcome {
+        let codes = validated.reject_codes(0);
+        if !codes.is_empty() {
+            return self.invalid(codes, None);
+        }
+        let known = self
+            .context
+            .patient_key
+            .is_some_and(|key| self.context.history.contains_patient(key));
+        let mut decision = self.context.decision(Status::Approved, Vec::new());
+        decision.message = Some(
+            if known {
+                "PATIENT KNOWN TO DUR HISTORY"
+            } else {
+                "PATIENT NOT IN DUR HISTORY"
+            }
+            .into(),
+        );
+        Outcome::answer(decision, None)
+    }
+
+    fn billing(&mut self, index: usize, transaction: &Transaction) -> Outcome {
+        let claim_match = self.context.claim_match(transaction);
+        match self.context.history.find_paid(&claim_match) {
+            Some(PaidLookup::Paid {
+                authorization, ndc, ..
+            }) if Some(ndc) == transaction.ndc => {
+                let decision = self.context.decision(Status::Duplicate, Vec::new());
+                let duplicate = Outcome::answer(decision, Some(transaction.rx_number));
+                return Outcome {
+                    authorization: Some(authorization),
+                    ..duplicate
+                };
+            }
+            Some(PaidLookup::Paid { .. }) => {
+                // Same Rx, fill and date already paid for another product: the pharmacy must
+                // reverse that claim first.
+                let decision = self
+                    .context
+                    .decision(Status::Rejected, vec![reject::DUPLICATE_PAID]);
+                return self.recorded(index, RecordKind::Claim, transaction, decision, None);
+            }
+            Some(PaidLookup::Reversed { .. }) | None => {}
+        }
+        let fills = self
+            .fills
+            .get_or_insert_with(|| self.context.history_fills());
+        let decision = self.context.adjudicate(transaction, fills);
+        let paid = (decision.status == Status::Paid)
+            .then(|| self.context.fill_of(transaction))
+            .flatten();
+        if let Some(fill) = paid {
+            fills.push(fill);
+        }
+        self.recorded(
+            index,
+            RecordKind::Claim,
+            transaction,
+            decision,
+            paid.map(Update::Paid),
+        )
+    }
+
+    fn reversal(&mut self, index: usize, transaction: &Transaction) -> Outcome {
+        let claim_match = self.context.claim_match(transaction);
+        match self.context.history.find_paid(&claim_match) {
+            Some(PaidLookup::Paid { claim_id, .. }) => {
+                let decision = self.context.decision(Status::Approved, Vec::new());
+                let kind = RecordKind::Reversal {
+                    of_claim_id: Some(claim_id),
+                };
+                self.recorded(
+                    index,
+                    kind,
+                    transaction,
+                    decision,
+                    Some(Update::Reversal(claim_match)),
+                )
+            }
+            Some(PaidLookup::Reversed { .. }) => {
+                let decision = self
+                    .context
+                    .decision(Status::DuplicateOfApproved, Vec::new());
+                Outcome::answer(decision, Some(transaction.rx_number))
+            }
+            None => {
+                let decision = self
+                    .context
+                    .decision(Status::Rejected, vec![reject::REVERSAL_NOT_PROCESSED]);
+                self.recorded(
+                    index,
+                    RecordKind::Reversal { of_claim_id: None },
+                    transaction,
+                    decision,
+                    None,
+                )
+            }
+        }
+    }
+
+    fn rebill(&mut self, index: usize, transaction: &Transaction) -> Outcome {
+        let replaced = self.context.claim_match(transaction);
+        let Some(PaidLookup::Paid { claim_id, .. }) = self.context.history.find_paid(&replaced)
+        else {
+            let decision = self
+                .context
+                .decision(Status::Rejected, vec![reject::REVERSAL_NOT_PROCESSED]);
+            return self.recorded(
+                index,
+                RecordKind::Rebill {
+                    reversed_claim_id: None,
+                },
+                transaction,
+                decision,
+                None,
+            );
+        };
+        let fills = self
+            .fills
+            .get_or_insert_with(|| self.context.history_fills());
+        fills.retain(|fill| ClaimMatch::of_fill(fill) != replaced);
+        let decision = self.context.adjudicate(transaction, fills);
+        let paid = (decision.status == Status::Paid)
+            .then(|| self.context.fill_of(transaction))
+            .flatten();
+        if let Some(fill) = paid {
+            fills.push(fill);
+        }
+        let update = paid.map(|paid| Update::Rebill { replaced, paid });
+        self.recorded(
+            index,
+            RecordKind::Rebill {
+                reversed_claim_id: Some(claim_id),
+            },
+            transaction,
+            decision,
+            update,
+        )
+    }
+
+    fn recorded(
+        &mut self,
+        index: usize,
+        kind: RecordKind,
+        transaction: &Transaction,
+        decision: Decision,
+        update: Option<Update>,
+    ) -> Outcome {
+        let record_index = index as u8 + 1;
+        let date_of_service = self.context.header.date_of_service;
+        let row =
+            TransactionRecord::new(record_index, kind, date_of_service, transaction, &decision);
+        self.record
+            .get_or_insert_with(|| transmission_record(self.context))
+            .transactions
+            .push(row);
+        let overrides = override_events(transaction, &decision);
+        let answer = Outcome::answer(decision, Some(transaction.rx_number));
+        Outcome {
+            recorded: Some(record_index),
+            update,
+            overrides,
+            ..answer
+        }
+    }
+}
+
+fn transmission_record(context: &Context<'_>) -> TransmissionRecord {
+    let transmission = Transmission {
+        header: context.header.clone(),
+        patient: context.patient.cloned(),
+        transactions: Vec::new(),
+    };
+    TransmissionRecord::new(context.received_at_ms, &transmission)
+}
+
+/// A rejected transaction always carries at least one reject code.
+fn non_empty(codes: Vec<RejectCode>) -> Vec<RejectCode> {
+    if codes.is_empty() {
+        vec![reject::CLAIM_SEGMENT_REQUIRED]
+    } else {
+        codes
+    }
+}
