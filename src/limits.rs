@@ -99,6 +99,11 @@ pub const STORE_QUEUE_DEPTH_MAX: usize = 8_192;
 pub const STORE_BATCH_RECORDS_MAX: usize = 1_024;
 /// How long a claim may wait for a place in a full queue before it is rejected with 99.
 pub const STORE_ENQUEUE_DEADLINE: Duration = Duration::from_millis(2_000);
+/// Group commit: after the first record of a batch, keep gathering while the next one arrives
+/// within this time...
+pub const STORE_GATHER_LINGER: Duration = Duration::from_micros(250);
+/// ...but never delay a batch by more than this in total (small against a disk flush).
+pub const STORE_GATHER_WINDOW: Duration = Duration::from_micros(1_000);
 /// How long a store statement waits for a lock held by another connection before it fails
 /// (the batch then fails and its claims are answered 99).
 pub const STORE_BUSY_TIMEOUT: Duration = Duration::from_millis(500);
@@ -125,6 +130,7 @@ pub const LISTENERS_MAX: usize = 16;
 const _: () = assert!(FRAME_BYTES_MIN < FRAME_BYTES_MAX);
 const _: () = assert!(REQUEST_HEADER_BYTES < FRAME_BYTES_MIN);
 const _: () = assert!(STORE_BATCH_RECORDS_MAX <= STORE_QUEUE_DEPTH_MAX);
+const _: () = assert!(STORE_GATHER_LINGER.as_micros() <= STORE_GATHER_WINDOW.as_micros());
 const _: () = assert!(CONFLICTS_PER_TRANSACTION_MAX >= DUR_PPS_OCCURRENCES_MAX);
 const _: () = assert!(HISTORY_SHARDS.is_power_of_two());
 const _: () = assert!(RESPONSE_HEADER_BYTES < REQUEST_HEADER_BYTES);

@@ -5,6 +5,7 @@
 //! a subcommand calls into `ncpdp`, `rules`, `server`, `loadgen` or `report` and prints the result.
 
 mod decode;
+mod loadgen;
 mod rules;
 mod send;
 mod serve;
@@ -29,6 +30,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Send transmissions to a gateway and print each decoded reply.
     Send(send::SendArgs),
+    /// Drive claim load at a gateway (closed or open loop) and report throughput and latency.
+    Loadgen(loadgen::LoadgenArgs),
     /// Show D.0 transmissions with NCPDP field names and every problem found.
     ///
     /// Each FILE holds one bare transmission or one or more STX…ETX frames. Exit status: 0 no
@@ -47,6 +50,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve::serve(&args),
         Command::Send(args) => send::send(&args),
+        Command::Loadgen(args) => loadgen::loadgen(&args),
         Command::Decode(args) => decode::decode(&args),
         Command::CheckRules { dir } => rules::check_rules(&dir),
     }

@@ -12,6 +12,7 @@
 //! or run without a bound (every run ends at `--count` or `--duration`).
 
 pub mod engine;
+pub mod workload;
 
 use std::io::Write;
 use std::sync::atomic::Ordering;

@@ -1,0 +1,238 @@
+//! `durgate loadgen`: drive load at a gateway (optionally after a bare echo baseline) and report.
+//!
+//! Closed loop (`--conns` × `--depth`) or open loop (`--rate`), for `--duration` or `--count`
+//! requests, from a synthetic workload built from `--rules` or a replayed `--corpus`. Progress
+//! goes to stderr; the result table to stdout; with `--json` the last stdout line is the summary
+//! as JSON. `--write-corpus FILE` writes `--count` synthetic requests as STX/ETX frames and
+//! exits (a corpus for `benches/parse.rs` and replays). Must never hold load logic: that is
+//! `loadgen`'s.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::loadgen::workload::{classify_reply, Synthetic};
+use crate::loadgen::{self, CorpusSource, EchoOf, Pace, Plan, Progress, Report, Source, Stop};
+use crate::server::connection::ConnectionSettings;
+use crate::server::echo::EchoServer;
+use crate::wire::Framing;
+
+#[derive(clap::Args, Debug)]
+pub struct LoadgenArgs {
+    /// Gateway claim address (loopback or your own test hosts only).
+    #[arg(long, default_value = "127.0.0.1:7070")]
+    pub addr: SocketAddr,
+    /// Framing: stx or len4.
+    #[arg(long, default_value = "stx")]
+    pub framing: Framing,
+    /// Rule-table folder the synthetic workload is built from.
+    #[arg(long, default_value = "config/rules/sample")]
+    pub rules: PathBuf,
+    /// Replay this file of STX/ETX frames instead of the synthetic workload.
+    #[arg(long)]
+    pub corpus: Option<PathBuf>,
+    /// Synthetic patients.
+    #[arg(long, default_value_t = 20_000)]
+    pub patients: usize,
+    /// Connections.
+    #[arg(long, default_value_t = 64)]
+    pub conns: usize,
+    /// Requests in flight per connection (closed loop).
+    #[arg(long, default_value_t = 1)]
+    pub depth: usize,
+    /// Open loop: requests per second in total (latency from the scheduled send time).
+    #[arg(long)]
+    pub rate: Option<u64>,
+    /// Run time, e.g. 10s, 500ms, 2m (default 10s unless --count).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Number of requests instead of a run time.
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// First run the same load against a bare framed echo server started in-process.
+    #[arg(long)]
+    pub echo_baseline: bool,
+    /// Print the summary as JSON on the last stdout line.
+    #[arg(long)]
+    pub json: bool,
+    /// Write `--count` synthetic requests to this file as STX/ETX frames and exit.
+    #[arg(long)]
+    pub write_corpus: Option<PathBuf>,
+}
+
+/// `10s`, `500ms`, `2m` or plain seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((text, "s"), |at| text.split_at(at));
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("not a duration: {text:?}"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" | "" => value,
+        "m" => value * 60.0,
+        _ => return Err(format!("unknown unit in {text:?} (ms, s, m)")),
+    };
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+pub fn loadgen(args: &LoadgenArgs) -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build();
+    match runtime
+        .context("cannot start the runtime")
+        .and_then(|runtime| runtime.block_on(run(args)))
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("durgate loadgen: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(args: &LoadgenArgs) -> anyhow::Result<()> {
+    let source = source(args)?;
+    if let Some(path) = &args.write_corpus {
+        return write_corpus(&*source, path, args.count.unwrap_or(10_000));
+    }
+    let plan = plan(args, args.addr);
+    let echo = match args.echo_baseline {
+        true => Some(echo_run(args, source.clone()).await?),
+        false => None,
+    };
+    let progress = Arc::new(Progress::default());
+    let gateway = loadgen::with_progress(
+        "gateway",
+        progress.clone(),
+        loadgen::engine::run(&plan, source, progress),
+    )
+    .await;
+    print_results(args, &gateway, echo.as_ref());
+    Ok(())
+}
+
+fn source(args: &LoadgenArgs) -> anyhow::Result<Arc<dyn Source>> {
+    if let Some(path) = &args.corpus {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let corpus = CorpusSource::new(&bytes, classify_reply)
+            .with_context(|| format!("{}: no frames", path.display()))?;
+        return Ok(Arc::new(corpus));
+    }
+    let folder = crate::server::reload::read_rule_folder(&args.rules)
+        .map_err(|errors| anyhow::anyhow!("{errors}"))?;
+    let rules = crate::rules::compile(&folder).map_err(|errors| anyhow::anyhow!("{errors}"))?;
+    let run_prefix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let synthetic = Synthetic::new(&rules, args.patients, crate::server::today(), run_prefix)?;
+    eprintln!(
+        "loadgen: {} synthetic patients from {}",
+        synthetic.patients(),
+        rules.stamp()
+    );
+    Ok(Arc::new(synthetic))
+}
+
+fn plan(args: &LoadgenArgs, addr: SocketAddr) -> Plan {
+    let pace = match args.rate {
+        Some(rate_per_sec) => Pace::Open {
+            rate_per_sec,
+            conns: args.conns,
+        },
+        None => Pace::Closed {
+            conns: args.conns,
+            depth: args.depth,
+        },
+    };
+    let stop = match (args.count, args.duration) {
+        (Some(count), _) => Stop::Count(count),
+        (None, duration) => Stop::After(duration.unwrap_or(Duration::from_secs(10))),
+    };
+    Plan {
+        addr,
+        framing: args.framing,
+        pace,
+        stop,
+    }
+}
+
+async fn echo_run(args: &LoadgenArgs, source: Arc<dyn Source>) -> anyhow::Result<Report> {
+    let settings = ConnectionSettings {
+        framing: args.framing,
+        frame_bytes_max: crate::limits::FRAME_BYTES_MAX,
+        garbage_bytes_max: 0,
+        in_flight: crate::limits::IN_FLIGHT_PER_CONNECTION_MAX,
+        read_timeout: crate::limits::READ_TIMEOUT,
+        idle_timeout: crate::limits::IDLE_TIMEOUT,
+    };
+    let server = EchoServer::start(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        settings,
+        crate::limits::CONNECTIONS_MAX,
+    )
+    .await?;
+    let plan = plan(args, server.addr);
+    let progress = Arc::new(Progress::default());
+    let echo_source: Arc<dyn Source> = Arc::new(EchoOf(source));
+    let report = loadgen::with_progress(
+        "echo",
+        progress.clone(),
+        loadgen::engine::run(&plan, echo_source, progress),
+    )
+    .await;
+    server.stop().await;
+    Ok(report)
+}
+
+fn print_results(args: &LoadgenArgs, gateway: &Report, echo: Option<&Report>) {
+    if let Some(echo) = echo {
+        println!("{}", loadgen::render_report("echo", echo));
+    }
+    println!("{}", loadgen::render_report("gateway", gateway));
+    let ratios = echo.map(|echo| ratios(gateway, echo));
+    if let Some((throughput, p99)) = ratios {
+        println!("ratio gateway/echo: throughput {throughput:.3}  p99 {p99:.3}");
+    }
+    if args.json {
+        let summary = serde_json::json!({
+            "pace": format!("{:?}", plan(args, args.addr).pace),
+            "gateway": gateway,
+            "echo": echo,
+            "ratio_throughput": ratios.map(|(throughput, _)| throughput),
+            "ratio_p99": ratios.map(|(_, p99)| p99),
+        });
+        println!("{summary}");
+    }
+}
+
+fn ratios(gateway: &Report, echo: &Report) -> (f64, f64) {
+    let throughput = gateway.throughput_per_sec / echo.throughput_per_sec.max(1e-9);
+    let p99 = gateway.latency_micros.p99 as f64 / (echo.latency_micros.p99.max(1) as f64);
+    (throughput, p99)
+}
+
+fn write_corpus(source: &dyn Source, path: &std::path::Path, count: u64) -> anyhow::Result<()> {
+    let mut out = bytes::BytesMut::new();
+    let mut scratch = Vec::new();
+    for seq in 0..count.min(10_000_000) {
+        scratch.clear();
+        source.write_request(seq, &mut scratch);
+        crate::wire::encode_frame(Framing::StxEtx, &scratch, &mut out);
+    }
+    std::fs::write(path, &out).with_context(|| format!("{}: cannot write", path.display()))?;
+    eprintln!(
+        "loadgen: wrote {count} frames ({} bytes) to {}",
+        out.len(),
+        path.display()
+    );
+    Ok(())
+}
