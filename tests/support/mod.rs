@@ -158,6 +158,13 @@ impl Client {
         let bytes = self.reply_bytes().await?;
         ncpdp::parse_response(&bytes).ok()
     }
+
+    /// Sends one transmission and waits for its reply; `None` instead of panicking when the
+    /// write fails, the connection closes or nothing readable comes in time.
+    pub async fn try_reply_to(&mut self, transmission: &[u8]) -> Option<Response> {
+        self.try_send_only(transmission).await.ok()?;
+        self.try_reply().await
+    }
 }
 
 /// The status letters of a response's transactions, e.g. "PR".
