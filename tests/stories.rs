@@ -10,6 +10,7 @@ mod support;
 use durgate::claim::Date;
 use durgate::ncpdp::build::{ClaimBuilder, RawMessage};
 use durgate::ncpdp::{HeaderStatus, Place, Response, ResponseDur};
+use durgate::wire::Framing;
 use support::{
     authorization, born_years_before, days_ago, dur_reasons, message_text, rejects, start_gateway,
     statuses, ClaimRow, Client, Person, StoreView, TestGateway,
@@ -22,6 +23,8 @@ const PHENELZINE_15MG: &str = "99999002601";
 const SERTRALINE_50MG: &str = "99999001701";
 const ESCITALOPRAM_10MG: &str = "16729016901";
 const SIMVASTATIN_20MG: &str = "99999000301";
+const SIMVASTATIN_40MG: &str = "99999000401";
+const NAPROXEN_500MG: &str = "99999007201";
 const AMLODIPINE_10MG: &str = "99999008101";
 const ATORVASTATIN_10MG: &str = "67877051190";
 const ATORVASTATIN_40MG: &str = "67877051390";
@@ -925,4 +928,64 @@ async fn a_store_that_cannot_commit_answers_99_and_records_nothing_paid() {
     let rows = story.store().claims_for_rx(1);
     assert_eq!(rows.len(), 1, "{rows:?}");
     story.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn earlier_transactions_paid_with_an_override_or_a_warning_count_as_fills() {
+    let mut story = Story::start().await;
+    let day = days_ago(1);
+    let overridden = Person::adult("MULTI00002")
+        .b1(1, WARFARIN_5MG, day)
+        .next_claim()
+        .ndc(IBUPROFEN_800MG) // DD with the warfarin, overridden: paid
+        .dur("DD", "M0", "1G")
+        .next_claim()
+        .ndc(NAPROXEN_500MG) // DD overridden again, but a duplicate NSAID of the ibuprofen
+        .dur("DD", "M0", "1G");
+    let response = story.send(overridden).await;
+    assert_eq!(statuses(&response), "PPR", "{response:?}");
+    assert_eq!(rejects(&response, 2), ["88"]);
+    assert_eq!(
+        dur_reasons(&response, 2),
+        ["TD", "DD"],
+        "open conflict first"
+    );
+
+    let warned = Person::adult("MULTI00003")
+        .b1(11, SIMVASTATIN_20MG, day)
+        .next_claim()
+        .ndc(AMLODIPINE_10MG) // paid with a severity 3 warning
+        .next_claim()
+        .ndc(SIMVASTATIN_40MG); // duplicate statin, early refill, warning pair with amlodipine
+    let response = story.send(warned).await;
+    assert_eq!(statuses(&response), "PPR", "{response:?}");
+    assert_eq!(dur_reasons(&response, 1), ["DD"]);
+    let third = &response.transactions[2].dur;
+    let significance: Vec<(String, Option<u8>)> = third
+        .iter()
+        .map(|dur| {
+            (
+                dur.reason.map(|c| c.to_string()).unwrap_or_default(),
+                dur.clinical_significance,
+            )
+        })
+        .collect();
+    let wanted = [("TD", Some(1)), ("ER", Some(1)), ("DD", Some(3))];
+    let wanted: Vec<(String, Option<u8>)> = wanted
+        .iter()
+        .map(|(reason, significance)| (reason.to_string(), *significance))
+        .collect();
+    assert_eq!(significance, wanted);
+    assert_eq!(rejects(&response, 2), ["88", "79"]);
+    story.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_configured_for_length_prefixed_frames_answers_in_kind() {
+    let gateway = support::start_gateway_with(|config| config.framing = Framing::Len4).await;
+    let mut client = Client::connect_with(gateway.addr, Framing::Len4).await;
+    let claim = Person::adult("LEN4000001").b1(1, ATORVASTATIN_10MG, days_ago(1));
+    expect(&client.send(&claim.clone().encode()).await, "P", &[]);
+    expect(&client.send(&claim.encode()).await, "D", &[]);
+    gateway.stop().await;
 }

@@ -94,18 +94,29 @@ impl TestGateway {
 pub struct Client {
     write: OwnedWriteHalf,
     replies: FramedRead<OwnedReadHalf, FrameCodec>,
+    framing: Framing,
 }
 
 impl Client {
+    /// A client speaking the default STX/ETX framing.
     pub async fn connect(addr: SocketAddr) -> Client {
+        Client::connect_with(addr, Framing::StxEtx).await
+    }
+
+    /// A client speaking `framing` both ways.
+    pub async fn connect_with(addr: SocketAddr, framing: Framing) -> Client {
         let stream = TcpStream::connect(addr).await.expect("connect");
         stream.set_nodelay(true).expect("nodelay");
         let (read, write) = stream.into_split();
         let replies = FramedRead::new(
             read,
-            FrameCodec::new(Framing::StxEtx, durgate::limits::FRAME_BYTES_MAX, 0),
+            FrameCodec::new(framing, durgate::limits::FRAME_BYTES_MAX, 0),
         );
-        Client { write, replies }
+        Client {
+            write,
+            replies,
+            framing,
+        }
     }
 
     /// Sends one transmission (unframed D.0 bytes) without waiting.
@@ -116,7 +127,7 @@ impl Client {
     /// As [`Client::send_only`], reporting a write failure (the gateway went away).
     pub async fn try_send_only(&mut self, transmission: &[u8]) -> std::io::Result<()> {
         let mut framed = BytesMut::new();
-        wire::encode_frame(Framing::StxEtx, transmission, &mut framed);
+        wire::encode_frame(self.framing, transmission, &mut framed);
         self.write.write_all(&framed).await
     }
 
