@@ -206,8 +206,9 @@ impl TransactionRecord {
     }
 
     /// The conflict each DUR/PPS occurrence answered, in occurrence order: the conflict it
-    /// overrode, else (unless the decision lists it as unmatched) the first conflict with its
-    /// reason for service.
+    /// overrode, else the first conflict with its reason for service (a refused override still
+    /// answered that conflict), else none. The decision's `unmatched_dur_pps` lists every
+    /// occurrence that overrode nothing, refused ones included, so it does not decide this.
     pub fn dur_pps_matches(&self) -> impl Iterator<Item = DurPpsMatch> + '_ {
         self.dur_pps
             .iter()
@@ -224,12 +225,6 @@ impl TransactionRecord {
             return DurPpsMatch {
                 conflict: overridden,
                 overrode: true,
-            };
-        }
-        if self.unmatched_dur_pps.contains(&occurrence.counter) {
-            return DurPpsMatch {
-                conflict: None,
-                overrode: false,
             };
         }
         let reason = occurrence.reason;
@@ -322,7 +317,8 @@ mod tests {
             occurrence(3, "HD"),
             occurrence(4, "DD"),
         ];
-        transaction.unmatched_dur_pps = vec![3, 4];
+        // As adjudication lists them: every occurrence that overrode nothing.
+        transaction.unmatched_dur_pps = vec![1, 3, 4];
         let matches: Vec<DurPpsMatch> = transaction.dur_pps_matches().collect();
         assert_eq!(
             matches,
@@ -340,7 +336,7 @@ mod tests {
                     overrode: false
                 },
                 DurPpsMatch {
-                    conflict: None,
+                    conflict: Some(0),
                     overrode: false
                 },
             ]
