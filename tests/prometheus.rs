@@ -6,7 +6,7 @@
 //! the test prints why it skips and passes. The Prometheus child is killed by a guard, also when
 //! an assertion fails. The metrics recorder is process-global: this binary starts one gateway.
 
-mod http;
+mod observe;
 mod support;
 
 use std::net::{SocketAddr, TcpListener};
@@ -63,8 +63,11 @@ impl Prometheus {
     /// The value of an instant query that returns one sample; `None` while there is none
     /// (Prometheus not up yet, not scraped yet, or the series does not exist).
     async fn query(&self, promql: &str) -> Option<f64> {
-        let path = format!("/api/v1/query?query={}", http::encode_query(promql));
-        let reply = http::get(self.addr, &path).await.ok()?;
+        let path = format!(
+            "/api/v1/query?query={}",
+            observe::http::encode_query(promql)
+        );
+        let reply = observe::http::get(self.addr, &path).await.ok()?;
         let answer: serde_json::Value = serde_json::from_str(&reply.body).ok()?;
         let result = answer.pointer("/data/result")?.as_array()?;
         match result.as_slice() {
@@ -129,14 +132,6 @@ fn free_loopback_addr() -> SocketAddr {
     listener.local_addr().expect("local addr")
 }
 
-/// A program on `PATH`, if any.
-fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
-}
-
 fn b1(cardholder: &str, rx: u64, ndc: &str) -> Vec<u8> {
     ClaimBuilder::b1()
         .cardholder(cardholder)
@@ -166,7 +161,7 @@ async fn first_claims(client: &mut Client) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_scrapes_the_exact_claim_counts() {
-    let Some(binary) = find_program("prometheus") else {
+    let Some(binary) = observe::find_program("prometheus") else {
         eprintln!("skipped: the prometheus binary is not on PATH (Debian package `prometheus`)");
         return;
     };

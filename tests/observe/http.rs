@@ -1,10 +1,9 @@
 //! A minimal HTTP/1.0 client for the admin endpoints and the Prometheus query API on loopback.
 //!
-//! Shared by the observability stories (`mod http;`). HTTP/1.0 with `Connection: close` keeps
+//! Part of the observability stories' helpers (`observe::http`). HTTP/1.0 with `Connection: close` keeps
 //! every answer a plain body read to EOF (no chunked encoding, no keep-alive), which is all these
-//! stories need; a client crate would add a dependency tree for four requests. Must never reach
-//! beyond loopback or read more than [`REPLY_BYTES_MAX`].
-#![allow(dead_code)]
+//! stories need; a client crate would add a dependency tree for a handful of requests. Must never
+//! reach beyond loopback or read more than [`REPLY_BYTES_MAX`].
 
 use std::net::SocketAddr;
 use std::time::Duration;
