@@ -61,7 +61,7 @@ async fn answer<A: Admin>(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let reply = match (request.method(), request.uri().path()) {
         (&Method::GET, "/healthz") => (StatusCode::OK, "ok\n".to_string()),
-        (&Method::GET, "/readyz") => readiness(&*admin),
+        (&Method::GET, "/readyz") => readiness(admin).await,
         (&Method::POST, "/admin/reload") => reload(admin).await,
         (&Method::GET, "/metrics") => (StatusCode::OK, admin.metrics()),
         (_, "/healthz" | "/readyz" | "/admin/reload" | "/metrics") => (
@@ -73,12 +73,17 @@ async fn answer<A: Admin>(
     Ok(text_response(reply))
 }
 
-fn readiness<A: Admin>(admin: &A) -> (StatusCode, String) {
-    match admin.ready() {
-        Ok(()) => (StatusCode::OK, "ready\n".to_string()),
-        Err(reason) => (
+/// The store check may wait for a lock (up to the store's busy timeout): a blocking thread.
+async fn readiness<A: Admin>(admin: Arc<A>) -> (StatusCode, String) {
+    match tokio::task::spawn_blocking(move || admin.ready()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready\n".to_string()),
+        Ok(Err(reason)) => (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("not ready: {reason}\n"),
+        ),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: readiness check failed\n".to_string(),
         ),
     }
 }

@@ -47,9 +47,11 @@ pub async fn accept_loop<H: Handler>(
         tasks.spawn(
             async move {
                 let (closed, frames) = serve_connection(stream, handler, settings, shutdown).await;
+                // The place is free before the gauge says so: it never shows fewer open
+                // connections than places held.
+                drop(permit);
                 metrics::connection_closed(&closed);
                 tracing::info!(reason = closed.reason(), frames, "connection closed");
-                drop(permit);
             }
             .instrument(span),
         );

@@ -12,7 +12,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use metrics::{counter, gauge, histogram};
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::claim::{self, Action, Edit, RejectCode, Status, TransactionCode};
@@ -83,10 +83,61 @@ fn build_recorder() -> PrometheusHandle {
                 .unwrap_or_else(|_| PrometheusBuilder::new())
         });
     match builder.install_recorder() {
-        Ok(handle) => handle,
+        Ok(handle) => {
+            describe_all();
+            handle
+        }
         // Another recorder is already global (an embedding program): export an empty registry.
         Err(_) => PrometheusBuilder::new().build_recorder().handle(),
     }
+}
+
+/// The `# HELP` text of every family (Prometheus conventions and `promtool check metrics`
+/// want one for each).
+fn describe_all() {
+    describe_counter!(
+        CLAIMS,
+        "Transactions answered, by transaction code and status."
+    );
+    describe_counter!(REJECT_CODES, "Reject codes sent, by reject-code family.");
+    describe_counter!(DUR_CONFLICTS, "DUR conflicts raised, by edit and action.");
+    describe_counter!(
+        OVERRIDES,
+        "DUR/PPS overrides submitted against a conflict, by edit, professional service code and outcome."
+    );
+    describe_counter!(
+        DUPLICATES,
+        "Billings answered D: a duplicate of a paid claim."
+    );
+    describe_counter!(REVERSALS, "Reversals answered, by outcome.");
+    describe_counter!(FRAMES_REFUSED, "Frames refused without a reply, by reason.");
+    describe_counter!(
+        CONNECTIONS,
+        "Claim connections accepted or refused at the limit."
+    );
+    describe_counter!(RULE_RELOADS, "Rule-table reloads, by outcome.");
+    describe_histogram!(
+        CLAIM_LATENCY,
+        "Time from a complete frame to its encoded reply."
+    );
+    describe_histogram!(
+        ADJUDICATION_TIME,
+        "Time to plan and adjudicate one transmission."
+    );
+    describe_histogram!(STORE_COMMIT_LATENCY, "Time to commit one store batch.");
+    describe_histogram!(STORE_BATCH_RECORDS, "Transmission records per store batch.");
+    describe_gauge!(OPEN_CONNECTIONS, "Claim connections open now.");
+    describe_gauge!(IN_FLIGHT_CLAIMS, "Transmissions read and not yet answered.");
+    describe_gauge!(
+        STORE_QUEUE_DEPTH,
+        "Records queued for the store and not yet committed."
+    );
+    describe_gauge!(HISTORY_PATIENTS, "Patients in the in-memory DUR history.");
+    describe_gauge!(HISTORY_FILLS, "Fills in the in-memory DUR history.");
+    describe_gauge!(
+        RULES_INFO,
+        "Rule tables by id and version: 1 for the live tables, 0 for retired ones."
+    );
 }
 
 /// The text exposition for `/metrics`.
@@ -239,8 +290,22 @@ pub fn store_batch(records: usize, elapsed: Duration) {
     histogram!(STORE_COMMIT_LATENCY).record(elapsed.as_secs_f64());
 }
 
-pub fn in_flight(delta: f64) {
-    gauge!(IN_FLIGHT_CLAIMS).increment(delta);
+/// One transmission counted in [`IN_FLIGHT_CLAIMS`] from the moment its frame is read until
+/// its reply is ready; dropping the guard (also when the connection discards the reply) ends it.
+#[must_use = "the transmission stops counting when the guard is dropped"]
+pub struct InFlight(());
+
+impl InFlight {
+    pub fn enter() -> InFlight {
+        gauge!(IN_FLIGHT_CLAIMS).increment(1.0);
+        InFlight(())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        gauge!(IN_FLIGHT_CLAIMS).decrement(1.0);
+    }
 }
 
 pub fn store_queue_depth(depth: usize) {

@@ -32,6 +32,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use bytes::BytesMut;
 use futures::future::{BoxFuture, FutureExt};
 use tokio::sync::oneshot;
+use tracing::Instrument;
 
 use crate::claim::{reject, Date, Decision, PatientKey, Status, TransactionCode};
 use crate::history::{self, History, PaidClaim};
@@ -60,7 +61,9 @@ impl Handler for Pipeline {
 
     async fn accept(&self, frame: BytesMut) -> PendingReply {
         let started = Instant::now();
-        match ncpdp::read_request(&frame) {
+        // Counted from here until the reply is ready (or the connection drops it).
+        let in_flight = metrics::InFlight::enter();
+        let pending = match ncpdp::read_request(&frame) {
             Ok((message, validated)) => {
                 let count = response_group_count(&validated);
                 let header = ResponseHeader::for_request(&message.header, count);
@@ -71,7 +74,8 @@ impl Handler for Pipeline {
                 metrics::unreadable_request();
                 futures::future::ready(None).boxed()
             }
-        }
+        };
+        pending.inspect(move |_| drop(in_flight)).boxed()
     }
 }
 
@@ -112,8 +116,7 @@ impl Pipeline {
                 guard,
             );
         };
-        let span = tracing::info_span!("transmission", pharmacy = %request_header.provider_id.trim(), code = request_header.transaction_code.as_str());
-        let _entered = span.enter();
+        let span = transmission_span(request_header);
         let context = Context {
             header: request_header,
             patient: validated.patient.as_ref(),
@@ -123,13 +126,16 @@ impl Pipeline {
             today,
             received_at_ms: now_ms,
         };
-        let adjudication = Instant::now();
-        let (outcomes, record) = plan::plan(&context, &validated);
-        metrics::adjudication_time(adjudication.elapsed());
+        let (outcomes, record) = span.in_scope(|| {
+            let adjudication = Instant::now();
+            let planned = plan::plan(&context, &validated);
+            metrics::adjudication_time(adjudication.elapsed());
+            planned
+        });
         let Some(record) = record else {
-            return self.answer_now(header, outcomes, started, guard);
+            return span.in_scope(|| self.answer_now(header, outcomes, started, guard));
         };
-        let committing = self.store.submit(record).await;
+        let committing = self.store.submit(record).instrument(span.clone()).await;
         let finish = Finish {
             header,
             outcomes,
@@ -137,6 +143,7 @@ impl Pipeline {
             history: self.history.clone(),
             started,
             guard,
+            span,
         };
         match committing {
             Ok(committing) => finish.after_commit(committing),
@@ -192,6 +199,8 @@ struct Finish {
     history: Arc<History>,
     started: Instant,
     guard: Option<TailGuard>,
+    /// The transmission's span: the answer is logged inside it, on whichever task commits.
+    span: tracing::Span,
 }
 
 impl Finish {
@@ -199,16 +208,15 @@ impl Finish {
     /// this connection's reply order), then answers.
     fn after_commit(self, committing: crate::store::Committing) -> PendingReply {
         let (reply_tx, reply_rx) = oneshot::channel();
-        metrics::in_flight(1.0);
         tokio::spawn(async move {
             let result = committing.await;
             let _ = reply_tx.send(self.complete(result));
-            metrics::in_flight(-1.0);
         });
         reply_rx.map(Result::ok).boxed()
     }
 
     fn complete(mut self, result: Result<CommitReceipt, StoreError>) -> Vec<u8> {
+        let _entered = self.span.clone().entered();
         match result {
             Ok(receipt) => self.committed(&receipt),
             Err(error) => self.failed(&error),
@@ -300,6 +308,16 @@ fn apply(history: &History, key: Option<&PatientKey>, update: Update, claim_id: 
         }
         (Update::Paid(_) | Update::Rebill { .. }, None) => {}
     }
+}
+
+/// The span every log line of one transmission carries: pharmacy id and transaction code
+/// (never a patient or prescriber value).
+fn transmission_span(header: &crate::claim::RequestHeader) -> tracing::Span {
+    tracing::info_span!(
+        "transmission",
+        pharmacy = %header.provider_id.trim(),
+        code = header.transaction_code.as_str()
+    )
 }
 
 /// One response group per request group (E1 and a request without groups: one).
