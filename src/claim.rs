@@ -289,6 +289,8 @@ pub mod reject {
     pub const CLARIFICATION_CODE: RejectCode = RejectCode::new("34");
     pub const NOT_COVERED: RejectCode = RejectCode::new("70");
     pub const REFILL_TOO_SOON: RejectCode = RejectCode::new("79");
+    pub const CLAIM_TOO_OLD: RejectCode = RejectCode::new("81");
+    pub const POST_DATED: RejectCode = RejectCode::new("82");
     pub const DUPLICATE_PAID: RejectCode = RejectCode::new("83");
     pub const REVERSAL_NOT_PROCESSED: RejectCode = RejectCode::new("87");
     pub const DUR_REJECT: RejectCode = RejectCode::new("88");

@@ -771,6 +771,48 @@ async fn an_ndc_absent_from_the_rule_tables_is_not_covered_70() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_dated_and_too_old_claims_are_rejected_82_and_81_but_old_claims_may_be_reversed() {
+    let mut story = Story::start().await;
+    let patient = Person::adult("DATE000001");
+    expect(
+        &story
+            .send(patient.b1(1, ATORVASTATIN_10MG, days_ago(-1)))
+            .await,
+        "P",
+        &[],
+    );
+    expect(
+        &story
+            .send(patient.b1(2, ATORVASTATIN_10MG, days_ago(-2)))
+            .await,
+        "R",
+        &["82"],
+    );
+    expect(
+        &story
+            .send(patient.b1(3, ATORVASTATIN_10MG, days_ago(366)))
+            .await,
+        "R",
+        &["81"],
+    );
+    expect(
+        &story
+            .send(patient.b1(4, ATORVASTATIN_10MG, days_ago(365)))
+            .await,
+        "P",
+        &[],
+    );
+    expect(
+        &story
+            .send(patient.b2(4, ATORVASTATIN_10MG, days_ago(365)))
+            .await,
+        "A",
+        &[],
+    );
+    story.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_validation_problem_is_reported_at_once() {
     let mut story = Story::start().await;
     let claim = Person::adult("")

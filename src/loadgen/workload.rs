@@ -112,7 +112,8 @@ impl Synthetic {
         let patients = (0..count as u64)
             .map(|number| sorter.patient(number, &catalog))
             .collect();
-        let start = today.add_days(-(CYCLE_DAYS * (CYCLES as i32 + 1)));
+        // The last cycle is dated a month before today, the first within the filing window.
+        let start = today.add_days(-(CYCLE_DAYS * CYCLES as i32));
         Ok(Synthetic {
             patients,
             scenarios_adult: catalog.conflicts_adult,

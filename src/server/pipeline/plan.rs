@@ -196,7 +196,14 @@ impl Planner<'_, '_> {
     }
 
     fn valid(&mut self, index: usize, transaction: &Transaction) -> Outcome {
-        match self.context.header.transaction_code {
+        let code = self.context.header.transaction_code;
+        if let (Some(reject), false) = (
+            date_reject(self.context.header.date_of_service, self.context.today),
+            code == TransactionCode::B2,
+        ) {
+            return self.invalid(vec![reject], Some(transaction.rx_number));
+        }
+        match code {
             TransactionCode::B2 => self.reversal(index, transaction),
             TransactionCode::B3 => self.rebill(index, transaction),
             TransactionCode::B1 | TransactionCode::E1 => self.billing(index, transaction),
@@ -370,6 +377,23 @@ impl Planner<'_, '_> {
     }
 }
 
+/// A claim may be dated at most this many days after the gateway's today (UTC against the
+/// pharmacy's local date, and clock slack).
+pub const POST_DATED_DAYS_MAX: i32 = 1;
+/// Timely filing: a claim dated more than this many days before today is rejected 81.
+pub const CLAIM_AGE_DAYS_MAX: i32 = 365;
+
+/// 82 for a post-dated claim, 81 for one past the filing window (B1 and B3; a B2 may reverse an
+/// old claim).
+fn date_reject(date_of_service: Date, today: Date) -> Option<RejectCode> {
+    let age_days = today.days_since(date_of_service);
+    match age_days {
+        age if age < -POST_DATED_DAYS_MAX => Some(reject::POST_DATED),
+        age if age > CLAIM_AGE_DAYS_MAX => Some(reject::CLAIM_TOO_OLD),
+        _ => None,
+    }
+}
+
 fn transmission_record(context: &Context<'_>) -> TransmissionRecord {
     let transmission = Transmission {
         header: context.header.clone(),
@@ -385,5 +409,25 @@ fn non_empty(codes: Vec<RejectCode>) -> Vec<RejectCode> {
         vec![reject::CLAIM_SEGMENT_REQUIRED]
     } else {
         codes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_outside_the_filing_window_are_rejected_at_their_edges() {
+        let today = Date::from_ymd(2026, 11, 22).unwrap();
+        assert_eq!(date_reject(today.add_days(1), today), None);
+        assert_eq!(
+            date_reject(today.add_days(2), today),
+            Some(reject::POST_DATED)
+        );
+        assert_eq!(date_reject(today.add_days(-365), today), None);
+        assert_eq!(
+            date_reject(today.add_days(-366), today),
+            Some(reject::CLAIM_TOO_OLD)
+        );
     }
 }
