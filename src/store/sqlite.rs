@@ -115,6 +115,9 @@ impl SqliteStore {
     }
 }
 
+/// Page cache per connection: 64 MiB (SQLite reads a negative `cache_size` as KiB).
+const STORE_PAGE_CACHE_KIB_NEGATIVE: i64 = -64 * 1024;
+
 fn connect(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {
     let connection = Connection::open(path)?;
     connection.busy_timeout(busy_timeout)?;
@@ -125,6 +128,9 @@ fn connect(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError
     }
     connection.pragma_update(None, "synchronous", "FULL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
+    // Keep the hot index pages of a large claim file in memory (negative = KiB).
+    connection.pragma_update(None, "cache_size", STORE_PAGE_CACHE_KIB_NEGATIVE)?;
+    connection.pragma_update(None, "temp_store", "MEMORY")?;
     connection.set_prepared_statement_cache_capacity(STORE_STATEMENTS_CACHED_MAX);
     Ok(connection)
 }
