@@ -111,9 +111,18 @@ impl Writer<'_> {
 
     pub(crate) fn date(&mut self, id: [u8; 2], value: Option<crate::claim::Date>) {
         if let Some(value) = value {
-            self.raw(id, value.to_ccyymmdd().as_bytes());
+            self.out.extend_from_slice(&[FS, id[0], id[1]]);
+            write_ccyymmdd(value, self.out);
         }
     }
+}
+
+/// `CCYYMMDD` without an intermediate string.
+fn write_ccyymmdd(date: crate::claim::Date, out: &mut Vec<u8>) {
+    let (year, month, day) = date.ymd();
+    numbers::write_digits_padded(u64::try_from(year).unwrap_or(0), 4, out);
+    numbers::write_digits_padded(u64::from(month), 2, out);
+    numbers::write_digits_padded(u64::from(day), 2, out);
 }
 
 /// Printable ASCII stays; anything else (separators included) becomes `?`.

@@ -306,19 +306,24 @@ enum Role {
 }
 
 /// The open segment: its id (once read) and whether its id field is still awaited.
-struct OpenSegment {
+struct OpenSegment<'a> {
     id: [u8; 2],
     awaiting_id: bool,
     overflowed: bool,
+    fields: Vec<Field<'a>>,
 }
 
-/// Reading state. Fields and segments gather in scratch vectors that are reused, and each
-/// finished segment/group is copied out once at its exact size.
+/// Fields a new segment has room for before it grows (a B1 Claim segment has about 11).
+const FIELDS_CAPACITY_START: usize = 12;
+/// Segments a new group has room for before it grows.
+const SEGMENTS_CAPACITY_START: usize = 6;
+
+/// Reading state. Each segment and group owns its vector from the start, so nothing is
+/// copied when it closes.
 struct Reader<'a> {
     message: Message<'a>,
     place: Place,
-    segment: Option<OpenSegment>,
-    fields: Vec<Field<'a>>,
+    segment: Option<OpenSegment<'a>>,
     segments: Vec<Segment<'a>>,
     segments_overflowed: bool,
     stopped: bool,
@@ -336,8 +341,7 @@ impl<'a> Reader<'a> {
             },
             place: Place::Transmission,
             segment: None,
-            fields: Vec::with_capacity(32),
-            segments: Vec::with_capacity(8),
+            segments: Vec::new(),
             segments_overflowed: false,
             stopped: false,
         }
@@ -379,35 +383,32 @@ impl<'a> Reader<'a> {
         let Some(segment) = self.segment.as_mut() else {
             return self.problem(Structure::StrayBytes);
         };
-        // A short token cannot be the id field; the id is still awaited after it (so a
-        // re-encoded message reads the same).
-        if segment.awaiting_id && token.len() >= 2 {
-            segment.awaiting_id = false;
-            if let [b'A', b'M', first, second] = *token {
-                segment.id = [first, second];
+        let Some(&[first, second]) = token.get(..2) else {
+            return self.problem(Structure::ShortField);
+        };
+        // The first field of at least 2 bytes is the segment id field (a shorter token before
+        // it is dropped, so a re-encoded message reads the same).
+        if std::mem::replace(&mut segment.awaiting_id, false) {
+            if let [b'A', b'M', id_first, id_second] = *token {
+                segment.id = [id_first, id_second];
                 return;
             }
             self.problem(Structure::MissingSegmentId);
         }
-        self.push_field(token);
+        self.push_field(Field {
+            id: [first, second],
+            value: token.get(2..).unwrap_or_default(),
+        });
     }
 
-    fn push_field(&mut self, token: &'a [u8]) {
-        let Some(&[first, second]) = token.get(..2) else {
-            return self.problem(Structure::ShortField);
+    fn push_field(&mut self, field: Field<'a>) {
+        let Some(segment) = self.segment.as_mut() else {
+            return;
         };
-        if self.fields.len() < FIELDS_PER_SEGMENT_MAX {
-            let value = token.get(2..).unwrap_or_default();
-            return self.fields.push(Field {
-                id: [first, second],
-                value,
-            });
+        if segment.fields.len() < FIELDS_PER_SEGMENT_MAX {
+            return segment.fields.push(field);
         }
-        let first_overflow = self
-            .segment
-            .as_mut()
-            .is_some_and(|open| !std::mem::replace(&mut open.overflowed, true));
-        if first_overflow {
+        if !std::mem::replace(&mut segment.overflowed, true) {
             self.problem(Structure::TooManyFields);
         }
     }
@@ -418,6 +419,7 @@ impl<'a> Reader<'a> {
             id: Segment::NO_ID,
             awaiting_id: true,
             overflowed: false,
+            fields: Vec::with_capacity(FIELDS_CAPACITY_START),
         };
         self.segment = Some(open);
         Role::Segment
@@ -441,27 +443,28 @@ impl<'a> Reader<'a> {
         if open.awaiting_id {
             return self.problem(Structure::MissingSegmentId);
         }
-        if open.id == Segment::NO_ID && self.fields.is_empty() {
+        if open.id == Segment::NO_ID && open.fields.is_empty() {
             return; // nothing left of it; its missing id is already recorded
         }
         if self.segments.len() == SEGMENTS_PER_GROUP_MAX {
-            self.fields.clear();
             if !std::mem::replace(&mut self.segments_overflowed, true) {
                 self.problem(Structure::TooManySegments);
             }
             return;
         }
-        let fields = self.fields.drain(..).collect();
+        if self.segments.capacity() == 0 {
+            self.segments.reserve_exact(SEGMENTS_CAPACITY_START);
+        }
         self.segments.push(Segment {
             id: open.id,
-            fields,
+            fields: open.fields,
         });
     }
 
     fn close_group(&mut self) {
         self.close_segment();
         self.segments_overflowed = false;
-        let segments: Vec<Segment<'a>> = self.segments.drain(..).collect();
+        let segments = std::mem::take(&mut self.segments);
         match self.place {
             Place::Transmission => self.message.transmission = segments,
             Place::Transaction(_) => self.message.groups.push(segments),

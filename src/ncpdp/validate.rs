@@ -683,12 +683,11 @@ fn text(value: &[u8]) -> String {
         .iter()
         .rposition(|byte| *byte != b' ')
         .map_or(0, |last| last + 1);
-    value
-        .get(..end)
-        .unwrap_or_default()
-        .iter()
-        .map(|byte| char::from(*byte))
-        .collect()
+    let kept = value.get(..end).unwrap_or_default();
+    match std::str::from_utf8(kept) {
+        Ok(ascii) if ascii.is_ascii() => ascii.to_owned(),
+        _ => kept.iter().map(|byte| char::from(*byte)).collect(),
+    }
 }
 
 // ---- reading fields -----------------------------------------------------------------------
@@ -1009,12 +1008,17 @@ fn check_fields(c: &mut Collector, segment: &Segment<'_>) {
             let message = format!("{name} holds a control or non-ASCII byte");
             c.add(ProblemKind::Syntax, Some(field.id), message);
         }
-        let info = fields::field(segment.id, field.id);
-        let repeatable = info.map_or(true, |info| info.rep.repeatable());
-        if !seen.insert(field.id) && !repeatable {
+        // The field table is only consulted for a repeat (most fields are not repeated).
+        if !seen.insert(field.id) && !repeatable(segment.id, field.id) {
             c.not_repeatable(segment.id, field.id, None);
         }
     }
+}
+
+/// Whether the spec lets `field` repeat in `segment` (fields it does not list: yes, they
+/// are not judged).
+fn repeatable(segment: [u8; 2], field: [u8; 2]) -> bool {
+    fields::field(segment, field).map_or(true, |info| info.rep.repeatable())
 }
 
 /// A set of 2-character field ids of digits and upper-case letters (other ids are never
