@@ -3,7 +3,7 @@
 //! Tier 2, inside `ncpdp`: used by tests, the sample generator and the load generator to
 //! build claims ([`encode_request`]), and to write deliberately malformed transmissions
 //! ([`encode_message`], which writes whatever the message holds). The response encoder lives
-//! in `response` and shares [`Writer`].
+//! in `response` and shares `Writer`.
 //!
 //! Layout written (spec §2): header, then `RS FS AMnn {FS id value}` per segment, `GS` before
 //! each transaction group; no trailing separator, no STX/ETX (framing is `wire`'s job).

@@ -1,4 +1,5 @@
-//! Request validation: a raw [`Message`] → typed [`claim`] values plus every problem found.
+//! Request validation: a raw [`Message`] → typed [`claim`](crate::claim) values plus every
+//! problem found.
 //!
 //! Tier 2, inside `ncpdp`: runs right after [`parse`](super::parse()) on each inbound request;
 //! the server turns the problems into 511-FB reject codes and hands the typed transactions to
@@ -13,9 +14,15 @@
 //!   [`ProblemKind::reject_code`] — one exhaustive `match` — is the only place a kind becomes a
 //!   reject code. Which kind a bad value of a given field raises is likewise one table
 //!   ([`field_kind`]).
-//! - **One mandatory matrix.** What each transaction code requires is the [`REQUIREMENTS`]
-//!   table (the Implementation Guide's matrix is not public, so the table is the gateway's
-//!   payer sheet; see its doc comment for the choices).
+//! - **One mandatory matrix.** What each transaction code requires is the `REQUIREMENTS`
+//!   table in this file (the Implementation Guide's matrix is not public, so the table is the
+//!   gateway's payer sheet):
+//!
+//!   | code | AM04 Insurance | AM01 Patient | per transaction group |
+//!   |---|---|---|---|
+//!   | B1, B3 | required, with 302-C2 | required, with 304-C4 | AM07 with 455-EM 402-D2 436-E1 407-D7 442-E7 403-D3 405-D5; AM11 Pricing |
+//!   | B2 | optional | optional | AM07 with 402-D2 407-D7 403-D3 (401-D1 is always required) |
+//!   | E1 | required, with 302-C2 | required, with 304-C4 | no groups (109-A9 = 1) |
 //!
 //! Readings where the spec is silent (a demanding processor's choices):
 //! - An empty field value counts as absent. Alphanumeric values lose trailing spaces; numeric
@@ -606,6 +613,9 @@ impl std::fmt::Display for Expect {
         }
     }
 }
+
+/// A decoder as a plain function pointer.
+type Decoder<T> = fn(&[u8]) -> Option<T>;
 
 /// A decoder of one value and what it expects.
 struct Rule<F> {
@@ -1542,7 +1552,7 @@ fn qualified_amounts(
     c: &mut Collector,
     items: &[&[Field<'_>]],
     (segment, ids): ([u8; 2], [[u8; 2]; 2]),
-    amount: fn() -> Rule<fn(&[u8]) -> Option<i64>>,
+    amount: fn() -> Rule<Decoder<i64>>,
 ) -> Vec<Option<QualifiedAmount>> {
     let mut read = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
@@ -1575,7 +1585,7 @@ fn amounts_or_report(
 }
 
 /// `s9(6)v99` money as a plain function (for [`qualified_amounts`]).
-fn money_rule() -> Rule<fn(&[u8]) -> Option<i64>> {
+fn money_rule() -> Rule<Decoder<i64>> {
     Rule {
         decode: |v| numbers::overpunch(v, 8),
         expect: Expect::Money,
@@ -1583,7 +1593,7 @@ fn money_rule() -> Rule<fn(&[u8]) -> Option<i64>> {
 }
 
 /// `s9(8)v99` money (352-NQ).
-fn wide_money_rule() -> Rule<fn(&[u8]) -> Option<i64>> {
+fn wide_money_rule() -> Rule<Decoder<i64>> {
     Rule {
         decode: |v| numbers::overpunch(v, 10),
         expect: Expect::Say("must be signed overpunch money s9(8)v99"),
