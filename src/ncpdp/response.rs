@@ -247,6 +247,22 @@ pub fn response_transaction(
     }
 }
 
+impl ResponseTransaction {
+    /// A rejected transaction carrying only these rejects (e.g. from
+    /// [`rejects_from_problems`] for a transaction that failed validation).
+    pub fn rejected(rejects: Vec<ResponseReject>) -> ResponseTransaction {
+        ResponseTransaction {
+            status: Status::Rejected,
+            authorization: None,
+            rejects,
+            messages: Vec::new(),
+            claim: None,
+            pricing: None,
+            dur: Vec::new(),
+        }
+    }
+}
+
 /// Distinct (code, occurrence) rejects for a list of validation problems, at most
 /// `REJECT_CODES_MAX`, in order found.
 pub fn rejects_from_problems<'p>(

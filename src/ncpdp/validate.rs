@@ -859,45 +859,22 @@ fn read_header(
     raw: &Header<'_>,
 ) -> (Option<RequestHeader>, Option<TransactionCode>, Option<Date>) {
     let bin_ok = raw.bin.len() == 6 && raw.bin.iter().all(u8::is_ascii_digit);
-    let bin = check(
-        c,
-        bin_ok.then(|| text(raw.bin)),
-        ProblemKind::Bin,
-        "101-A1 BIN must be 6 digits",
-    );
-    let version = (raw.version == b"D0").then(|| text(raw.version));
+    let bin = check(c, bin_ok.then(|| text(raw.bin)), BAD_BIN);
     let version = check(
         c,
-        version,
-        ProblemKind::Version,
-        "102-A2 version must be D0",
+        (raw.version == b"D0").then(|| text(raw.version)),
+        BAD_VERSION,
     );
     let code = read_transaction_code(c, raw.transaction_code);
     let count = numbers::digits(raw.transaction_count, 1).filter(|n| (1..=4).contains(n));
-    let count = check(
-        c,
-        count,
-        ProblemKind::TransactionCount,
-        "109-A9 must be 1 to 4",
-    );
-    let provider = raw
-        .provider_id
-        .iter()
-        .any(|b| *b != b' ')
-        .then(|| text(raw.provider_id));
+    let count = check(c, count, BAD_COUNT);
+    let provider_given = raw.provider_id.iter().any(|byte| *byte != b' ');
     let provider = check(
         c,
-        provider,
-        ProblemKind::ServiceProviderId,
-        "201-B1 is blank",
+        provider_given.then(|| text(raw.provider_id)),
+        BAD_PROVIDER,
     );
-    let date_of_service = Date::parse_ccyymmdd(raw.date_of_service);
-    let date_of_service = check(
-        c,
-        date_of_service,
-        ProblemKind::DateOfService,
-        "401-D1 must be a CCYYMMDD date",
-    );
+    let date_of_service = check(c, Date::parse_ccyymmdd(raw.date_of_service), BAD_DATE);
     let parts = HeaderParts {
         bin,
         version,
@@ -933,8 +910,20 @@ fn assemble_header(raw: &Header<'_>, parts: HeaderParts) -> Option<RequestHeader
     })
 }
 
-/// Reports `kind` when `value` is `None`.
-fn check<T>(c: &mut Collector, value: Option<T>, kind: ProblemKind, message: &str) -> Option<T> {
+/// The header checks: what each unusable header field raises.
+const BAD_BIN: (ProblemKind, &str) = (ProblemKind::Bin, "101-A1 BIN must be 6 digits");
+const BAD_VERSION: (ProblemKind, &str) = (ProblemKind::Version, "102-A2 version must be D0");
+const BAD_COUNT: (ProblemKind, &str) = (ProblemKind::TransactionCount, "109-A9 must be 1 to 4");
+const BAD_PROVIDER: (ProblemKind, &str) = (ProblemKind::ServiceProviderId, "201-B1 is blank");
+const BAD_DATE: (ProblemKind, &str) =
+    (ProblemKind::DateOfService, "401-D1 must be a CCYYMMDD date");
+
+/// Reports `problem` when `value` is `None`.
+fn check<T>(
+    c: &mut Collector,
+    value: Option<T>,
+    (kind, message): (ProblemKind, &str),
+) -> Option<T> {
     if value.is_none() {
         c.add(kind, None, message);
     }
@@ -1629,7 +1618,7 @@ fn read_cob(c: &mut Collector, segment: &Segment<'_>) -> Vec<CobPayer> {
 fn read_payer(c: &mut Collector, fields: &[Field<'_>], occurrence: usize) -> CobPayer {
     let mut r = Reader::repetition(c, *b"05", fields, occurrence);
     let mut payer = CobPayer {
-        coverage_type: r.value(*b"5C").map(text).unwrap_or_default(),
+        coverage_type: r.get(*b"5C", alnum(2)).unwrap_or_default(),
         id_qualifier: r.get(*b"6C", alnum(2)).unwrap_or_default(),
         id: r.get(*b"7C", alnum(10)).unwrap_or_default(),
         date: r.get(*b"E8", date()),

@@ -250,6 +250,16 @@ fn validation_problems_become_distinct_rejects() {
         ]
     );
     assert!(Ndc::parse(b"123").is_none());
+    let transaction = ResponseTransaction::rejected(rejects);
+    let response = Response {
+        header: header(),
+        message: None,
+        insurance: None,
+        patient: None,
+        transactions: vec![transaction.clone()],
+    };
+    let read = parse_response(&encoded(&response)).expect("readable");
+    assert_eq!(read.transactions, [transaction]);
 }
 
 #[test]
