@@ -1,3 +1,5 @@
+//! Unit tests of the response model: layout, round trip, decision mapping, limits, errors.
+
 use super::*;
 use crate::claim::{reject, Edit, Ndc};
 use crate::ncpdp::build::ClaimBuilder;
