@@ -124,18 +124,30 @@ impl<'a> Header<'a> {
     }
 }
 
-/// One field: its 2-byte id and its value, borrowed as sent.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+/// One field: its 2-byte id and its value, borrowed as sent. `Debug` redacts the values of
+/// patient-data fields (`fields::PHI_FIELDS`), so a logged message shows no PHI.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Field<'a> {
     pub id: [u8; 2],
     pub value: &'a [u8],
 }
 
+impl std::fmt::Debug for Field<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let id = String::from_utf8_lossy(&self.id);
+        if super::fields::is_phi(self.id) {
+            write!(f, "{id}=<redacted>")
+        } else {
+            write!(f, "{id}={:?}", String::from_utf8_lossy(self.value))
+        }
+    }
+}
+
 /// One segment: its 111-AM id (`*b"07"`) and its other fields in wire order.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Segment<'a> {
-    /// The 111-AM value, or [`Segment::NO_ID`] when the segment did not start with a
-    /// 2-character `AM` field (then every field it had is in `fields`).
+    /// The 111-AM value (two printable bytes), or [`Segment::NO_ID`] when the segment did not
+    /// start with such an `AM` field (then every field it had is in `fields`).
     pub id: [u8; 2],
     pub fields: Vec<Field<'a>>,
 }
@@ -282,8 +294,13 @@ fn separator_at(bytes: &[u8], offset: usize) -> bool {
     matches!(bytes.get(offset), Some(&RS) | Some(&GS))
 }
 
+/// Printable ASCII (0x20..=0x7E).
+fn is_printable(byte: u8) -> bool {
+    (0x20..=0x7e).contains(&byte)
+}
+
 fn check_header_bytes(header: &[u8]) -> Result<(), ParseError> {
-    match header.iter().position(|byte| !(0x20..=0x7e).contains(byte)) {
+    match header.iter().position(|byte| !is_printable(*byte)) {
         Some(offset) => Err(ParseError::HeaderByte {
             offset,
             byte: header[offset],
@@ -389,11 +406,13 @@ impl<'a> Reader<'a> {
         // The first field of at least 2 bytes is the segment id field (a shorter token before
         // it is dropped, so a re-encoded message reads the same).
         if std::mem::replace(&mut segment.awaiting_id, false) {
-            if let [b'A', b'M', id_first, id_second] = *token {
-                segment.id = [id_first, id_second];
-                return;
+            match *token {
+                [b'A', b'M', a, b] if is_printable(a) && is_printable(b) => {
+                    segment.id = [a, b];
+                    return;
+                }
+                _ => self.problem(Structure::MissingSegmentId),
             }
-            self.problem(Structure::MissingSegmentId);
         }
         self.push_field(Field {
             id: [first, second],
@@ -607,6 +626,44 @@ mod tests {
             }]
         );
         assert_eq!(message.transmission[1].id, *b"07");
+    }
+
+    #[test]
+    fn debug_output_redacts_patient_fields() {
+        let fields = [
+            Field {
+                id: *b"C2",
+                value: b"SECRET1",
+            },
+            Field {
+                id: *b"D2",
+                value: b"12",
+            },
+        ];
+        let shown = format!("{fields:?}");
+        assert!(!shown.contains("SECRET1"), "{shown}");
+        assert!(
+            shown.contains("C2=<redacted>") && shown.contains("D2=\"12\""),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_segment_id_must_be_printable() {
+        let bytes = request(b"\x1e\x1cAM\0\0\x1cC2X");
+        let message = parse(&bytes).expect("a request");
+        assert_eq!(
+            structures(&message),
+            [(Structure::MissingSegmentId, Place::Transmission)]
+        );
+        let fields = &message.transmission[0].fields;
+        assert_eq!(
+            fields[0],
+            Field {
+                id: *b"AM",
+                value: b"\0\0"
+            }
+        );
     }
 
     #[test]

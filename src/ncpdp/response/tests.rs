@@ -302,4 +302,9 @@ fn patients_in_responses_are_redacted_in_debug() {
         ..ResponsePatient::default()
     };
     assert!(!format!("{patient:?}").contains("ALEXANDRA"));
+    let insurance = ResponseInsurance {
+        cardholder_id: "SECRET77".into(),
+        ..ResponseInsurance::default()
+    };
+    assert!(!format!("{insurance:?}").contains("SECRET77"));
 }
