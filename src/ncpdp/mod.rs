@@ -67,9 +67,9 @@ pub mod validate;
 pub use encode::{encode_message, encode_request};
 pub use parse::{parse, Field, Header, Kind, Message, Place, Segment, Structure, StructureProblem};
 pub use response::{
-    encode_response, parse_response, response_transaction, AdditionalMessage, HeaderStatus,
-    Response, ResponseClaim, ResponseDur, ResponseHeader, ResponseInsurance, ResponsePatient,
-    ResponsePricing, ResponseReject, ResponseTransaction,
+    encode_response, parse_response, rejects_from_problems, response_transaction,
+    AdditionalMessage, HeaderStatus, Response, ResponseClaim, ResponseDur, ResponseHeader,
+    ResponseInsurance, ResponsePatient, ResponsePricing, ResponseReject, ResponseTransaction,
 };
 pub use validate::{read_request, validate_request, Problem, ProblemKind, Validated};
 
