@@ -161,7 +161,7 @@ fn date_2000_2030() -> impl Strategy<Value = Date> {
 }
 
 fn code(list: &'static [&'static str]) -> impl Strategy<Value = Code2> {
-    select(list).prop_map(|text| Code2::new(text))
+    select(list).prop_map(Code2::new)
 }
 
 fn maybe_text(pattern: &'static str) -> impl Strategy<Value = String> {

@@ -173,7 +173,7 @@ fn decode_exits_by_the_worst_input() {
     let ok = file("ok", "b1-single");
     let reject = file("reject", "21-ndc-10-digits");
     let malformed = file("malformed", "http-request");
-    assert_eq!(decode_status(&[], &[ok.clone()]).0, Some(0));
+    assert_eq!(decode_status(&[], std::slice::from_ref(&ok)).0, Some(0));
     assert_eq!(decode_status(&[], &[ok.clone(), reject.clone()]).0, Some(1));
     assert_eq!(decode_status(&[], &[reject.clone(), malformed]).0, Some(2));
     let (status, stdout) = decode_status(&["--json"], &[ok, reject]);

@@ -400,11 +400,17 @@ pub struct RawMessage {
     pub groups: Vec<Vec<RawSegment>>,
 }
 
-/// An owned segment.
-#[derive(Clone, PartialEq, Eq, Debug)]
+/// An owned segment. `Debug` shows it like a parsed [`Segment`] (patient data redacted).
+#[derive(Clone, PartialEq, Eq)]
 pub struct RawSegment {
     pub id: [u8; 2],
     pub fields: Vec<([u8; 2], Vec<u8>)>,
+}
+
+impl std::fmt::Debug for RawSegment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.borrowed(), f)
+    }
 }
 
 impl RawSegment {

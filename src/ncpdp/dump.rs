@@ -12,7 +12,8 @@
 //! SEG = {"segment":"AM07","fields":[["D7","..."],["E7","..."],...]}
 //! ```
 //!
-//! Fields keep their order and repeats. Bytes are shown losslessly: in the text dump control
+//! Fields keep their order and repeats. In the text dump an implied-decimal money, rate or
+//! quantity that decodes is followed by its value (`125{ (12.50)`, `30000 (30.000)`). Bytes are shown losslessly: in the text dump control
 //! bytes, bytes above 0x7E, backslashes and trailing spaces are escaped (`\x1c`, `\\`,
 //! `\x20`); in JSON each byte is the character of the same number (so 0x1C is `\u001c`).
 //! Header values are shown without their padding in the text dump, exactly in JSON. A
@@ -21,7 +22,8 @@
 //! Must never: be used for logs — a dump shows patient identifiers, names and dates of
 //! birth exactly as sent. It is for an operator's terminal and for synthetic samples.
 
-use super::fields::{self, HeaderFieldInfo, REQUEST_HEADER, RESPONSE_HEADER};
+use super::fields::{self, Format, HeaderFieldInfo, REQUEST_HEADER, RESPONSE_HEADER};
+use super::numbers;
 use super::parse::{parse, Kind, Message, Place, Segment};
 use super::response::parse_response;
 use super::validate::{validate_request, Problem, ProblemKind};
@@ -142,9 +144,35 @@ fn write_segments(out: &mut String, segments: &[Segment<'_>]) {
         }
         for field in &segment.fields {
             let name = field_title(segment.id, field.id);
-            let _ = writeln!(out, "{title} / {name} ={}", spaced(&escape(field.value)));
+            let value = spaced(&escape(field.value));
+            let decoded = decoded_number(segment.id, field.id, field.value).unwrap_or_default();
+            let _ = writeln!(out, "{title} / {name} ={value}{decoded}");
         }
     }
+}
+
+/// ` (12.50)` for an implied-decimal money, rate or quantity field that decodes.
+fn decoded_number(segment: [u8; 2], field: [u8; 2], value: &[u8]) -> Option<String> {
+    let (number, decimals) = match fields::field(segment, field)?.format {
+        Format::Signed { digits, decimals } => {
+            (numbers::overpunch(value, usize::from(digits))?, decimals)
+        }
+        Format::Unsigned { digits, decimals } => (
+            i64::try_from(numbers::digits(value, usize::from(digits))?).ok()?,
+            decimals,
+        ),
+        Format::Alnum(_) | Format::Digits(_) => return None,
+    };
+    Some(format!(" ({})", with_decimals(number, decimals)))
+}
+
+/// `-1231` with 2 decimals → `-12.31`.
+fn with_decimals(number: i64, decimals: u8) -> String {
+    let scale = 10u64.pow(u32::from(decimals));
+    let magnitude = number.unsigned_abs();
+    let sign = if number < 0 { "-" } else { "" };
+    let width = usize::from(decimals);
+    format!("{sign}{}.{:0width$}", magnitude / scale, magnitude % scale)
 }
 
 fn segment_title(segment: &Segment<'_>) -> String {
@@ -326,6 +354,24 @@ mod tests {
         let expected = "problem 21 D7 (transaction 1): 407-D7 product service id must be an 11-digit NDC when 436-E1 is 03\n";
         assert!(text.ends_with(expected), "{text}");
         assert_eq!(decoded.reject_codes(), ["21"]);
+    }
+
+    #[test]
+    fn implied_decimals_are_shown_decoded() {
+        let text = decode(REQUEST)
+            .map(|decoded| decoded.text())
+            .unwrap_or_default();
+        assert!(
+            text.contains("/ D9 409-D9 ingredient cost submitted = 100{ (10.00)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("/ E7 442-E7 quantity dispensed = 30000 (30.000)\n"),
+            "{text}"
+        );
+        assert_eq!(with_decimals(-1231, 2), "-12.31");
+        assert_eq!(with_decimals(5, 4), "0.0005");
+        assert_eq!(decoded_number(*b"11", *b"D9", b"12X"), None);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! Tier 2, inside `ncpdp`: used by tests, the sample generator and the load generator to
 //! build claims ([`encode_request`]), and to write deliberately malformed transmissions
 //! ([`encode_message`], which writes whatever the message holds). The response encoder lives
-//! in `response` and shares [`Writer`].
+//! in `response` and shares `Writer`.
 //!
 //! Layout written (spec §2): header, then `RS FS AMnn {FS id value}` per segment, `GS` before
 //! each transaction group; no trailing separator, no STX/ETX (framing is `wire`'s job).
@@ -111,9 +111,18 @@ impl Writer<'_> {
 
     pub(crate) fn date(&mut self, id: [u8; 2], value: Option<crate::claim::Date>) {
         if let Some(value) = value {
-            self.raw(id, value.to_ccyymmdd().as_bytes());
+            self.out.extend_from_slice(&[FS, id[0], id[1]]);
+            write_ccyymmdd(value, self.out);
         }
     }
+}
+
+/// `CCYYMMDD` without an intermediate string.
+fn write_ccyymmdd(date: crate::claim::Date, out: &mut Vec<u8>) {
+    let (year, month, day) = date.ymd();
+    numbers::write_digits_padded(u64::try_from(year).unwrap_or(0), 4, out);
+    numbers::write_digits_padded(u64::from(month), 2, out);
+    numbers::write_digits_padded(u64::from(day), 2, out);
 }
 
 /// Printable ASCII stays; anything else (separators included) becomes `?`.

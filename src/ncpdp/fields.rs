@@ -143,6 +143,18 @@ pub const RESPONSE_HEADER: [HeaderFieldInfo; 7] = [
     h("date_of_service", "401-D1", "date of service", 23, 8),
 ];
 
+/// Field ids whose values identify a patient or cardholder (ids, names, date of birth,
+/// contact data), in request and response segments alike. `Debug` output redacts them.
+pub const PHI_FIELDS: [[u8; 2]; 15] = [
+    *b"C2", *b"CY", *b"C4", *b"CA", *b"CB", *b"CC", *b"CD", *b"CM", *b"CN", *b"CP", *b"CQ", *b"HN",
+    *b"NU", *b"2A", *b"N5",
+];
+
+/// Whether values of this field id are patient data (see [`PHI_FIELDS`]).
+pub fn is_phi(id: [u8; 2]) -> bool {
+    PHI_FIELDS.contains(&id)
+}
+
 /// The segment with this 111-AM id, if the spec knows it.
 pub fn segment(id: [u8; 2]) -> Option<&'static SegmentInfo> {
     SEGMENTS.iter().find(|info| info.id == id)

@@ -69,10 +69,15 @@ pub fn write_overpunch(value: i64, out: &mut Vec<u8>) {
 
 /// Writes `value` as plain digits without padding.
 pub fn write_digits(value: u64, out: &mut Vec<u8>) {
-    let mut buffer = [0u8; 20];
+    write_digits_padded(value, 0, out);
+}
+
+/// Writes `value` as digits, left-padded with zeros to at least `width` characters.
+pub fn write_digits_padded(value: u64, width: usize, out: &mut Vec<u8>) {
+    let mut buffer = [0u8; 20]; // u64::MAX has 20 digits
     let mut start = buffer.len();
     let mut rest = value;
-    loop {
+    while start > 0 {
         start -= 1;
         buffer[start] = b'0' + (rest % 10) as u8;
         rest /= 10;
@@ -80,15 +85,9 @@ pub fn write_digits(value: u64, out: &mut Vec<u8>) {
             break;
         }
     }
-    out.extend_from_slice(&buffer[start..]);
-}
-
-/// Writes `value` as digits, left-padded with zeros to at least `width` characters.
-pub fn write_digits_padded(value: u64, width: usize, out: &mut Vec<u8>) {
-    let mut plain = Vec::with_capacity(20);
-    write_digits(value, &mut plain);
-    out.resize(out.len() + width.saturating_sub(plain.len()), b'0');
-    out.extend_from_slice(&plain);
+    let digits = buffer.get(start..).unwrap_or_default();
+    out.resize(out.len() + width.saturating_sub(digits.len()), b'0');
+    out.extend_from_slice(digits);
 }
 
 #[cfg(test)]

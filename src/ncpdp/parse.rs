@@ -124,18 +124,30 @@ impl<'a> Header<'a> {
     }
 }
 
-/// One field: its 2-byte id and its value, borrowed as sent.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+/// One field: its 2-byte id and its value, borrowed as sent. `Debug` redacts the values of
+/// patient-data fields (`fields::PHI_FIELDS`), so a logged message shows no PHI.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Field<'a> {
     pub id: [u8; 2],
     pub value: &'a [u8],
 }
 
+impl std::fmt::Debug for Field<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let id = String::from_utf8_lossy(&self.id);
+        if super::fields::is_phi(self.id) {
+            write!(f, "{id}=<redacted>")
+        } else {
+            write!(f, "{id}={:?}", String::from_utf8_lossy(self.value))
+        }
+    }
+}
+
 /// One segment: its 111-AM id (`*b"07"`) and its other fields in wire order.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Segment<'a> {
-    /// The 111-AM value, or [`Segment::NO_ID`] when the segment did not start with a
-    /// 2-character `AM` field (then every field it had is in `fields`).
+    /// The 111-AM value (two printable bytes), or [`Segment::NO_ID`] when the segment did not
+    /// start with such an `AM` field (then every field it had is in `fields`).
     pub id: [u8; 2],
     pub fields: Vec<Field<'a>>,
 }
@@ -282,8 +294,13 @@ fn separator_at(bytes: &[u8], offset: usize) -> bool {
     matches!(bytes.get(offset), Some(&RS) | Some(&GS))
 }
 
+/// Printable ASCII (0x20..=0x7E).
+fn is_printable(byte: u8) -> bool {
+    (0x20..=0x7e).contains(&byte)
+}
+
 fn check_header_bytes(header: &[u8]) -> Result<(), ParseError> {
-    match header.iter().position(|byte| !(0x20..=0x7e).contains(byte)) {
+    match header.iter().position(|byte| !is_printable(*byte)) {
         Some(offset) => Err(ParseError::HeaderByte {
             offset,
             byte: header[offset],
@@ -306,19 +323,24 @@ enum Role {
 }
 
 /// The open segment: its id (once read) and whether its id field is still awaited.
-struct OpenSegment {
+struct OpenSegment<'a> {
     id: [u8; 2],
     awaiting_id: bool,
     overflowed: bool,
+    fields: Vec<Field<'a>>,
 }
 
-/// Reading state. Fields and segments gather in scratch vectors that are reused, and each
-/// finished segment/group is copied out once at its exact size.
+/// Fields a new segment has room for before it grows (a B1 Claim segment has about 11).
+const FIELDS_CAPACITY_START: usize = 12;
+/// Segments a new group has room for before it grows.
+const SEGMENTS_CAPACITY_START: usize = 6;
+
+/// Reading state. Each segment and group owns its vector from the start, so nothing is
+/// copied when it closes.
 struct Reader<'a> {
     message: Message<'a>,
     place: Place,
-    segment: Option<OpenSegment>,
-    fields: Vec<Field<'a>>,
+    segment: Option<OpenSegment<'a>>,
     segments: Vec<Segment<'a>>,
     segments_overflowed: bool,
     stopped: bool,
@@ -336,8 +358,7 @@ impl<'a> Reader<'a> {
             },
             place: Place::Transmission,
             segment: None,
-            fields: Vec::with_capacity(32),
-            segments: Vec::with_capacity(8),
+            segments: Vec::new(),
             segments_overflowed: false,
             stopped: false,
         }
@@ -379,35 +400,34 @@ impl<'a> Reader<'a> {
         let Some(segment) = self.segment.as_mut() else {
             return self.problem(Structure::StrayBytes);
         };
-        // A short token cannot be the id field; the id is still awaited after it (so a
-        // re-encoded message reads the same).
-        if segment.awaiting_id && token.len() >= 2 {
-            segment.awaiting_id = false;
-            if let [b'A', b'M', first, second] = *token {
-                segment.id = [first, second];
-                return;
-            }
-            self.problem(Structure::MissingSegmentId);
-        }
-        self.push_field(token);
-    }
-
-    fn push_field(&mut self, token: &'a [u8]) {
         let Some(&[first, second]) = token.get(..2) else {
             return self.problem(Structure::ShortField);
         };
-        if self.fields.len() < FIELDS_PER_SEGMENT_MAX {
-            let value = token.get(2..).unwrap_or_default();
-            return self.fields.push(Field {
-                id: [first, second],
-                value,
-            });
+        // The first field of at least 2 bytes is the segment id field (a shorter token before
+        // it is dropped, so a re-encoded message reads the same).
+        if std::mem::replace(&mut segment.awaiting_id, false) {
+            match *token {
+                [b'A', b'M', a, b] if is_printable(a) && is_printable(b) => {
+                    segment.id = [a, b];
+                    return;
+                }
+                _ => self.problem(Structure::MissingSegmentId),
+            }
         }
-        let first_overflow = self
-            .segment
-            .as_mut()
-            .is_some_and(|open| !std::mem::replace(&mut open.overflowed, true));
-        if first_overflow {
+        self.push_field(Field {
+            id: [first, second],
+            value: token.get(2..).unwrap_or_default(),
+        });
+    }
+
+    fn push_field(&mut self, field: Field<'a>) {
+        let Some(segment) = self.segment.as_mut() else {
+            return;
+        };
+        if segment.fields.len() < FIELDS_PER_SEGMENT_MAX {
+            return segment.fields.push(field);
+        }
+        if !std::mem::replace(&mut segment.overflowed, true) {
             self.problem(Structure::TooManyFields);
         }
     }
@@ -418,6 +438,7 @@ impl<'a> Reader<'a> {
             id: Segment::NO_ID,
             awaiting_id: true,
             overflowed: false,
+            fields: Vec::with_capacity(FIELDS_CAPACITY_START),
         };
         self.segment = Some(open);
         Role::Segment
@@ -441,27 +462,28 @@ impl<'a> Reader<'a> {
         if open.awaiting_id {
             return self.problem(Structure::MissingSegmentId);
         }
-        if open.id == Segment::NO_ID && self.fields.is_empty() {
+        if open.id == Segment::NO_ID && open.fields.is_empty() {
             return; // nothing left of it; its missing id is already recorded
         }
         if self.segments.len() == SEGMENTS_PER_GROUP_MAX {
-            self.fields.clear();
             if !std::mem::replace(&mut self.segments_overflowed, true) {
                 self.problem(Structure::TooManySegments);
             }
             return;
         }
-        let fields = self.fields.drain(..).collect();
+        if self.segments.capacity() == 0 {
+            self.segments.reserve_exact(SEGMENTS_CAPACITY_START);
+        }
         self.segments.push(Segment {
             id: open.id,
-            fields,
+            fields: open.fields,
         });
     }
 
     fn close_group(&mut self) {
         self.close_segment();
         self.segments_overflowed = false;
-        let segments: Vec<Segment<'a>> = self.segments.drain(..).collect();
+        let segments = std::mem::take(&mut self.segments);
         match self.place {
             Place::Transmission => self.message.transmission = segments,
             Place::Transaction(_) => self.message.groups.push(segments),
@@ -604,6 +626,44 @@ mod tests {
             }]
         );
         assert_eq!(message.transmission[1].id, *b"07");
+    }
+
+    #[test]
+    fn debug_output_redacts_patient_fields() {
+        let fields = [
+            Field {
+                id: *b"C2",
+                value: b"SECRET1",
+            },
+            Field {
+                id: *b"D2",
+                value: b"12",
+            },
+        ];
+        let shown = format!("{fields:?}");
+        assert!(!shown.contains("SECRET1"), "{shown}");
+        assert!(
+            shown.contains("C2=<redacted>") && shown.contains("D2=\"12\""),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_segment_id_must_be_printable() {
+        let bytes = request(b"\x1e\x1cAM\0\0\x1cC2X");
+        let message = parse(&bytes).expect("a request");
+        assert_eq!(
+            structures(&message),
+            [(Structure::MissingSegmentId, Place::Transmission)]
+        );
+        let fields = &message.transmission[0].fields;
+        assert_eq!(
+            fields[0],
+            Field {
+                id: *b"AM",
+                value: b"\0\0"
+            }
+        );
     }
 
     #[test]

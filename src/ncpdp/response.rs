@@ -100,8 +100,8 @@ pub struct Response {
     pub transactions: Vec<ResponseTransaction>,
 }
 
-/// AM25 Response Insurance; empty texts are not sent.
-#[derive(Clone, PartialEq, Eq, Debug, Default)]
+/// AM25 Response Insurance; empty texts are not sent. `Debug` redacts the cardholder id.
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct ResponseInsurance {
     /// 301-C1.
     pub group_id: String,
@@ -115,6 +115,19 @@ pub struct ResponseInsurance {
     pub payer_id: String,
     /// 302-C2.
     pub cardholder_id: String,
+}
+
+impl std::fmt::Debug for ResponseInsurance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseInsurance")
+            .field("group_id", &self.group_id)
+            .field("plan_id", &self.plan_id)
+            .field("network_reimbursement_id", &self.network_reimbursement_id)
+            .field("payer_id_qualifier", &self.payer_id_qualifier)
+            .field("payer_id", &self.payer_id)
+            .field("cardholder_id", &"<redacted>")
+            .finish()
+    }
 }
 
 /// AM29 Response Patient. PHI: `Debug` redacts.
@@ -245,6 +258,22 @@ pub fn response_transaction(
         claim: rx_number.map(|rx_number| ResponseClaim { rx_number }),
         pricing: None,
         dur: dur_occurrences(&decision.conflicts),
+    }
+}
+
+impl ResponseTransaction {
+    /// A rejected transaction carrying only these rejects (e.g. from
+    /// [`rejects_from_problems`] for a transaction that failed validation).
+    pub fn rejected(rejects: Vec<ResponseReject>) -> ResponseTransaction {
+        ResponseTransaction {
+            status: Status::Rejected,
+            authorization: None,
+            rejects,
+            messages: Vec::new(),
+            claim: None,
+            pricing: None,
+            dur: Vec::new(),
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! Request validation: a raw [`Message`] → typed [`claim`] values plus every problem found.
+//! Request validation: a raw [`Message`] → typed [`claim`](crate::claim) values plus every
+//! problem found.
 //!
 //! Tier 2, inside `ncpdp`: runs right after [`parse`](super::parse()) on each inbound request;
 //! the server turns the problems into 511-FB reject codes and hands the typed transactions to
@@ -13,9 +14,15 @@
 //!   [`ProblemKind::reject_code`] — one exhaustive `match` — is the only place a kind becomes a
 //!   reject code. Which kind a bad value of a given field raises is likewise one table
 //!   ([`field_kind`]).
-//! - **One mandatory matrix.** What each transaction code requires is the [`REQUIREMENTS`]
-//!   table (the Implementation Guide's matrix is not public, so the table is the gateway's
-//!   payer sheet; see its doc comment for the choices).
+//! - **One mandatory matrix.** What each transaction code requires is the `REQUIREMENTS`
+//!   table in this file (the Implementation Guide's matrix is not public, so the table is the
+//!   gateway's payer sheet):
+//!
+//!   | code | AM04 Insurance | AM01 Patient | per transaction group |
+//!   |---|---|---|---|
+//!   | B1, B3 | required, with 302-C2 | required, with 304-C4 | AM07 with 455-EM 402-D2 436-E1 407-D7 442-E7 403-D3 405-D5; AM11 Pricing |
+//!   | B2 | optional | optional | AM07 with 402-D2 407-D7 403-D3 (401-D1 is always required) |
+//!   | E1 | required, with 302-C2 | required, with 304-C4 | no groups (109-A9 = 1) |
 //!
 //! Readings where the spec is silent (a demanding processor's choices):
 //! - An empty field value counts as absent. Alphanumeric values lose trailing spaces; numeric
@@ -607,6 +614,9 @@ impl std::fmt::Display for Expect {
     }
 }
 
+/// A decoder as a plain function pointer.
+type Decoder<T> = fn(&[u8]) -> Option<T>;
+
 /// A decoder of one value and what it expects.
 struct Rule<F> {
     decode: F,
@@ -683,12 +693,11 @@ fn text(value: &[u8]) -> String {
         .iter()
         .rposition(|byte| *byte != b' ')
         .map_or(0, |last| last + 1);
-    value
-        .get(..end)
-        .unwrap_or_default()
-        .iter()
-        .map(|byte| char::from(*byte))
-        .collect()
+    let kept = value.get(..end).unwrap_or_default();
+    match std::str::from_utf8(kept) {
+        Ok(ascii) if ascii.is_ascii() => ascii.to_owned(),
+        _ => kept.iter().map(|byte| char::from(*byte)).collect(),
+    }
 }
 
 // ---- reading fields -----------------------------------------------------------------------
@@ -850,45 +859,22 @@ fn read_header(
     raw: &Header<'_>,
 ) -> (Option<RequestHeader>, Option<TransactionCode>, Option<Date>) {
     let bin_ok = raw.bin.len() == 6 && raw.bin.iter().all(u8::is_ascii_digit);
-    let bin = check(
-        c,
-        bin_ok.then(|| text(raw.bin)),
-        ProblemKind::Bin,
-        "101-A1 BIN must be 6 digits",
-    );
-    let version = (raw.version == b"D0").then(|| text(raw.version));
+    let bin = check(c, bin_ok.then(|| text(raw.bin)), BAD_BIN);
     let version = check(
         c,
-        version,
-        ProblemKind::Version,
-        "102-A2 version must be D0",
+        (raw.version == b"D0").then(|| text(raw.version)),
+        BAD_VERSION,
     );
     let code = read_transaction_code(c, raw.transaction_code);
     let count = numbers::digits(raw.transaction_count, 1).filter(|n| (1..=4).contains(n));
-    let count = check(
-        c,
-        count,
-        ProblemKind::TransactionCount,
-        "109-A9 must be 1 to 4",
-    );
-    let provider = raw
-        .provider_id
-        .iter()
-        .any(|b| *b != b' ')
-        .then(|| text(raw.provider_id));
+    let count = check(c, count, BAD_COUNT);
+    let provider_given = raw.provider_id.iter().any(|byte| *byte != b' ');
     let provider = check(
         c,
-        provider,
-        ProblemKind::ServiceProviderId,
-        "201-B1 is blank",
+        provider_given.then(|| text(raw.provider_id)),
+        BAD_PROVIDER,
     );
-    let date_of_service = Date::parse_ccyymmdd(raw.date_of_service);
-    let date_of_service = check(
-        c,
-        date_of_service,
-        ProblemKind::DateOfService,
-        "401-D1 must be a CCYYMMDD date",
-    );
+    let date_of_service = check(c, Date::parse_ccyymmdd(raw.date_of_service), BAD_DATE);
     let parts = HeaderParts {
         bin,
         version,
@@ -924,8 +910,20 @@ fn assemble_header(raw: &Header<'_>, parts: HeaderParts) -> Option<RequestHeader
     })
 }
 
-/// Reports `kind` when `value` is `None`.
-fn check<T>(c: &mut Collector, value: Option<T>, kind: ProblemKind, message: &str) -> Option<T> {
+/// The header checks: what each unusable header field raises.
+const BAD_BIN: (ProblemKind, &str) = (ProblemKind::Bin, "101-A1 BIN must be 6 digits");
+const BAD_VERSION: (ProblemKind, &str) = (ProblemKind::Version, "102-A2 version must be D0");
+const BAD_COUNT: (ProblemKind, &str) = (ProblemKind::TransactionCount, "109-A9 must be 1 to 4");
+const BAD_PROVIDER: (ProblemKind, &str) = (ProblemKind::ServiceProviderId, "201-B1 is blank");
+const BAD_DATE: (ProblemKind, &str) =
+    (ProblemKind::DateOfService, "401-D1 must be a CCYYMMDD date");
+
+/// Reports `problem` when `value` is `None`.
+fn check<T>(
+    c: &mut Collector,
+    value: Option<T>,
+    (kind, message): (ProblemKind, &str),
+) -> Option<T> {
     if value.is_none() {
         c.add(kind, None, message);
     }
@@ -1009,12 +1007,17 @@ fn check_fields(c: &mut Collector, segment: &Segment<'_>) {
             let message = format!("{name} holds a control or non-ASCII byte");
             c.add(ProblemKind::Syntax, Some(field.id), message);
         }
-        let info = fields::field(segment.id, field.id);
-        let repeatable = info.map_or(true, |info| info.rep.repeatable());
-        if !seen.insert(field.id) && !repeatable {
+        // The field table is only consulted for a repeat (most fields are not repeated).
+        if !seen.insert(field.id) && !repeatable(segment.id, field.id) {
             c.not_repeatable(segment.id, field.id, None);
         }
     }
+}
+
+/// Whether the spec lets `field` repeat in `segment` (fields it does not list: yes, they
+/// are not judged).
+fn repeatable(segment: [u8; 2], field: [u8; 2]) -> bool {
+    fields::field(segment, field).map_or(true, |info| info.rep.repeatable())
 }
 
 /// A set of 2-character field ids of digits and upper-case letters (other ids are never
@@ -1538,7 +1541,7 @@ fn qualified_amounts(
     c: &mut Collector,
     items: &[&[Field<'_>]],
     (segment, ids): ([u8; 2], [[u8; 2]; 2]),
-    amount: fn() -> Rule<fn(&[u8]) -> Option<i64>>,
+    amount: fn() -> Rule<Decoder<i64>>,
 ) -> Vec<Option<QualifiedAmount>> {
     let mut read = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
@@ -1571,7 +1574,7 @@ fn amounts_or_report(
 }
 
 /// `s9(6)v99` money as a plain function (for [`qualified_amounts`]).
-fn money_rule() -> Rule<fn(&[u8]) -> Option<i64>> {
+fn money_rule() -> Rule<Decoder<i64>> {
     Rule {
         decode: |v| numbers::overpunch(v, 8),
         expect: Expect::Money,
@@ -1579,7 +1582,7 @@ fn money_rule() -> Rule<fn(&[u8]) -> Option<i64>> {
 }
 
 /// `s9(8)v99` money (352-NQ).
-fn wide_money_rule() -> Rule<fn(&[u8]) -> Option<i64>> {
+fn wide_money_rule() -> Rule<Decoder<i64>> {
     Rule {
         decode: |v| numbers::overpunch(v, 10),
         expect: Expect::Say("must be signed overpunch money s9(8)v99"),
@@ -1615,7 +1618,7 @@ fn read_cob(c: &mut Collector, segment: &Segment<'_>) -> Vec<CobPayer> {
 fn read_payer(c: &mut Collector, fields: &[Field<'_>], occurrence: usize) -> CobPayer {
     let mut r = Reader::repetition(c, *b"05", fields, occurrence);
     let mut payer = CobPayer {
-        coverage_type: r.value(*b"5C").map(text).unwrap_or_default(),
+        coverage_type: r.get(*b"5C", alnum(2)).unwrap_or_default(),
         id_qualifier: r.get(*b"6C", alnum(2)).unwrap_or_default(),
         id: r.get(*b"7C", alnum(10)).unwrap_or_default(),
         date: r.get(*b"E8", date()),

@@ -1,3 +1,5 @@
+//! Unit tests of the response model: layout, round trip, decision mapping, limits, errors.
+
 use super::*;
 use crate::claim::{reject, Edit, Ndc};
 use crate::ncpdp::build::ClaimBuilder;
@@ -250,6 +252,16 @@ fn validation_problems_become_distinct_rejects() {
         ]
     );
     assert!(Ndc::parse(b"123").is_none());
+    let transaction = ResponseTransaction::rejected(rejects);
+    let response = Response {
+        header: header(),
+        message: None,
+        insurance: None,
+        patient: None,
+        transactions: vec![transaction.clone()],
+    };
+    let read = parse_response(&encoded(&response)).expect("readable");
+    assert_eq!(read.transactions, [transaction]);
 }
 
 #[test]
@@ -290,4 +302,9 @@ fn patients_in_responses_are_redacted_in_debug() {
         ..ResponsePatient::default()
     };
     assert!(!format!("{patient:?}").contains("ALEXANDRA"));
+    let insurance = ResponseInsurance {
+        cardholder_id: "SECRET77".into(),
+        ..ResponseInsurance::default()
+    };
+    assert!(!format!("{insurance:?}").contains("SECRET77"));
 }

@@ -1,3 +1,6 @@
+//! Unit tests of request validation: one per family of reject codes, built with
+//! `build::ClaimBuilder` and `build::RawMessage` so each case changes one thing.
+
 use super::*;
 use crate::claim::{CobPayer, CompoundIngredient};
 use crate::ncpdp::build::{ClaimBuilder, RawMessage, RawSegment};
