@@ -268,9 +268,12 @@ pub fn parse(input: &[u8]) -> Result<Message<'_>, ParseError> {
     Ok(Reader::new(kind, header).read(body))
 }
 
-/// Request (`D0` at offset 6) or response (`D0` at offset 0), long enough for its header.
+/// Request (`D0` at offset 6) or response (`D0` at offset 0), long enough for its header. A
+/// request header of another version is still readable — six-digit BIN, printable version and
+/// transaction code, a separator (or the end) right after the 56 bytes — and is read so that
+/// validation can answer it with 02 instead of leaving the pharmacy to time out.
 fn detect(bytes: &[u8]) -> Result<Kind, ParseError> {
-    let request = bytes.get(6..8) == Some(b"D0");
+    let request = bytes.get(6..8) == Some(b"D0") || is_other_version_request(bytes);
     let response = bytes.get(0..2) == Some(b"D0");
     let kind = match (request, response) {
         (true, true) if separator_at(bytes, RESPONSE_HEADER_BYTES) => Kind::Response,
@@ -288,6 +291,16 @@ fn detect(bytes: &[u8]) -> Result<Kind, ParseError> {
         });
     }
     Ok(kind)
+}
+
+fn is_other_version_request(bytes: &[u8]) -> bool {
+    let Some(header) = bytes.get(..REQUEST_HEADER_BYTES) else {
+        return false;
+    };
+    let after = bytes.len() == REQUEST_HEADER_BYTES || separator_at(bytes, REQUEST_HEADER_BYTES);
+    header[..6].iter().all(u8::is_ascii_digit)
+        && header[6..10].iter().all(u8::is_ascii_alphanumeric)
+        && after
 }
 
 fn separator_at(bytes: &[u8], offset: usize) -> bool {
