@@ -44,8 +44,18 @@ fn write_transaction(
     if transaction.status == Status::Paid {
         refuse_second_paid(conn, record, transaction)?;
     }
-    let claim_id = insert_claim(conn, record, transmission_id, transaction, reverses)?;
-    let authorization = authorize(conn, claim_id, transaction)?;
+    let claim_id = next_claim_id(conn)?;
+    let authorization = transaction
+        .is_authorized()
+        .then(|| Authorization::for_claim(id_u64(claim_id)));
+    insert_claim(
+        conn,
+        record,
+        transmission_id,
+        transaction,
+        reverses,
+        (claim_id, authorization),
+    )?;
     if let Some(original) = reverses {
         link_reversal(conn, original, claim_id)?;
     }
@@ -189,14 +199,15 @@ fn insert_claim(
     transmission_id: i64,
     transaction: &TransactionRecord,
     reverses: Option<i64>,
-) -> rusqlite::Result<i64> {
+    (claim_id, authorization): (i64, Option<Authorization>),
+) -> rusqlite::Result<()> {
     let mut statement = conn.prepare_cached(
-        "INSERT INTO claims (transmission_id, transaction_index, kind, received_at_ms, \
+        "INSERT INTO claims (id, authorization, transmission_id, transaction_index, kind, received_at_ms, \
          pharmacy_id, patient_key, patient_age_years, rx_number, fill_number, product_qualifier, \
          product_id, ndc, quantity_milli, days_supply, compound_code, daw_code, date_written, \
          date_of_service, prescriber_id, status, ruleset, message, ingredient_cost_cents, \
          dispensing_fee_cents, usual_and_customary_cents, patient_paid_cents, \
-         gross_amount_due_cents, matched_claim_id, reverses) VALUES (:transmission_id, \
+         gross_amount_due_cents, matched_claim_id, reverses) VALUES (:id, :authorization, :transmission_id, \
          :transaction_index, :kind, :received_at_ms, :pharmacy_id, :patient_key, \
          :patient_age_years, :rx_number, :fill_number, :product_qualifier, :product_id, :ndc, \
          :quantity_milli, :days_supply, :compound_code, :daw_code, :date_written, \
@@ -205,6 +216,8 @@ fn insert_claim(
          :gross_amount_due_cents, :matched_claim_id, :reverses)",
     )?;
     statement.execute(named_params! {
+        ":id": claim_id,
+        ":authorization": authorization.map(|number| number.to_string()),
         ":transmission_id": transmission_id,
         ":transaction_index": transaction.index,
         ":kind": transaction.kind.as_str(),
@@ -235,25 +248,18 @@ fn insert_claim(
         ":matched_claim_id": transaction.kind.matched_claim_id(),
         ":reverses": reverses,
     })?;
-    Ok(conn.last_insert_rowid())
+    Ok(())
 }
 
-fn authorize(
-    conn: &Connection,
-    claim_id: i64,
-    transaction: &TransactionRecord,
-) -> rusqlite::Result<Option<Authorization>> {
-    if !transaction.is_authorized() {
-        return Ok(None);
-    }
-    let authorization = Authorization::for_claim(id_u64(claim_id));
-    let mut statement =
-        conn.prepare_cached("UPDATE claims SET authorization = :authorization WHERE id = :id")?;
-    statement.execute(named_params! {
-        ":authorization": authorization.to_string(),
-        ":id": claim_id,
-    })?;
-    Ok(Some(authorization))
+/// The id the next claim row gets. The writer holds the write lock for the whole batch, so
+/// nobody else can take it; assigning it up front lets the row carry its authorization number
+/// from the start instead of a second update per paid claim.
+fn next_claim_id(conn: &Connection) -> rusqlite::Result<i64> {
+    let mut statement = conn.prepare_cached(
+        "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'claims'), 0), \
+         COALESCE((SELECT MAX(id) FROM claims), 0)) + 1",
+    )?;
+    statement.query_row([], |row| row.get(0))
 }
 
 fn link_reversal(conn: &Connection, original: i64, reversed_by: i64) -> rusqlite::Result<()> {
