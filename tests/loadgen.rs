@@ -1,0 +1,47 @@
+//! The load generator against a real gateway: the synthetic workload has the mix it promises,
+//! and every request gets an answer.
+
+mod support;
+
+use std::sync::Arc;
+
+use durgate::loadgen::engine::{self, Pace, Plan, Progress, Stop};
+use durgate::loadgen::workload::Synthetic;
+use durgate::server::reload::read_rule_folder;
+use durgate::wire::Framing;
+use support::{sample_rules, start_gateway};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_synthetic_workload_hits_a_dur_conflict_about_one_claim_in_five() {
+    let gateway = start_gateway().await;
+    let rules = durgate::rules::compile(&read_rule_folder(&sample_rules()).unwrap()).unwrap();
+    let workload = Synthetic::new(&rules, 300, durgate::server::today(), 42).unwrap();
+    let plan = Plan {
+        addr: gateway.addr,
+        framing: Framing::StxEtx,
+        pace: Pace::Closed { conns: 8, depth: 4 },
+        stop: Stop::Count(3_000),
+    };
+    let report = engine::run(&plan, Arc::new(workload), Arc::new(Progress::default())).await;
+    assert_eq!(
+        (report.completed, report.connection_errors),
+        (3_000, 0),
+        "{report:?}"
+    );
+    let count = |label: &str| report.statuses.get(label).copied().unwrap_or(0);
+    let dur_rejected = count("rejected_dur") as f64 / 3_000.0;
+    assert!(
+        (0.12..=0.32).contains(&dur_rejected),
+        "DUR rejections {dur_rejected:.3}: {report:?}"
+    );
+    assert!(
+        count("paid") + count("paid_with_dur_warning") > 1_800,
+        "{report:?}"
+    );
+    assert!(
+        count("approved") > 0 && count("duplicate") > 0,
+        "reversals and duplicates: {report:?}"
+    );
+    assert_eq!(count("rejected_99") + count("unreadable"), 0, "{report:?}");
+    gateway.stop().await;
+}
