@@ -254,16 +254,7 @@ impl Planner<'_, '_> {
             }
             Some(PaidLookup::Reversed { .. }) | None => {}
         }
-        let fills = self
-            .fills
-            .get_or_insert_with(|| self.context.history_fills());
-        let decision = self.context.adjudicate(transaction, fills);
-        let paid = (decision.status == Status::Paid)
-            .then(|| self.context.fill_of(transaction))
-            .flatten();
-        if let Some(fill) = paid {
-            fills.push(fill);
-        }
+        let (decision, paid) = self.adjudicate(transaction, None);
         self.recorded(
             index,
             RecordKind::Claim,
@@ -327,17 +318,7 @@ impl Planner<'_, '_> {
                 None,
             );
         };
-        let fills = self
-            .fills
-            .get_or_insert_with(|| self.context.history_fills());
-        fills.retain(|fill| ClaimMatch::of_fill(fill) != replaced);
-        let decision = self.context.adjudicate(transaction, fills);
-        let paid = (decision.status == Status::Paid)
-            .then(|| self.context.fill_of(transaction))
-            .flatten();
-        if let Some(fill) = paid {
-            fills.push(fill);
-        }
+        let (decision, paid) = self.adjudicate(transaction, Some(replaced));
         let update = paid.map(|paid| Update::Rebill { replaced, paid });
         self.recorded(
             index,
@@ -348,6 +329,27 @@ impl Planner<'_, '_> {
             decision,
             update,
         )
+    }
+
+    /// Adjudicates against the patient's fills and the transmission's earlier paid ones (less
+    /// the claim a rebill replaces); a paid claim becomes a fill for the later transactions.
+    fn adjudicate(
+        &mut self,
+        transaction: &Transaction,
+        replaced: Option<ClaimMatch>,
+    ) -> (Decision, Option<Fill>) {
+        let fills = self
+            .fills
+            .get_or_insert_with(|| self.context.history_fills());
+        if let Some(replaced) = replaced {
+            fills.retain(|fill| ClaimMatch::of_fill(fill) != replaced);
+        }
+        let decision = self.context.adjudicate(transaction, fills);
+        let paid = (decision.status == Status::Paid)
+            .then(|| self.context.fill_of(transaction))
+            .flatten();
+        fills.extend(paid);
+        (decision, paid)
     }
 
     fn recorded(
