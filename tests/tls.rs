@@ -630,4 +630,27 @@ async fn sighup_makes_new_handshakes_present_the_new_certificate_while_open_ones
         statuses(&open.send(&claim("TLS0014", 910_014)).await.expect("reply")),
         "P"
     );
+    // Dropped without close_notify, as many switch stacks do: an ordinary close, not an error.
+    drop(open);
+    let closed = closed_log_line(&process, "frames=3").await;
+    assert!(closed.contains("reason=\"client\""), "{closed}");
+}
+
+/// The gateway's "connection closed" log line containing `marker`, once it is written.
+async fn closed_log_line(process: &support::GatewayProcess, marker: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let logs = process.logs();
+        let line = logs
+            .lines()
+            .find(|line| line.contains("connection closed") && line.contains(marker));
+        if let Some(line) = line {
+            return line.to_string();
+        }
+        assert!(
+            started.elapsed() < SETTLE_TIMEOUT,
+            "no such line in:\n{logs}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

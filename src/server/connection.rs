@@ -185,6 +185,7 @@ impl Reading {
                 read = reader.read_buf(&mut self.buffer) => match read {
                     Ok(0) => return self.at_eof(),
                     Ok(_) => self.last_activity = Instant::now(),
+                    Err(error) if is_end_without_close_notify(&error) => return self.at_eof(),
                     Err(error) => return Closed::Frame(FrameError::Io(error)),
                 },
                 _ = sleep_until(deadline) => return self.timed_out(),
@@ -235,6 +236,13 @@ impl Reading {
             Ok(_) => Closed::ByClient,
         }
     }
+}
+
+/// A TLS peer that closes its socket without sending close_notify reads as `UnexpectedEof`.
+/// Frames delimit themselves, so that is an ordinary end of stream here: a frame it cuts
+/// short is still refused as truncated by `at_eof`. (Plain TCP never reports this kind.)
+fn is_end_without_close_notify(error: &std::io::Error) -> bool {
+    error.kind() == std::io::ErrorKind::UnexpectedEof
 }
 
 /// Awaits each pending reply in request order and writes it. Replies that are ready together
@@ -303,6 +311,75 @@ mod tests {
         let mut got = Vec::new();
         let _ = tokio::time::timeout(Duration::from_secs(3), stream.read_to_end(&mut got)).await;
         got
+    }
+
+    /// A stream that yields `input`, then ends the way a TLS session closed without
+    /// close_notify does: with an `UnexpectedEof` error. Writes are accepted and dropped.
+    struct EndsWithoutCloseNotify {
+        input: Vec<u8>,
+    }
+
+    impl tokio::io::AsyncRead for EndsWithoutCloseNotify {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            if self.input.is_empty() {
+                let eof = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
+                return std::task::Poll::Ready(Err(eof));
+            }
+            let taken = buf.remaining().min(self.input.len());
+            buf.put_slice(&self.input[..taken]);
+            self.input.drain(..taken);
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    impl tokio::io::AsyncWrite for EndsWithoutCloseNotify {
+        fn poll_write(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            std::task::Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    async fn serve_scripted(input: &[u8]) -> (&'static str, u64) {
+        let stream = Shared(EndsWithoutCloseNotify {
+            input: input.to_vec(),
+        });
+        let (_stop, shutdown) = watch::channel(false);
+        let handler = Arc::new(crate::server::echo::Echo);
+        let (closed, frames) =
+            serve_connection(stream, handler, Arc::new(settings()), shutdown).await;
+        (closed.reason(), frames)
+    }
+
+    #[tokio::test]
+    async fn an_end_without_close_notify_between_frames_is_a_client_close() {
+        assert_eq!(
+            serve_scripted(b"\x02one\x03\x02two\x03").await,
+            ("client", 2)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_end_without_close_notify_inside_a_frame_is_a_truncated_frame() {
+        assert_eq!(serve_scripted(b"\x02one\x03\x02tw").await, ("truncated", 1));
     }
 
     #[tokio::test]
