@@ -25,6 +25,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use super::tls::LiveTls;
 
@@ -53,9 +54,12 @@ pub async fn serve_admin<A: Admin>(
             accepted = listener.accept() => accepted,
             _ = shutdown.changed() => return,
         };
-        let Ok((stream, _)) = accepted else { continue };
+        let Ok((stream, peer)) = accepted else {
+            continue;
+        };
         let (admin, tls, shutdown) = (admin.clone(), tls.clone(), shutdown.clone());
-        tasks.spawn(async move {
+        let span = tracing::info_span!("admin_connection", %peer);
+        let connection = async move {
             let Some(tls) = tls else {
                 return serve_http(stream, admin).await;
             };
@@ -64,7 +68,8 @@ pub async fn serve_admin<A: Admin>(
             if let Ok(secured) = tls.accept(stream, handshake_deadline, &mut shutdown).await {
                 serve_http(secured, admin).await;
             }
-        });
+        };
+        tasks.spawn(connection.instrument(span));
     }
 }
 
