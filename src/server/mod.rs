@@ -4,8 +4,9 @@
 //! real sockets. [`Gateway::start`] loads the rule tables (refusing to start on a broken folder),
 //! loads the TLS certificates of the endpoints that use TLS (refusing to start on a broken file),
 //! opens the store, rebuilds the history from it, binds every listener and the admin address,
-//! and starts the reload triggers (folder watch, SIGHUP for rule tables and certificates). [`Gateway::shutdown`] stops accepting,
-//! lets in-flight claims finish within the grace period, then flushes and closes the store.
+//! and starts the reload triggers (folder watch, SIGHUP for rule tables and certificates).
+//! [`Gateway::shutdown`] stops accepting, lets in-flight claims finish within the grace period,
+//! then flushes and closes the store.
 //! `pipeline` is the one place that sequences parse → history → adjudicate → commit → encode.
 //! Metrics are recorded here and nowhere else.
 //!
