@@ -5,8 +5,9 @@
 //! (`deny_unknown_fields`), every bound is checked against `limits` (configuration may lower a
 //! bound, never raise it).
 //!
-//! What reloads live: the rule-table folder's *contents* (file watch, SIGHUP, admin reload).
-//! Everything in this file takes effect at start-up only.
+//! What reloads live: the rule-table folder's *contents* (file watch, SIGHUP, admin reload) and
+//! the *contents* of the TLS certificate, key and client-CA files (SIGHUP). Everything else in
+//! this file takes effect at start-up only.
 //!
 //! Must never: read files or the environment itself (the caller passes the text), hold state.
 
@@ -41,6 +42,11 @@ pub enum ConfigError {
     },
     #[error("listen: {0}")]
     Listen(String),
+    #[error("{table}: {problem}")]
+    Tls {
+        table: &'static str,
+        problem: &'static str,
+    },
 }
 
 /// The whole configuration.
@@ -58,8 +64,58 @@ pub struct Config {
     /// Admin HTTP address (health, readiness, reload, metrics); absent = no admin listener.
     pub admin: Option<SocketAddr>,
     pub log_format: LogFormat,
+    /// TLS on every claim listener (`[tls]`); absent = plain TCP.
+    pub tls: Option<TlsConfig>,
+    /// TLS on the admin address (`[admin_tls]`); absent = plain HTTP.
+    pub admin_tls: Option<TlsConfig>,
     /// Bounds, each at most the value in `limits`.
     pub limits: LimitsConfig,
+}
+
+/// The PEM files of one TLS endpoint (`server::tls` reads them at start-up and on SIGHUP).
+///
+/// One table applies to *every* claim listener: a gateway either speaks TLS to all its switches
+/// or to none, so a plaintext claim port cannot be left open beside a TLS one by mistake.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The gateway's certificate chain: its own certificate first, then intermediates.
+    pub cert: PathBuf,
+    /// The private key of that certificate (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// CA certificates a client certificate must chain to. Present = mutual TLS: a client
+    /// without a certificate from one of these CAs is refused during the handshake.
+    pub client_ca: Option<PathBuf>,
+}
+
+impl TlsConfig {
+    /// Lays command-line paths over a table from the file (`table` names it in errors): a flag
+    /// replaces the file's value; without a table, both `cert` and `key` must come as flags.
+    pub fn overlay(
+        table: &'static str,
+        base: Option<TlsConfig>,
+        cert: Option<PathBuf>,
+        key: Option<PathBuf>,
+        client_ca: Option<PathBuf>,
+    ) -> Result<Option<TlsConfig>, ConfigError> {
+        let incomplete = |problem| ConfigError::Tls { table, problem };
+        let Some(base) = base else {
+            return match (cert, key) {
+                (Some(cert), Some(key)) => Ok(Some(TlsConfig {
+                    cert,
+                    key,
+                    client_ca,
+                })),
+                (None, None) if client_ca.is_none() => Ok(None),
+                _ => Err(incomplete("a certificate and its key are both needed")),
+            };
+        };
+        Ok(Some(TlsConfig {
+            cert: cert.unwrap_or(base.cert),
+            key: key.unwrap_or(base.key),
+            client_ca: client_ca.or(base.client_ca),
+        }))
+    }
 }
 
 /// The configurable bounds (milliseconds for durations).
@@ -84,6 +140,8 @@ impl Default for Config {
             store: "sqlite:durgate.db".to_string(),
             admin: Some(SocketAddr::from(([127, 0, 0, 1], 7071))),
             log_format: LogFormat::Text,
+            tls: None,
+            admin_tls: None,
             limits: LimitsConfig::default(),
         }
     }
@@ -116,8 +174,14 @@ impl Config {
         Ok(config)
     }
 
-    /// Checks every bound and the listener list.
+    /// Checks every bound, the listener list, and that `[admin_tls]` has an admin address.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.admin_tls.is_some() && self.admin.is_none() {
+            return Err(ConfigError::Tls {
+                table: "admin_tls",
+                problem: "set without an admin address",
+            });
+        }
         if self.listen.is_empty() || self.listen.len() > limits::LISTENERS_MAX {
             let count = self.listen.len();
             return Err(ConfigError::Listen(format!(
@@ -222,6 +286,97 @@ mod tests {
             error.to_string().starts_with("frame_bytes_max = 1000000"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn tls_tables_are_read_and_unknown_tls_keys_refused() {
+        let text = "[tls]\ncert = \"a.crt\"\nkey = \"a.key\"\nclient_ca = \"ca.crt\"\n\
+                    [admin_tls]\ncert = \"b.crt\"\nkey = \"b.key\"\n";
+        let config = Config::from_toml(text).unwrap();
+        let tls = config.tls.unwrap();
+        assert_eq!(tls.client_ca, Some(PathBuf::from("ca.crt")));
+        assert_eq!(config.admin_tls.unwrap().client_ca, None);
+        let error = Config::from_toml("[tls]\ncert = \"a\"\nkey = \"b\"\nciphers = 1\n");
+        assert!(error.unwrap_err().to_string().contains("ciphers"));
+    }
+
+    #[test]
+    fn the_commented_tls_example_parses_once_uncommented() {
+        let shipped = include_str!("../config/durgate.toml");
+        let example_keys = [
+            "# [tls]",
+            "# [admin_tls]",
+            "# cert =",
+            "# key =",
+            "# client_ca =",
+        ];
+        let uncommented: String = shipped
+            .lines()
+            .map(
+                |line| match example_keys.iter().any(|key| line.starts_with(key)) {
+                    true => line.trim_start_matches("# "),
+                    false => line,
+                },
+            )
+            .flat_map(|line| [line, "\n"])
+            .collect();
+        let config = Config::from_toml(&uncommented).unwrap();
+        let (tls, admin_tls) = (config.tls.unwrap(), config.admin_tls.unwrap());
+        assert!(tls.client_ca.is_some() && admin_tls.client_ca.is_some());
+        assert_ne!(tls.cert, admin_tls.cert);
+    }
+
+    #[test]
+    fn a_tls_table_without_a_key_is_refused() {
+        let error = Config::from_toml("[tls]\ncert = \"a.crt\"\n").unwrap_err();
+        assert!(error.to_string().contains("key"), "{error}");
+    }
+
+    #[test]
+    fn admin_tls_without_an_admin_address_is_refused() {
+        let config = Config {
+            admin: None,
+            admin_tls: Some(TlsConfig {
+                cert: "a".into(),
+                key: "b".into(),
+                client_ca: None,
+            }),
+            ..Config::default()
+        };
+        assert_eq!(
+            config.validate().unwrap_err().to_string(),
+            "admin_tls: set without an admin address"
+        );
+    }
+
+    #[test]
+    fn tls_flags_replace_the_file_and_need_both_cert_and_key_alone() {
+        let path = |text: &str| Some(PathBuf::from(text));
+        let base = TlsConfig {
+            cert: "file.crt".into(),
+            key: "file.key".into(),
+            client_ca: path("file-ca.crt"),
+        };
+        let laid = TlsConfig::overlay("tls", Some(base), path("flag.crt"), None, None).unwrap();
+        assert_eq!(
+            laid,
+            Some(TlsConfig {
+                cert: "flag.crt".into(),
+                key: "file.key".into(),
+                client_ca: path("file-ca.crt"),
+            })
+        );
+        assert_eq!(
+            TlsConfig::overlay("tls", None, None, None, None).unwrap(),
+            None
+        );
+        let half = TlsConfig::overlay("tls", None, path("flag.crt"), None, None);
+        assert_eq!(
+            half.unwrap_err().to_string(),
+            "tls: a certificate and its key are both needed"
+        );
+        let ca_only = TlsConfig::overlay("tls", None, None, None, path("ca.crt"));
+        assert!(ca_only.is_err());
     }
 
     #[test]

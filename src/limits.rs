@@ -127,6 +127,17 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Listeners one gateway may open.
 pub const LISTENERS_MAX: usize = 16;
 
+// ---- server::tls ---------------------------------------------------------------------------
+
+/// Bytes of one PEM file read for TLS (certificate chain, private key or client-CA bundle).
+pub const TLS_PEM_FILE_BYTES_MAX: u64 = 1024 * 1024;
+/// Certificates in the gateway's own chain (its certificate, then intermediates).
+pub const TLS_CHAIN_CERTIFICATES_MAX: usize = 16;
+/// Trust anchors in one client-CA bundle.
+pub const TLS_CLIENT_CA_CERTIFICATES_MAX: usize = 1_024;
+/// TLS sessions kept for resumption per certificate generation (a reload starts afresh).
+pub const TLS_SESSION_CACHE_ENTRIES: usize = 256;
+
 const _: () = assert!(FRAME_BYTES_MIN < FRAME_BYTES_MAX);
 const _: () = assert!(REQUEST_HEADER_BYTES < FRAME_BYTES_MIN);
 const _: () = assert!(STORE_BATCH_RECORDS_MAX <= STORE_QUEUE_DEPTH_MAX);

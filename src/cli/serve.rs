@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use crate::config::{Config, LogFormat};
+use crate::config::{Config, LogFormat, TlsConfig};
 use crate::wire::Framing;
 
 #[derive(clap::Args, Debug)]
@@ -37,6 +37,24 @@ pub struct ServeArgs {
     /// Log line format (levels via RUST_LOG).
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,
+    /// TLS on the claim listeners: certificate chain (PEM, the gateway's certificate first).
+    #[arg(long, value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS on the claim listeners: private key of --tls-cert (PEM).
+    #[arg(long, value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
+    /// Mutual TLS: only clients with a certificate from these CAs (PEM bundle) connect.
+    #[arg(long, value_name = "PEM")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// TLS on the admin address: certificate chain (PEM).
+    #[arg(long, value_name = "PEM")]
+    pub admin_tls_cert: Option<PathBuf>,
+    /// TLS on the admin address: private key of --admin-tls-cert (PEM).
+    #[arg(long, value_name = "PEM")]
+    pub admin_tls_key: Option<PathBuf>,
+    /// Mutual TLS on the admin address: CAs of the operators' client certificates (PEM).
+    #[arg(long, value_name = "PEM")]
+    pub admin_tls_client_ca: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -58,6 +76,20 @@ impl ServeArgs {
         config.store = self.store.clone().unwrap_or(config.store);
         config.admin = self.admin.or(config.admin);
         config.log_format = self.log_format.unwrap_or(config.log_format);
+        config.tls = TlsConfig::overlay(
+            "tls",
+            config.tls.take(),
+            self.tls_cert.clone(),
+            self.tls_key.clone(),
+            self.tls_client_ca.clone(),
+        )?;
+        config.admin_tls = TlsConfig::overlay(
+            "admin_tls",
+            config.admin_tls.take(),
+            self.admin_tls_cert.clone(),
+            self.admin_tls_key.clone(),
+            self.admin_tls_client_ca.clone(),
+        )?;
         config.validate()?;
         Ok(config)
     }

@@ -5,12 +5,15 @@
 //! rule tables are loaded and the store is writable (503 with the reason otherwise);
 //! `POST /admin/reload` re-reads the rule folder and answers 200 with the new `id@version` or 422
 //! with the validation errors (the old tables stay live); `/metrics` is the Prometheus exposition.
+//! With `[admin_tls]` each connection first completes a TLS handshake (`server::tls`, in its
+//! own task, within the read deadline) and hyper serves the encrypted stream the same way.
 //!
 //! Must never: expose claim data or patient identifiers, or block the runtime (reload runs on a
 //! blocking thread).
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -18,9 +21,13 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use super::tls::LiveTls;
 
 /// What the admin endpoints ask of the running gateway.
 pub trait Admin: Send + Sync + 'static {
@@ -32,10 +39,13 @@ pub trait Admin: Send + Sync + 'static {
     fn metrics(&self) -> String;
 }
 
-/// Serves the admin endpoints until shutdown.
+/// Serves the admin endpoints until shutdown; with `tls`, each connection must complete a
+/// handshake within `handshake_deadline` first.
 pub async fn serve_admin<A: Admin>(
     listener: TcpListener,
     admin: Arc<A>,
+    tls: Option<Arc<LiveTls>>,
+    handshake_deadline: Duration,
     mut shutdown: watch::Receiver<bool>,
     tasks: TaskTracker,
 ) {
@@ -44,15 +54,35 @@ pub async fn serve_admin<A: Admin>(
             accepted = listener.accept() => accepted,
             _ = shutdown.changed() => return,
         };
-        let Ok((stream, _)) = accepted else { continue };
-        let admin = admin.clone();
-        let service = service_fn(move |request| answer(request, admin.clone()));
-        tasks.spawn(async move {
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
+        let Ok((stream, peer)) = accepted else {
+            continue;
+        };
+        let (admin, tls, shutdown) = (admin.clone(), tls.clone(), shutdown.clone());
+        let span = tracing::info_span!("admin_connection", %peer);
+        let connection = async move {
+            let Some(tls) = tls else {
+                return serve_http(stream, admin).await;
+            };
+            let mut shutdown = shutdown;
+            // A failure is counted and logged by `accept`.
+            if let Ok(secured) = tls.accept(stream, handshake_deadline, &mut shutdown).await {
+                serve_http(secured, admin).await;
+            }
+        };
+        tasks.spawn(connection.instrument(span));
     }
+}
+
+/// HTTP/1.1 on one connection (plain TCP or TLS).
+async fn serve_http<S, A>(stream: S, admin: Arc<A>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    A: Admin,
+{
+    let service = service_fn(move |request| answer(request, admin.clone()));
+    let _ = http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
 }
 
 async fn answer<A: Admin>(

@@ -1,6 +1,7 @@
 //! One client connection: frames in, replies out, in request order.
 //!
-//! Tier 3. The accept loop hands each socket to [`serve_connection`]. Its reader half decodes
+//! Tier 3. The accept loop hands each socket (or, on a TLS listener, the stream
+//! `server::tls` negotiated on it) to [`serve_connection`]. Its reader half decodes
 //! frames with `wire::FrameCodec` and gives each to the [`Handler`] *in arrival order*: the
 //! handler's `accept` step (parse, adjudicate, enqueue for commit) runs on the reader, so
 //! pipelined claims are adjudicated in the order sent; it returns a future for the rest (waiting
@@ -13,6 +14,10 @@
 //! after `idle_timeout`. A framing error or a deadline closes this connection only, after the
 //! replies already owed are written.
 //!
+//! Streams: a plain `TcpStream` is split into its own lock-free halves (the fast path); any
+//! other stream (TLS) is wrapped in [`Shared`] and split with `tokio::io::split`, whose halves
+//! share the stream behind a lock, since a TLS session's reads and writes share one state.
+//!
 //! Must never: interpret payload bytes, buffer beyond the frame limit, or block the runtime.
 
 use std::future::Future;
@@ -21,7 +26,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use futures::FutureExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
@@ -39,6 +44,33 @@ const READ_CHUNK_BYTES: usize = 4096;
 pub trait Handler: Send + Sync + 'static {
     type Pending: Future<Output = Option<Vec<u8>>> + Send + 'static;
     fn accept(&self, frame: BytesMut) -> impl Future<Output = Self::Pending> + Send;
+}
+
+/// A client byte stream, split into the halves the reader and the writer own.
+pub trait ClientStream: Send + 'static {
+    type Reader: AsyncRead + Unpin + Send + 'static;
+    type Writer: AsyncWrite + Unpin + Send + 'static;
+    fn into_halves(self) -> (Self::Reader, Self::Writer);
+}
+
+/// Plain TCP: the socket's own halves, no lock between them.
+impl ClientStream for TcpStream {
+    type Reader = OwnedReadHalf;
+    type Writer = OwnedWriteHalf;
+    fn into_halves(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        self.into_split()
+    }
+}
+
+/// Any other stream (a TLS session): halves that share it through `tokio::io::split`.
+pub struct Shared<S>(pub S);
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ClientStream for Shared<S> {
+    type Reader = ReadHalf<S>;
+    type Writer = WriteHalf<S>;
+    fn into_halves(self) -> (ReadHalf<S>, WriteHalf<S>) {
+        tokio::io::split(self.0)
+    }
 }
 
 /// Per-connection settings (from the validated config).
@@ -64,6 +96,8 @@ pub enum Closed {
     Frame(FrameError),
     /// The reply writer stopped (the client went away while replies were owed).
     WriterGone,
+    /// The TLS handshake failed or missed its deadline (no frame was read).
+    TlsHandshake,
 }
 
 impl Closed {
@@ -75,20 +109,20 @@ impl Closed {
             Closed::IdleTimeout => "idle_timeout",
             Closed::Frame(error) => error.reason(),
             Closed::WriterGone => "writer_gone",
+            Closed::TlsHandshake => "tls_handshake",
         }
     }
 }
 
 /// Serves one connection until the client leaves, a deadline or framing error, or shutdown.
 /// Returns why it closed and how many frames it read.
-pub async fn serve_connection<H: Handler>(
-    stream: TcpStream,
+pub async fn serve_connection<S: ClientStream, H: Handler>(
+    stream: S,
     handler: Arc<H>,
     settings: Arc<ConnectionSettings>,
     shutdown: watch::Receiver<bool>,
 ) -> (Closed, u64) {
-    let _ = stream.set_nodelay(true);
-    let (reader, writer) = stream.into_split();
+    let (reader, writer) = stream.into_halves();
     let (pending_tx, pending_rx) = mpsc::channel::<H::Pending>(settings.in_flight.max(1));
     let writer_task = tokio::spawn(write_replies(writer, pending_rx, settings.framing));
     let mut reading = Reading::new(&settings);
@@ -130,9 +164,9 @@ impl Reading {
         }
     }
 
-    async fn run<H: Handler>(
+    async fn run<R: AsyncRead + Unpin, H: Handler>(
         &mut self,
-        mut reader: OwnedReadHalf,
+        mut reader: R,
         handler: &H,
         pending: &mpsc::Sender<H::Pending>,
         mut shutdown: watch::Receiver<bool>,
@@ -151,6 +185,7 @@ impl Reading {
                 read = reader.read_buf(&mut self.buffer) => match read {
                     Ok(0) => return self.at_eof(),
                     Ok(_) => self.last_activity = Instant::now(),
+                    Err(error) if is_end_without_close_notify(&error) => return self.at_eof(),
                     Err(error) => return Closed::Frame(FrameError::Io(error)),
                 },
                 _ = sleep_until(deadline) => return self.timed_out(),
@@ -203,11 +238,18 @@ impl Reading {
     }
 }
 
+/// A TLS peer that closes its socket without sending close_notify reads as `UnexpectedEof`.
+/// Frames delimit themselves, so that is an ordinary end of stream here: a frame it cuts
+/// short is still refused as truncated by `at_eof`. (Plain TCP never reports this kind.)
+fn is_end_without_close_notify(error: &std::io::Error) -> bool {
+    error.kind() == std::io::ErrorKind::UnexpectedEof
+}
+
 /// Awaits each pending reply in request order and writes it. Replies that are ready together
 /// go out in one write; whatever is buffered is flushed before waiting on a reply that is not
 /// ready yet. Returns false when the socket failed.
-async fn write_replies<P>(
-    mut writer: OwnedWriteHalf,
+async fn write_replies<W: AsyncWrite + Unpin, P>(
+    mut writer: W,
     mut pending: mpsc::Receiver<P>,
     framing: Framing,
 ) -> bool
@@ -232,7 +274,7 @@ where
     flush(&mut writer, &mut out).await && writer.shutdown().await.is_ok()
 }
 
-async fn flush(writer: &mut OwnedWriteHalf, out: &mut BytesMut) -> bool {
+async fn flush<W: AsyncWrite + Unpin>(writer: &mut W, out: &mut BytesMut) -> bool {
     if out.is_empty() {
         return true;
     }
@@ -269,6 +311,75 @@ mod tests {
         let mut got = Vec::new();
         let _ = tokio::time::timeout(Duration::from_secs(3), stream.read_to_end(&mut got)).await;
         got
+    }
+
+    /// A stream that yields `input`, then ends the way a TLS session closed without
+    /// close_notify does: with an `UnexpectedEof` error. Writes are accepted and dropped.
+    struct EndsWithoutCloseNotify {
+        input: Vec<u8>,
+    }
+
+    impl tokio::io::AsyncRead for EndsWithoutCloseNotify {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            if self.input.is_empty() {
+                let eof = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
+                return std::task::Poll::Ready(Err(eof));
+            }
+            let taken = buf.remaining().min(self.input.len());
+            buf.put_slice(&self.input[..taken]);
+            self.input.drain(..taken);
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    impl tokio::io::AsyncWrite for EndsWithoutCloseNotify {
+        fn poll_write(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            std::task::Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    async fn serve_scripted(input: &[u8]) -> (&'static str, u64) {
+        let stream = Shared(EndsWithoutCloseNotify {
+            input: input.to_vec(),
+        });
+        let (_stop, shutdown) = watch::channel(false);
+        let handler = Arc::new(crate::server::echo::Echo);
+        let (closed, frames) =
+            serve_connection(stream, handler, Arc::new(settings()), shutdown).await;
+        (closed.reason(), frames)
+    }
+
+    #[tokio::test]
+    async fn an_end_without_close_notify_between_frames_is_a_client_close() {
+        assert_eq!(
+            serve_scripted(b"\x02one\x03\x02two\x03").await,
+            ("client", 2)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_end_without_close_notify_inside_a_frame_is_a_truncated_frame() {
+        assert_eq!(serve_scripted(b"\x02one\x03\x02tw").await, ("truncated", 1));
     }
 
     #[tokio::test]

@@ -1,25 +1,54 @@
 //! Accept loop of one claim listener: connection limit, refusal beyond it, one task per
 //! connection, stop on shutdown.
 //!
-//! Tier 3. `server` starts one loop per `--listen` address; each accepted socket goes to
-//! `connection::serve_connection` inside a tracing span. Beyond `connections_max` open connections
-//! a new socket is accepted and closed at once (a refusal the client sees immediately, rather
-//! than a growing backlog).
+//! Tier 3. `server` starts one loop per `--listen` address; each accepted socket goes to its own
+//! task inside a tracing span: on a TLS listener the task first runs the handshake
+//! (`server::tls`, under the read deadline), then `connection::serve_connection` serves the
+//! plain or encrypted stream. Beyond `connections_max` open connections a new socket is
+//! accepted and closed at once (a refusal the client sees immediately, rather than a growing
+//! backlog).
 //!
-//! Must never: read from a socket itself, or keep running after shutdown is signalled.
+//! Must never: read from a socket or handshake itself (a slow or plaintext client must not stall
+//! accepts), or keep running after shutdown is signalled.
 
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use super::connection::{serve_connection, ConnectionSettings, Handler};
+use super::connection::{serve_connection, Closed, ConnectionSettings, Handler, Shared};
 use super::metrics;
+use super::tls::{HandshakeError, LiveTls};
 
-/// Accepts connections until shutdown; every connection task is tracked by `tasks`.
+/// What a listener speaks on its sockets.
+#[derive(Clone)]
+pub enum Transport {
+    Plain,
+    Tls(Arc<LiveTls>),
+}
+
+/// Accepts plain TCP connections until shutdown; every connection task is tracked by `tasks`.
 pub async fn accept_loop<H: Handler>(
+    listener: TcpListener,
+    handler: Arc<H>,
+    settings: Arc<ConnectionSettings>,
+    permits: Arc<Semaphore>,
+    shutdown: watch::Receiver<bool>,
+    tasks: TaskTracker,
+) {
+    let transport = Transport::Plain;
+    accept_loop_over(
+        transport, listener, handler, settings, permits, shutdown, tasks,
+    )
+    .await
+}
+
+/// Accepts connections speaking `transport` until shutdown; every connection task is tracked
+/// by `tasks`.
+pub async fn accept_loop_over<H: Handler>(
+    transport: Transport,
     listener: TcpListener,
     handler: Arc<H>,
     settings: Arc<ConnectionSettings>,
@@ -44,9 +73,11 @@ pub async fn accept_loop<H: Handler>(
         metrics::connection_opened();
         let span = tracing::info_span!("connection", %peer);
         let (handler, settings, shutdown) = (handler.clone(), settings.clone(), shutdown.clone());
+        let transport = transport.clone();
         tasks.spawn(
             async move {
-                let (closed, frames) = serve_connection(stream, handler, settings, shutdown).await;
+                let (closed, frames) =
+                    serve_socket(stream, transport, handler, settings, shutdown).await;
                 // The place is free before the gauge says so: it never shows fewer open
                 // connections than places held.
                 drop(permit);
@@ -55,5 +86,25 @@ pub async fn accept_loop<H: Handler>(
             }
             .instrument(span),
         );
+    }
+}
+
+/// Serves one accepted socket: directly, or after a TLS handshake within the read deadline.
+async fn serve_socket<H: Handler>(
+    stream: TcpStream,
+    transport: Transport,
+    handler: Arc<H>,
+    settings: Arc<ConnectionSettings>,
+    mut shutdown: watch::Receiver<bool>,
+) -> (Closed, u64) {
+    let _ = stream.set_nodelay(true);
+    let Transport::Tls(tls) = transport else {
+        return serve_connection(stream, handler, settings, shutdown).await;
+    };
+    let deadline = settings.read_timeout;
+    match tls.accept(stream, deadline, &mut shutdown).await {
+        Ok(secured) => serve_connection(Shared(secured), handler, settings, shutdown).await,
+        Err(HandshakeError::Shutdown) => (Closed::Shutdown, 0),
+        Err(_) => (Closed::TlsHandshake, 0),
     }
 }

@@ -38,6 +38,8 @@ pub const STORE_QUEUE_DEPTH: &str = "durgate_store_queue_depth";
 pub const HISTORY_PATIENTS: &str = "durgate_history_patients";
 pub const HISTORY_FILLS: &str = "durgate_history_fills";
 pub const RULES_INFO: &str = "durgate_rules_info";
+pub const TLS_RELOADS: &str = "durgate_tls_reloads_total";
+pub const TLS_HANDSHAKE_FAILURES: &str = "durgate_tls_handshake_failures_total";
 
 /// Latency buckets (seconds): 50 µs .. 2.5 s.
 const LATENCY_BUCKETS_SECONDS: &[f64] = &[
@@ -116,6 +118,14 @@ fn describe_all() {
         "Claim connections accepted or refused at the limit."
     );
     describe_counter!(RULE_RELOADS, "Rule-table reloads, by outcome.");
+    describe_counter!(
+        TLS_RELOADS,
+        "TLS certificate reloads, by endpoint (claims, admin) and outcome."
+    );
+    describe_counter!(
+        TLS_HANDSHAKE_FAILURES,
+        "TLS handshakes that failed or timed out, by endpoint (claims, admin) and reason."
+    );
     describe_histogram!(
         CLAIM_LATENCY,
         "Time from a complete frame to its encoded reply."
@@ -263,6 +273,20 @@ pub fn connection_closed(closed: &Closed) {
     if matches!(closed, Closed::ReadTimeout) {
         counter!(FRAMES_REFUSED, "reason" => "read_timeout").increment(1);
     }
+    if matches!(closed, Closed::TlsHandshake) {
+        counter!(FRAMES_REFUSED, "reason" => "tls_handshake").increment(1);
+    }
+}
+
+/// `endpoint`: `claims` or `admin`.
+pub fn tls_reload(endpoint: &'static str, ok: bool) {
+    let outcome = if ok { "ok" } else { "refused" };
+    counter!(TLS_RELOADS, "endpoint" => endpoint, "outcome" => outcome).increment(1);
+}
+
+/// `endpoint`: `claims` or `admin`; `reason`: `failed` or `timeout`.
+pub fn tls_handshake_failed(endpoint: &'static str, reason: &'static str) {
+    counter!(TLS_HANDSHAKE_FAILURES, "endpoint" => endpoint, "reason" => reason).increment(1);
 }
 
 pub fn rule_reload(ok: bool) {

@@ -2,9 +2,11 @@
 //!
 //! Tier 3. Composes the pure core (`ncpdp`, `rules`, `history`) with the durable `store` behind
 //! real sockets. [`Gateway::start`] loads the rule tables (refusing to start on a broken folder),
+//! loads the TLS certificates of the endpoints that use TLS (refusing to start on a broken file),
 //! opens the store, rebuilds the history from it, binds every listener and the admin address,
-//! and starts the reload triggers (folder watch, SIGHUP). [`Gateway::shutdown`] stops accepting,
-//! lets in-flight claims finish within the grace period, then flushes and closes the store.
+//! and starts the reload triggers (folder watch, SIGHUP for rule tables and certificates).
+//! [`Gateway::shutdown`] stops accepting, lets in-flight claims finish within the grace period,
+//! then flushes and closes the store.
 //! `pipeline` is the one place that sequences parse → history → adjudicate → commit → encode.
 //! Metrics are recorded here and nowhere else.
 //!
@@ -18,6 +20,7 @@ pub mod listener;
 pub mod metrics;
 pub mod pipeline;
 pub mod reload;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,13 +31,15 @@ use tokio::sync::{watch, Semaphore};
 use tokio_util::task::TaskTracker;
 
 use crate::claim::Date;
-use crate::config::Config;
+use crate::config::{Config, TlsConfig};
 use crate::history::{History, PaidClaim};
 use crate::rules::{self, LiveRules, TableErrors};
 use crate::store::{self, ClaimStore, StoreError};
 
 use connection::ConnectionSettings;
+use listener::Transport;
 use pipeline::Pipeline;
+use tls::{Endpoint, LiveTls, TlsError};
 
 /// How often gauges (queue depth, history size) are refreshed.
 const GAUGE_INTERVAL: Duration = Duration::from_secs(1);
@@ -55,6 +60,11 @@ pub enum ServerError {
     },
     #[error("rule reload trigger: {0}")]
     Reload(#[from] reload::WatchError),
+    #[error("TLS for {endpoint}: {source}")]
+    Tls {
+        endpoint: &'static str,
+        source: Box<TlsError>,
+    },
 }
 
 /// A running gateway.
@@ -77,6 +87,8 @@ impl Gateway {
     pub async fn start(config: &Config) -> Result<Gateway, ServerError> {
         metrics::install();
         let rules = Arc::new(load_rules(config)?);
+        let claim_tls = load_tls(Endpoint::Claims, config.tls.as_ref())?;
+        let admin_tls = load_tls(Endpoint::Admin, config.admin_tls.as_ref())?;
         let store: Arc<dyn ClaimStore> = Arc::from(open_store(config.store.clone()).await?);
         store.observe_batches(Box::new(metrics::store_batch));
         let history = Arc::new(History::new());
@@ -84,20 +96,31 @@ impl Gateway {
         let (stop, shutdown) = watch::channel(false);
         let tasks = TaskTracker::new();
         let pipeline = Arc::new(Pipeline::new(rules.clone(), history.clone(), store.clone()));
-        let claim_addrs = bind_claims(config, pipeline, &shutdown, &tasks).await?;
-        let admin_addr = bind_admin(config, &rules, &store, &shutdown, &tasks).await?;
+        let transport = claim_tls.clone().map_or(Transport::Plain, Transport::Tls);
+        let claim_addrs = bind_claims(config, pipeline, transport, &shutdown, &tasks).await?;
+        let admin = AdminState {
+            rules: rules.clone(),
+            store: store.clone(),
+            dir: config.rules.clone(),
+        };
+        let admin_addr = bind_admin(config, admin, admin_tls.clone(), &shutdown, &tasks).await?;
         let watch = reload::watch_rule_folder(&config.rules, rules.clone())?;
         let mut background = vec![reload::spawn_sighup_reload(
             config.rules.clone(),
             rules.clone(),
         )?];
+        let certificates: Vec<_> = [claim_tls, admin_tls].into_iter().flatten().collect();
+        if !certificates.is_empty() {
+            background.push(tls::spawn_sighup_reload(certificates)?);
+        }
         background.push(tokio::spawn(refresh_gauges(
             store.clone(),
             history.clone(),
             rules.clone(),
         )));
         let grace = config.limits.shutdown_grace();
-        tracing::info!(claims = ?claim_addrs, admin = ?admin_addr, ruleset = %rules.stamp(), "gateway serving");
+        let (claims_tls, admin_tls) = (config.tls.is_some(), config.admin_tls.is_some());
+        tracing::info!(claims = ?claim_addrs, claims_tls, admin = ?admin_addr, admin_tls, ruleset = %rules.stamp(), "gateway serving");
         Ok(Gateway {
             claim_addrs,
             admin_addr,
@@ -178,6 +201,18 @@ fn load_rules(config: &Config) -> Result<LiveRules, ServerError> {
     Ok(LiveRules::new(compiled))
 }
 
+fn load_tls(
+    endpoint: Endpoint,
+    files: Option<&TlsConfig>,
+) -> Result<Option<Arc<LiveTls>>, ServerError> {
+    let Some(files) = files else { return Ok(None) };
+    let live = LiveTls::load(endpoint, files).map_err(|source| ServerError::Tls {
+        endpoint: endpoint.as_str(),
+        source: Box::new(source),
+    })?;
+    Ok(Some(Arc::new(live)))
+}
+
 async fn open_store(url: String) -> Result<Box<dyn ClaimStore>, ServerError> {
     let opened = tokio::task::spawn_blocking(move || store::open(&url)).await;
     opened
@@ -214,6 +249,7 @@ async fn rebuild_history(
 async fn bind_claims(
     config: &Config,
     pipeline: Arc<Pipeline>,
+    transport: Transport,
     shutdown: &watch::Receiver<bool>,
     tasks: &TaskTracker,
 ) -> Result<Vec<SocketAddr>, ServerError> {
@@ -231,7 +267,8 @@ async fn bind_claims(
             addr: *addr,
             source,
         })?);
-        let accept = listener::accept_loop(
+        let accept = listener::accept_loop_over(
+            transport.clone(),
             listener,
             pipeline.clone(),
             settings.clone(),
@@ -258,8 +295,8 @@ pub fn connection_settings(config: &Config) -> ConnectionSettings {
 
 async fn bind_admin(
     config: &Config,
-    rules: &Arc<LiveRules>,
-    store: &Arc<dyn ClaimStore>,
+    admin: AdminState,
+    tls: Option<Arc<LiveTls>>,
     shutdown: &watch::Receiver<bool>,
     tasks: &TaskTracker,
 ) -> Result<Option<SocketAddr>, ServerError> {
@@ -272,14 +309,11 @@ async fn bind_admin(
     let bound = listener
         .local_addr()
         .map_err(|source| ServerError::Bind { addr, source })?;
-    let state = Arc::new(AdminState {
-        rules: rules.clone(),
-        store: store.clone(),
-        dir: config.rules.clone(),
-    });
     tasks.spawn(admin::serve_admin(
         listener,
-        state,
+        Arc::new(admin),
+        tls,
+        config.limits.read_timeout(),
         shutdown.clone(),
         tasks.clone(),
     ));

@@ -1,0 +1,656 @@
+//! TLS stories: claims over TLS and mutual TLS, refused handshakes that disturb nobody else,
+//! the admin address over HTTPS, and a certificate reload on SIGHUP of the real binary.
+//!
+//! Every story makes its own throwaway PKI with rcgen: a server CA the clients trust, a switch
+//! CA the gateway trusts for client certificates, and a rogue CA nobody trusts. Stories that
+//! provoke failed handshakes hold [`FAILURE_COUNTERS`] so the process-wide counters they read
+//! move only because of them.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use durgate::config::{Config, TlsConfig};
+use durgate::ncpdp::build::ClaimBuilder;
+use durgate::ncpdp::{self, Response};
+use durgate::server::{metrics, Gateway};
+use durgate::wire::{self, FrameCodec, Framing};
+use futures::StreamExt;
+use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
+use support::{spawn_gateway_process, statuses, ProcessOptions, REPLY_TIMEOUT};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::Mutex;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls::crypto::ring;
+use tokio_rustls::rustls::pki_types::{
+    CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName,
+};
+use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+use tokio_rustls::TlsConnector;
+use tokio_util::codec::FramedRead;
+
+/// Held by every story that makes handshakes fail, while it reads the failure counters.
+static FAILURE_COUNTERS: Mutex<()> = Mutex::const_new(());
+
+/// How long a story waits for something that happens after a signal or a deadline.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(20);
+
+const ATORVASTATIN_10MG: &str = "67877051190";
+
+// ---- throwaway PKI --------------------------------------------------------------------------
+
+/// A certificate authority that can issue leaf certificates.
+struct Authority {
+    certificate: rcgen::Certificate,
+    key: KeyPair,
+}
+
+/// A leaf certificate and its key.
+struct Leaf {
+    certificate: rcgen::Certificate,
+    key: KeyPair,
+}
+
+impl Authority {
+    fn new(name: &str) -> Authority {
+        let key = KeyPair::generate().expect("CA key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let certificate = params.self_signed(&key).expect("CA certificate");
+        Authority { certificate, key }
+    }
+
+    fn issue(&self, name: &str, purpose: ExtendedKeyUsagePurpose) -> Leaf {
+        let key = KeyPair::generate().expect("leaf key");
+        let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+        let mut params = CertificateParams::new(names).expect("leaf params");
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.extended_key_usages = vec![purpose];
+        let certificate = params
+            .signed_by(&key, &self.certificate, &self.key)
+            .expect("leaf certificate");
+        Leaf { certificate, key }
+    }
+
+    fn der(&self) -> CertificateDer<'static> {
+        self.certificate.der().clone()
+    }
+}
+
+impl Leaf {
+    fn der(&self) -> CertificateDer<'static> {
+        self.certificate.der().clone()
+    }
+
+    fn key_der(&self) -> PrivateKeyDer<'static> {
+        PrivatePkcs8KeyDer::from(self.key.serialize_der()).into()
+    }
+}
+
+/// The PKI of one story, with the gateway's files in a temp folder.
+struct Pki {
+    dir: tempfile::TempDir,
+    server_ca: Authority,
+    switch_ca: Authority,
+    rogue_ca: Authority,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let pki = Pki {
+            dir: tempfile::tempdir().expect("temp dir"),
+            server_ca: Authority::new("durgate test server CA"),
+            switch_ca: Authority::new("durgate test switch CA"),
+            rogue_ca: Authority::new("unknown CA"),
+        };
+        pki.write("switch-ca.crt", &pki.switch_ca.certificate.pem());
+        pki.install_server_certificate("gateway v1");
+        pki
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.path(name), text).expect("write PEM file");
+    }
+
+    /// Issues a new server certificate, writes it (and its key) as the gateway's files and
+    /// returns its DER.
+    fn install_server_certificate(&self, name: &str) -> Vec<u8> {
+        let leaf = self
+            .server_ca
+            .issue(name, ExtendedKeyUsagePurpose::ServerAuth);
+        self.write("gateway.crt", &leaf.certificate.pem());
+        self.write("gateway.key", &leaf.key.serialize_pem());
+        leaf.certificate.der().to_vec()
+    }
+
+    /// `[tls]` with the gateway's files; with `mutual`, client certificates from the switch CA.
+    fn server_files(&self, mutual: bool) -> TlsConfig {
+        TlsConfig {
+            cert: self.path("gateway.crt"),
+            key: self.path("gateway.key"),
+            client_ca: mutual.then(|| self.path("switch-ca.crt")),
+        }
+    }
+
+    /// A client trusting the server CA, presenting `certificate` if any.
+    fn client(&self, certificate: Option<&Leaf>) -> Arc<ClientConfig> {
+        let mut roots = RootCertStore::empty();
+        roots.add(self.server_ca.der()).expect("server CA");
+        let builder = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_root_certificates(roots);
+        let config = match certificate {
+            Some(leaf) => builder
+                .with_client_auth_cert(vec![leaf.der()], leaf.key_der())
+                .expect("client certificate"),
+            None => builder.with_no_client_auth(),
+        };
+        Arc::new(config)
+    }
+
+    /// A client with a certificate from the switch CA (a known switch).
+    fn switch(&self) -> Arc<ClientConfig> {
+        let leaf = self
+            .switch_ca
+            .issue("switch 01", ExtendedKeyUsagePurpose::ClientAuth);
+        self.client(Some(&leaf))
+    }
+
+    /// A client with a certificate from a CA the gateway does not know.
+    fn stranger(&self) -> Arc<ClientConfig> {
+        let leaf = self
+            .rogue_ca
+            .issue("switch 99", ExtendedKeyUsagePurpose::ClientAuth);
+        self.client(Some(&leaf))
+    }
+}
+
+// ---- a switch speaking STX/ETX over TLS -----------------------------------------------------
+
+struct TlsClient {
+    write: WriteHalf<TlsStream<TcpStream>>,
+    replies: FramedRead<ReadHalf<TlsStream<TcpStream>>, FrameCodec>,
+    /// The certificate the gateway presented in this handshake (DER).
+    server_certificate: Vec<u8>,
+}
+
+impl TlsClient {
+    /// Connects and completes the client side of the handshake (under TLS 1.3 the gateway may
+    /// still refuse the client's certificate after this returns).
+    async fn connect(addr: SocketAddr, config: Arc<ClientConfig>) -> std::io::Result<TlsClient> {
+        let tcp = TcpStream::connect(addr).await?;
+        tcp.set_nodelay(true)?;
+        let name = ServerName::try_from("localhost").expect("server name");
+        let handshake = TlsConnector::from(config).connect(name, tcp);
+        let stream = tokio::time::timeout(REPLY_TIMEOUT, handshake).await??;
+        let server_certificate = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .map(|certificate| certificate.to_vec())
+            .unwrap_or_default();
+        let (read, write) = tokio::io::split(stream);
+        let codec = FrameCodec::new(Framing::StxEtx, durgate::limits::FRAME_BYTES_MAX, 0);
+        Ok(TlsClient {
+            write,
+            replies: FramedRead::new(read, codec),
+            server_certificate,
+        })
+    }
+
+    /// Sends one transmission; its decoded reply, or `None` when the write failed, the
+    /// connection closed or nothing readable came in time.
+    async fn send(&mut self, transmission: &[u8]) -> Option<Response> {
+        let mut framed = bytes::BytesMut::new();
+        wire::encode_frame(Framing::StxEtx, transmission, &mut framed);
+        self.write.write_all(&framed).await.ok()?;
+        let reply = tokio::time::timeout(REPLY_TIMEOUT, self.replies.next()).await;
+        let Ok(Some(Ok(bytes))) = reply else {
+            return None;
+        };
+        ncpdp::parse_response(&bytes).ok()
+    }
+}
+
+/// A paid-able B1 for its own cardholder and Rx.
+fn claim(cardholder: &str, rx: u64) -> Vec<u8> {
+    ClaimBuilder::b1()
+        .cardholder(cardholder)
+        .rx(rx)
+        .ndc(ATORVASTATIN_10MG)
+        .encode()
+}
+
+/// Connects as a known switch and expects `P` for a fresh claim.
+async fn paid_round_trip(addr: SocketAddr, config: Arc<ClientConfig>, cardholder: &str, rx: u64) {
+    let mut client = TlsClient::connect(addr, config).await.expect("handshake");
+    let reply = client.send(&claim(cardholder, rx)).await.expect("a reply");
+    assert_eq!(statuses(&reply), "P");
+}
+
+async fn tls_gateway(pki: &Pki, mutual: bool, read_timeout_ms: u64) -> support::TestGateway {
+    let files = pki.server_files(mutual);
+    support::start_gateway_with(|config| {
+        config.tls = Some(files);
+        config.limits.read_timeout_ms = read_timeout_ms;
+    })
+    .await
+}
+
+// ---- counters -------------------------------------------------------------------------------
+
+/// The value of counter `name` with exactly `labels` (0 when not exported yet).
+fn counter(name: &str, labels: &[(&str, &str)]) -> u64 {
+    let mut wanted: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    wanted.sort();
+    let text = metrics::render();
+    let found = text.lines().find_map(|line| {
+        let (series, value) = line.rsplit_once(' ')?;
+        let inside = series.strip_prefix(name)?.strip_prefix('{')?;
+        let mut have: Vec<String> = inside
+            .strip_suffix('}')?
+            .split(',')
+            .map(String::from)
+            .collect();
+        have.sort();
+        if have != wanted {
+            return None;
+        }
+        value.parse::<f64>().ok()
+    });
+    found.map_or(0, |value| value as u64)
+}
+
+fn handshakes_refused() -> u64 {
+    counter(
+        "durgate_frames_refused_total",
+        &[("reason", "tls_handshake")],
+    )
+}
+
+fn handshake_failures(endpoint: &str, reason: &str) -> u64 {
+    counter(
+        "durgate_tls_handshake_failures_total",
+        &[("endpoint", endpoint), ("reason", reason)],
+    )
+}
+
+/// Polls `value` until it equals `want` (connection tasks count after the client saw the
+/// close); returns the last value seen.
+async fn settles_at(want: u64, value: impl Fn() -> u64) -> u64 {
+    let started = Instant::now();
+    while value() != want && started.elapsed() < SETTLE_TIMEOUT {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    value()
+}
+
+/// Reads until the peer closes; `None` when it stays open past the timeout.
+async fn read_until_closed(stream: &mut TcpStream, timeout: Duration) -> Option<Vec<u8>> {
+    let mut got = Vec::new();
+    match tokio::time::timeout(timeout, stream.read_to_end(&mut got)).await {
+        Ok(_) => Some(got),
+        Err(_) => None,
+    }
+}
+
+// ---- stories --------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_known_switch_is_paid_over_mutual_tls_and_a_resubmission_is_a_duplicate() {
+    let pki = Pki::new();
+    let gateway = tls_gateway(&pki, true, 10_000).await;
+    let mut client = TlsClient::connect(gateway.addr, pki.switch())
+        .await
+        .expect("handshake");
+    let transmission = claim("TLS0001", 910_001);
+    let first = client.send(&transmission).await.expect("a reply");
+    let second = client.send(&transmission).await.expect("a reply");
+    assert_eq!(
+        (statuses(&first), statuses(&second)),
+        ("P".into(), "D".into())
+    );
+    assert_eq!(
+        first.transactions[0].authorization,
+        second.transactions[0].authorization
+    );
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn len4_framing_runs_unchanged_inside_tls() {
+    let pki = Pki::new();
+    let files = pki.server_files(false);
+    let gateway = support::start_gateway_with(|config| {
+        config.tls = Some(files);
+        config.framing = Framing::Len4;
+    })
+    .await;
+    let tcp = TcpStream::connect(gateway.addr).await.expect("connect");
+    let name = ServerName::try_from("localhost").expect("server name");
+    let connector = TlsConnector::from(pki.client(None));
+    let mut stream = connector.connect(name, tcp).await.expect("handshake");
+    let mut framed = bytes::BytesMut::new();
+    wire::encode_frame(Framing::Len4, &claim("TLS0002", 910_002), &mut framed);
+    stream.write_all(&framed).await.expect("write");
+    let mut length = [0u8; 4];
+    stream.read_exact(&mut length).await.expect("length prefix");
+    let mut reply = vec![0u8; u32::from_be_bytes(length) as usize];
+    stream.read_exact(&mut reply).await.expect("reply");
+    let reply = ncpdp::parse_response(&reply).expect("a readable response");
+    assert_eq!(statuses(&reply), "P");
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_without_a_certificate_is_refused_under_mutual_tls() {
+    let _counters = FAILURE_COUNTERS.lock().await;
+    let pki = Pki::new();
+    let gateway = tls_gateway(&pki, true, 10_000).await;
+    let (refused, failed) = (handshakes_refused(), handshake_failures("claims", "failed"));
+    // Under TLS 1.3 the client may finish its side before the gateway checks its certificate:
+    // either the handshake fails, or the first claim gets no reply.
+    if let Ok(mut anonymous) = TlsClient::connect(gateway.addr, pki.client(None)).await {
+        assert!(anonymous.send(&claim("TLS0003", 910_003)).await.is_none());
+    }
+    assert_eq!(
+        settles_at(refused + 1, handshakes_refused).await,
+        refused + 1
+    );
+    assert_eq!(handshake_failures("claims", "failed"), failed + 1);
+    paid_round_trip(gateway.addr, pki.switch(), "TLS0004", 910_004).await;
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_certificate_from_an_unknown_ca_is_refused() {
+    let _counters = FAILURE_COUNTERS.lock().await;
+    let pki = Pki::new();
+    let gateway = tls_gateway(&pki, true, 10_000).await;
+    let refused = handshakes_refused();
+    if let Ok(mut stranger) = TlsClient::connect(gateway.addr, pki.stranger()).await {
+        assert!(stranger.send(&claim("TLS0005", 910_005)).await.is_none());
+    }
+    assert_eq!(
+        settles_at(refused + 1, handshakes_refused).await,
+        refused + 1
+    );
+    paid_round_trip(gateway.addr, pki.switch(), "TLS0006", 910_006).await;
+    let store = support::StoreView::open(&gateway.store_path);
+    assert_eq!(
+        store.claims_for_rx(910_005),
+        vec![],
+        "a refused client reached the store"
+    );
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plaintext_and_silent_clients_are_closed_while_tls_clients_keep_working() {
+    let _counters = FAILURE_COUNTERS.lock().await;
+    let pki = Pki::new();
+    // A handshake deadline short enough to see the silent client cut off within the story,
+    // long against the round trips that must happen while it is still pending.
+    let gateway = tls_gateway(&pki, false, 3_000).await;
+    let (refused, failed, timed_out) = (
+        handshakes_refused(),
+        handshake_failures("claims", "failed"),
+        handshake_failures("claims", "timeout"),
+    );
+    let mut steady = TlsClient::connect(gateway.addr, pki.client(None))
+        .await
+        .expect("handshake");
+    assert_eq!(
+        statuses(
+            &steady
+                .send(&claim("TLS0007", 910_007))
+                .await
+                .expect("reply")
+        ),
+        "P"
+    );
+    // A client that connects and says nothing holds a handshake open...
+    let mut silent = TcpStream::connect(gateway.addr).await.expect("connect");
+    // ...and another speaks plain STX/ETX to the TLS port.
+    let mut plain = TcpStream::connect(gateway.addr).await.expect("connect");
+    let mut framed = bytes::BytesMut::new();
+    wire::encode_frame(Framing::StxEtx, &claim("TLS0008", 910_008), &mut framed);
+    plain.write_all(&framed).await.expect("write");
+    let answer = read_until_closed(&mut plain, REPLY_TIMEOUT).await;
+    let answer = answer.expect("the plaintext client was not closed");
+    // At most a TLS alert record (content type 21), never a claim reply.
+    assert!(matches!(answer.first(), None | Some(21)), "{answer:?}");
+    // Accepts go on while the silent handshake is pending: a new client is served, and the
+    // first one still is.
+    paid_round_trip(gateway.addr, pki.client(None), "TLS0009", 910_009).await;
+    assert_eq!(
+        statuses(
+            &steady
+                .send(&claim("TLS0010", 910_010))
+                .await
+                .expect("reply")
+        ),
+        "P"
+    );
+    let mut probe = [0u8; 1];
+    let pending = silent.try_read(&mut probe).map_err(|error| error.kind());
+    assert_eq!(
+        pending,
+        Err(std::io::ErrorKind::WouldBlock),
+        "the silent handshake ended before the other clients were served"
+    );
+    let silence = read_until_closed(&mut silent, SETTLE_TIMEOUT).await;
+    assert_eq!(
+        silence,
+        Some(vec![]),
+        "the silent client outlived the handshake deadline"
+    );
+    assert_eq!(
+        settles_at(refused + 2, handshakes_refused).await,
+        refused + 2
+    );
+    assert_eq!(handshake_failures("claims", "failed"), failed + 1);
+    assert_eq!(handshake_failures("claims", "timeout"), timed_out + 1);
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_address_over_mutual_tls_serves_operators_only() {
+    let _counters = FAILURE_COUNTERS.lock().await;
+    let pki = Pki::new();
+    let files = pki.server_files(true);
+    let gateway = support::start_gateway_with(|config| config.admin_tls = Some(files)).await;
+    let operator = pki
+        .switch_ca
+        .issue("operator", ExtendedKeyUsagePurpose::ClientAuth);
+    let page = https_get(gateway.admin, pki.client(Some(&operator)), "/healthz").await;
+    let page = page.expect("an HTTPS answer");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.ends_with("ok\n"), "{page}");
+    let failed = handshake_failures("admin", "failed");
+    let anonymous = https_get(gateway.admin, pki.client(None), "/metrics").await;
+    assert_eq!(anonymous, None);
+    let admin = gateway.admin;
+    let plain = tokio::task::spawn_blocking(move || support::http_get(admin, "/healthz"));
+    assert_eq!(plain.await.expect("plain GET"), None);
+    assert_eq!(
+        settles_at(failed + 2, || handshake_failures("admin", "failed")).await,
+        failed + 2
+    );
+    // The claim listener stays plain: only [admin_tls] was set.
+    let mut client = gateway.client().await;
+    assert_eq!(
+        statuses(&client.send(&claim("TLS0011", 910_011)).await),
+        "P"
+    );
+    gateway.stop().await;
+}
+
+/// One HTTP/1.1 GET over TLS: the whole answer, or `None` when the handshake or the exchange
+/// failed.
+async fn https_get(addr: SocketAddr, config: Arc<ClientConfig>, path: &str) -> Option<String> {
+    let tcp = TcpStream::connect(addr).await.ok()?;
+    let name = ServerName::try_from("localhost").expect("server name");
+    let exchange = async {
+        let mut stream = TlsConnector::from(config).connect(name, tcp).await.ok()?;
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.ok()?;
+        String::from_utf8(answer)
+            .ok()
+            .filter(|text| !text.is_empty())
+    };
+    tokio::time::timeout(REPLY_TIMEOUT, exchange).await.ok()?
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_certificate_file_refuses_the_start() {
+    let pki = Pki::new();
+    pki.write(
+        "gateway.key",
+        &KeyPair::generate().expect("key").serialize_pem(),
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = Config {
+        tls: Some(pki.server_files(false)),
+        ..support::test_config(&dir.path().join("claims.db"))
+    };
+    let refused = match Gateway::start(&config).await {
+        Ok(gateway) => {
+            gateway.shutdown().await;
+            panic!("a key that does not fit the certificate was accepted");
+        }
+        Err(error) => error.to_string(),
+    };
+    assert!(
+        refused.starts_with("TLS for claims: certificate"),
+        "{refused}"
+    );
+}
+
+// ---- reload on SIGHUP, on the real binary ---------------------------------------------------
+
+fn sighup(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -HUP failed");
+}
+
+/// Connects until the gateway presents `want` (a reload lands asynchronously after SIGHUP).
+async fn presents(addr: SocketAddr, config: Arc<ClientConfig>, want: &[u8]) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < SETTLE_TIMEOUT {
+        let client = TlsClient::connect(addr, config.clone()).await;
+        if client.is_ok_and(|client| client.server_certificate == want) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+fn tls_toml(files: &TlsConfig) -> String {
+    let quoted = |path: &Path| format!("{:?}", path.display().to_string());
+    let mut text = format!(
+        "[tls]\ncert = {}\nkey = {}\n",
+        quoted(&files.cert),
+        quoted(&files.key)
+    );
+    if let Some(client_ca) = &files.client_ca {
+        text.push_str(&format!("client_ca = {}\n", quoted(client_ca)));
+    }
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_makes_new_handshakes_present_the_new_certificate_while_open_ones_keep_working() {
+    let pki = Pki::new();
+    let store = tempfile::tempdir().expect("store dir");
+    let mut options = ProcessOptions::new(&store.path().join("claims.db"));
+    options.config_toml = Some(tls_toml(&pki.server_files(true)));
+    let process = tokio::task::block_in_place(|| spawn_gateway_process(&options));
+    let switch = pki.switch();
+    let mut open = TlsClient::connect(process.addr, switch.clone())
+        .await
+        .expect("handshake");
+    assert_eq!(
+        statuses(&open.send(&claim("TLS0012", 910_012)).await.expect("reply")),
+        "P"
+    );
+    let v1_der = open.server_certificate.clone();
+
+    let v2_der = pki.install_server_certificate("gateway v2");
+    assert_ne!(v1_der, v2_der);
+    sighup(process.pid());
+    assert!(
+        presents(process.addr, switch.clone(), &v2_der).await,
+        "{}",
+        process.logs()
+    );
+    assert_eq!(
+        statuses(&open.send(&claim("TLS0013", 910_013)).await.expect("reply")),
+        "P"
+    );
+
+    // A broken key is refused: the v2 certificate stays, and the refusal is logged.
+    pki.write(
+        "gateway.key",
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    );
+    sighup(process.pid());
+    let started = Instant::now();
+    while !process.logs().contains("TLS files refused") && started.elapsed() < SETTLE_TIMEOUT {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        process.logs().contains("TLS files refused"),
+        "{}",
+        process.logs()
+    );
+    let fresh = TlsClient::connect(process.addr, switch.clone())
+        .await
+        .expect("handshake");
+    assert_eq!(fresh.server_certificate, v2_der);
+    assert_eq!(
+        statuses(&open.send(&claim("TLS0014", 910_014)).await.expect("reply")),
+        "P"
+    );
+    // Dropped without close_notify, as many switch stacks do: an ordinary close, not an error.
+    drop(open);
+    let closed = closed_log_line(&process, "frames=3").await;
+    assert!(closed.contains("reason=\"client\""), "{closed}");
+}
+
+/// The gateway's "connection closed" log line containing `marker`, once it is written.
+async fn closed_log_line(process: &support::GatewayProcess, marker: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let logs = process.logs();
+        let line = logs
+            .lines()
+            .find(|line| line.contains("connection closed") && line.contains(marker));
+        if let Some(line) = line {
+            return line.to_string();
+        }
+        assert!(
+            started.elapsed() < SETTLE_TIMEOUT,
+            "no such line in:\n{logs}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
