@@ -112,8 +112,12 @@ fn allowed_labels() -> BTreeMap<&'static str, Option<Vec<&'static str>>> {
         "truncated",
         "io",
         "read_timeout",
+        "tls_handshake",
+        "failed",
+        "timeout",
     ];
     BTreeMap::from([
+        ("endpoint", Some(vec!["claims", "admin"])),
         ("transaction_code", Some(codes)),
         ("status", Some(statuses)),
         ("family", Some(families)),
