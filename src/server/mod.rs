@@ -92,7 +92,12 @@ impl Gateway {
         let store: Arc<dyn ClaimStore> = Arc::from(open_store(config.store.clone()).await?);
         store.observe_batches(Box::new(metrics::store_batch));
         let history = Arc::new(History::new());
-        rebuild_history(store.clone(), history.clone(), rules.load().lookback_days()).await?;
+        rebuild_history(
+            store.clone(),
+            history.clone(),
+            history_window_days(&rules.load()),
+        )
+        .await?;
         let (stop, shutdown) = watch::channel(false);
         let tasks = TaskTracker::new();
         let pipeline = Arc::new(Pipeline::new(rules.clone(), history.clone(), store.clone()));
@@ -354,10 +359,21 @@ async fn refresh_gauges(store: Arc<dyn ClaimStore>, history: Arc<History>, rules
         metrics::store_queue_depth(store.stats().queue_depth);
         metrics::history_size(history.patients(), history.fills_len());
         if last_prune.elapsed() >= PRUNE_INTERVAL {
-            history.prune(today().add_days(-(rules.load().lookback_days() as i32)));
+            history.prune(today().add_days(-(history_window_days(&rules.load()) as i32)));
             last_prune = tokio::time::Instant::now();
         }
     }
+}
+
+/// How far back the history keeps claims: the edits' lookback, or the filing window when that
+/// is longer — a B2 or a duplicate of any claim still billable must find it after a restart
+/// (edits ignore fills beyond the lookback whatever the history holds).
+fn history_window_days(rules: &rules::RuleSet) -> u32 {
+    let filing_window = pipeline::CLAIM_AGE_DAYS_MAX as u32;
+    rules
+        .lookback_days()
+        .max(filing_window)
+        .min(crate::limits::HISTORY_LOOKBACK_DAYS_MAX)
 }
 
 /// Today's date (UTC) from the system clock: the shell reads the clock, the core is given it.

@@ -82,6 +82,24 @@ impl TestGateway {
         Client::connect(self.addr).await
     }
 
+    /// Graceful shutdown, then a new gateway on the same configuration and store file.
+    pub async fn restart(mut self) -> TestGateway {
+        if let Some(gateway) = self.gateway.take() {
+            gateway.shutdown().await;
+        }
+        let gateway = Gateway::start(&self.config)
+            .await
+            .expect("gateway restarts");
+        let addr = gateway.claim_addrs[0];
+        let admin = gateway.admin_addr.expect("admin listener");
+        TestGateway {
+            gateway: Some(gateway),
+            addr,
+            admin,
+            ..self
+        }
+    }
+
     /// Graceful shutdown (commits and closes the store).
     pub async fn stop(mut self) {
         if let Some(gateway) = self.gateway.take() {

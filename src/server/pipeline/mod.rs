@@ -23,7 +23,7 @@
 //! await (the per-patient wait is a future, not a lock).
 
 mod plan;
-pub use plan::OverrideEvent;
+pub use plan::{OverrideEvent, CLAIM_AGE_DAYS_MAX, POST_DATED_DAYS_MAX};
 pub mod tails;
 
 use std::sync::Arc;
