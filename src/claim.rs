@@ -655,7 +655,12 @@ pub struct Fill {
 impl Fill {
     /// The fill a paid transaction becomes (`None` without an NDC). `pharmacy` and
     /// `prescriber` are [`RequestHeader::pharmacy_hash`] and [`Transaction::prescriber_hash`].
-    pub fn of(transaction: &Transaction, date_of_service: Date, pharmacy: u64, prescriber: u64) -> Option<Fill> {
+    pub fn of(
+        transaction: &Transaction,
+        date_of_service: Date,
+        pharmacy: u64,
+        prescriber: u64,
+    ) -> Option<Fill> {
         Some(Fill {
             ndc: transaction.ndc?,
             rx_number: transaction.rx_number,
