@@ -7,6 +7,7 @@ pub mod config;
 pub mod history;
 pub mod limits;
 pub mod loadgen;
+pub mod report;
 pub mod rules;
 pub mod server;
 pub mod store;
