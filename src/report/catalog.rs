@@ -110,7 +110,7 @@ mod tests {
     fn products_carry_their_classes_drug_and_generic_flag() {
         let rules = sample_rules();
         let classes = names(&["STATIN", "DIABETES", "BIGUANIDE", "SULFONYLUREA"]);
-        let catalog = Catalog::new(&rules, &classes).unwrap();
+        let catalog = Catalog::new(rules, &classes).unwrap();
         let facts = |ndc| catalog.facts(Ndc::from_value(ndc)).unwrap();
         let atorvastatin_10 = facts(67_877_051_190);
         let atorvastatin_40 = facts(67_877_051_390);
@@ -131,7 +131,7 @@ mod tests {
     #[test]
     fn unknown_classes_are_refused() {
         let rules = sample_rules();
-        let refused = Catalog::new(&rules, &names(&["STATIN", "STATINS"])).err();
+        let refused = Catalog::new(rules, &names(&["STATIN", "STATINS"])).err();
         assert!(matches!(refused, Some(ReportError::UnknownClass(name)) if name == "STATINS"));
     }
 }

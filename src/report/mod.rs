@@ -33,6 +33,7 @@ pub mod money;
 pub mod p4p;
 pub mod quality;
 pub mod render;
+pub mod run;
 pub mod safety;
 pub mod settings;
 pub mod source;
@@ -40,6 +41,7 @@ pub mod source;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub use run::{run, Kind, Report};
 pub use settings::Settings;
 
 use crate::claim::{reject, Action, Code2, Date, Edit, Ndc, RejectCode};
@@ -232,9 +234,11 @@ pub enum ReportError {
     NoClaims { from: Date, to: Date },
     #[error("settings: {0}")]
     Settings(String),
+    #[error("rule tables: {0}")]
+    Rules(String),
     #[error("settings name class {0:?}, which the rule tables do not define")]
     UnknownClass(String),
-    #[error("{0} stores are not supported by the reports yet: use sqlite:PATH")]
+    #[error("{0} stores are not supported yet: the reports read sqlite:PATH")]
     NotSupported(&'static str),
     #[error("store url {0:?} is not understood: expected sqlite:PATH")]
     StoreUrl(String),

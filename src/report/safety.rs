@@ -381,14 +381,14 @@ mod tests {
         let known = [METFORMIN, LISINOPRIL, ROSUVASTATIN, SERTRALINE];
         let unknown = [11, 12, 13, 14];
         let drugs: Vec<u64> = known.iter().chain(&unknown).copied().collect();
-        let mut rows = mtm_rows(1, &drugs, 245_00);
+        let mut rows = mtm_rows(1, &drugs, 24_500);
         // Patient 2: the same at $246 → $3,968.61: a target.
-        rows.extend(mtm_rows(2, &drugs, 246_00));
+        rows.extend(mtm_rows(2, &drugs, 24_600));
         // Patient 3: $500 each but seven drugs.
-        rows.extend(mtm_rows(3, &drugs[..7], 500_00));
+        rows.extend(mtm_rows(3, &drugs[..7], 50_000));
         // Patient 4: eight fills of two chronic drugs (a repeat drug counts once).
         let repeats = [METFORMIN, METFORMIN, LISINOPRIL, 11, 12, 13, 14, 15];
-        rows.extend(mtm_rows(4, &repeats, 500_00));
+        rows.extend(mtm_rows(4, &repeats, 50_000));
         let safety = report(rows);
         let targets: Vec<(u32, u32, u32, u64)> = safety
             .mtm_targets

@@ -51,8 +51,8 @@ pub struct P4pSettings {
 impl Default for P4pSettings {
     fn default() -> P4pSettings {
         P4pSettings {
-            intervention_pool_cents_per_year: 5_000_000_00,
-            bonus_pool_cents_per_year: 3_000_000_00,
+            intervention_pool_cents_per_year: 500_000_000,
+            bonus_pool_cents_per_year: 300_000_000,
             payable_professional_codes: strings(&["R0", "SW", "M0"]),
             unpaid_professional_codes: strings(&["PE", "P0"]),
             bonus_threshold_basis_points: 500,
@@ -348,7 +348,7 @@ pub struct MtmSettings {
 impl Default for MtmSettings {
     fn default() -> MtmSettings {
         MtmSettings {
-            annual_cost_cents: 3_967_00,
+            annual_cost_cents: 396_700,
             chronic_classes: strings(&[
                 "DIABETES",
                 "RAS_ANTAGONIST",

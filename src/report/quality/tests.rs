@@ -39,7 +39,7 @@ impl Rows {
     }
 }
 
-fn result<'r>(results: &'r [MeasureResult], measure: Measure) -> &'r MeasureResult {
+fn result(results: &[MeasureResult], measure: Measure) -> &MeasureResult {
     results
         .iter()
         .find(|r| r.measure == measure.as_str())
