@@ -21,7 +21,7 @@ use durgate::store::{
     ClaimStore, RecordKind, SqliteStore, StoreOptions, TransactionRecord, TransmissionRecord,
 };
 use futures::StreamExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -204,6 +204,21 @@ fn summary(report: &Report) -> String {
     }
 }
 
+/// Fills a new store at `path`; returns the seconds it took.
+fn fill_store(path: &Path, claims: u64, products: &[Ndc]) -> f64 {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let store = Arc::new(SqliteStore::open(path, StoreOptions::default()).expect("open store"));
+    let started = Instant::now();
+    let failed = runtime.block_on(fill(&store, claims, products));
+    store.close().expect("close");
+    let seconds = started.elapsed().as_secs_f64();
+    println!("filled {claims} claims through the store API in {seconds:.1} s ({failed} refused)");
+    seconds
+}
+
 fn main() {
     let claims = std::env::var("REPORT_BENCH_CLAIMS")
         .ok()
@@ -213,19 +228,15 @@ fn main() {
     let products: Vec<Ndc> = rules.products().iter().map(|product| product.ndc).collect();
     let folder =
         tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir under target/tmp");
-    let path = folder.path().join("report-bench.db");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let store = Arc::new(SqliteStore::open(&path, StoreOptions::default()).expect("open store"));
-    let started = Instant::now();
-    let failed = runtime.block_on(fill(&store, claims, &products));
-    store.close().expect("close");
-    let fill_seconds = started.elapsed().as_secs_f64();
-    println!(
-        "filled {claims} claims through the store API in {fill_seconds:.1} s ({failed} refused)"
-    );
+    // REPORT_BENCH_STORE=PATH keeps the filled store there and reuses it when it exists.
+    let kept = std::env::var_os("REPORT_BENCH_STORE").map(PathBuf::from);
+    let path = kept.unwrap_or_else(|| folder.path().join("report-bench.db"));
+    let fill_seconds = if path.exists() {
+        println!("reusing the store at {}", path.display());
+        0.0
+    } else {
+        fill_store(&path, claims, &products)
+    };
 
     let url = format!("sqlite:{}", path.display());
     let mut seconds = Vec::new();

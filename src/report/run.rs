@@ -70,7 +70,7 @@ pub fn run(
         first: period.from(),
         last: period.to(),
     };
-    if source.count(in_period)? == 0 {
+    if !source.has_claims(in_period)? {
         let (from, to) = (period.from(), period.to());
         return Err(ReportError::NoClaims { from, to });
     }
@@ -114,7 +114,7 @@ fn scan(
     progress: Progress<'_>,
     fold: &mut dyn FnMut(ClaimRow) -> Result<(), ReportError>,
 ) -> Result<(), ReportError> {
-    let expected = source.count(dates)?;
+    let expected = source.estimate(dates)?;
     let mut visited = 0u64;
     progress(0, expected);
     let total = source.scan(dates, &mut |row| {

@@ -7,16 +7,18 @@
 //! id, so memory stays flat however large the period. A PostgreSQL reader is a later issue: it
 //! implements the same trait; `postgres://` urls are refused for now.
 //!
-//! Patients leave the database only as a [`PatientNumber`]: SQLite itself ranks every patient
-//! key by its first claim id (`row_number() OVER (ORDER BY min(id))`), so the process never
-//! holds a cardholder id, name or date of birth. Must never write to the store, create it, or
-//! read a row beyond [`REPORT_CLAIMS_MAX`].
+//! Patients leave the reader only as a [`PatientNumber`]: the rank of the patient key's first
+//! claim id among every patient key in the store. Before a scan one `GROUP BY` query ranks the
+//! keys; the reader keeps only a 128-bit hash of each key (SipHash and FNV-1a side by side) with
+//! its number, and maps every row's key through it as the row is read, so no cardholder id,
+//! name or date of birth outlives the row being decoded. Must never write to the store, create
+//! it, or read a row beyond [`REPORT_CLAIMS_MAX`].
 
 use super::{ClaimRow, ConflictRow, DurPpsRow, PatientNumber, ReportError, RowStatus, ScanDates};
 use crate::claim::{id_hash, Action, Code2, Date, Edit, Ndc, RejectCode};
 use crate::limits::{
     CONFLICTS_PER_TRANSACTION_MAX, DUR_PPS_OCCURRENCES_MAX, REJECT_CODES_MAX, REPORT_CLAIMS_MAX,
-    REPORT_PHARMACIES_MAX, STORE_BUSY_TIMEOUT,
+    REPORT_PATIENTS_MAX, REPORT_PHARMACIES_MAX, STORE_BUSY_TIMEOUT,
 };
 use rusqlite::types::ValueRef;
 use rusqlite::{named_params, Connection, ErrorCode, OpenFlags, Row};
@@ -30,8 +32,11 @@ pub const SCHEMA_VERSION_KNOWN: i64 = 1;
 
 /// A claim store the reports can read.
 pub trait ClaimSource {
-    /// Claim rows (B1 claims and B3 rebills) with a date of service in `dates`.
-    fn count(&self, dates: ScanDates) -> Result<u64, ReportError>;
+    /// Whether any claim row (B1 claim or B3 rebill) has a date of service in `dates`.
+    fn has_claims(&self, dates: ScanDates) -> Result<bool, ReportError>;
+
+    /// About how many rows a scan of `dates` visits (for progress; may differ a little).
+    fn estimate(&self, dates: ScanDates) -> Result<u64, ReportError>;
 
     /// The latest date of service of any paid claim in the store.
     fn latest_paid_date(&self) -> Result<Option<Date>, ReportError>;
@@ -118,12 +123,21 @@ fn not_a_store(error: &rusqlite::Error) -> bool {
 }
 
 impl ClaimSource for SqliteSource {
-    fn count(&self, dates: ScanDates) -> Result<u64, ReportError> {
-        let sql = format!("SELECT count(*) FROM claims c WHERE {ROW_FILTER}");
+    fn has_claims(&self, dates: ScanDates) -> Result<bool, ReportError> {
+        let sql = format!("SELECT EXISTS (SELECT 1 FROM claims c WHERE {ROW_FILTER})");
         let (first, last) = bounds(dates);
         let params = named_params! { ":first": first, ":last": last };
-        let count = self.connection.query_row(&sql, params, |row| row.get(0))?;
-        Ok(count)
+        Ok(self.connection.query_row(&sql, params, |row| row.get(0))?)
+    }
+
+    /// Counted on the `claims_status_dos` index alone: paid and rejected rows of the dates,
+    /// rejected reversals included.
+    fn estimate(&self, dates: ScanDates) -> Result<u64, ReportError> {
+        let sql = "SELECT count(*) FROM claims WHERE status IN ('paid', 'rejected') \
+                   AND date_of_service BETWEEN :first AND :last";
+        let (first, last) = bounds(dates);
+        let params = named_params! { ":first": first, ":last": last };
+        Ok(self.connection.query_row(sql, params, |row| row.get(0))?)
     }
 
     fn latest_paid_date(&self) -> Result<Option<Date>, ReportError> {
@@ -132,13 +146,9 @@ impl ClaimSource for SqliteSource {
             [],
             |row| row.get(0),
         )?;
+        let corrupt = || corrupt(0, "date_of_service");
         latest
-            .map(|text| {
-                parse_iso_date(&text).ok_or(ReportError::Corrupt {
-                    claim_id: 0,
-                    column: "date_of_service",
-                })
-            })
+            .map(|text| parse_iso_date(&text).ok_or_else(corrupt))
             .transpose()
     }
 
@@ -147,35 +157,49 @@ impl ClaimSource for SqliteSource {
         dates: ScanDates,
         visit: &mut dyn FnMut(ClaimRow) -> Result<(), ReportError>,
     ) -> Result<u64, ReportError> {
-        let (first, last) = bounds(dates);
-        let params = named_params! { ":first": first, ":last": last };
-        let mut statements = Statements::prepare(&self.connection)?;
-        let mut rejects = statements
-            .rejects
-            .query_map(params, reject_code)?
-            .peekable();
-        let mut conflicts = statements.conflicts.query_map(params, conflict)?.peekable();
-        let mut dur_pps = statements
-            .dur_pps
-            .query_map(params, dur_pps_row)?
-            .peekable();
-        let mut rows = statements.claims.query(params)?;
-        let mut pharmacies = Pharmacies::default();
-        let mut visited = 0u64;
-        while let Some(row) = rows.next()? {
-            visited += 1;
-            if visited > REPORT_CLAIMS_MAX {
-                return Err(too_large("claim rows", REPORT_CLAIMS_MAX));
-            }
-            let mut claim = claim_row(row, &mut pharmacies)?;
-            let id = claim.claim_id;
-            claim.reject_codes = children(&mut rejects, id, REJECT_CODES_MAX)?;
-            claim.conflicts = children(&mut conflicts, id, CONFLICTS_PER_TRANSACTION_MAX)?;
-            claim.dur_pps = children(&mut dur_pps, id, DUR_PPS_OCCURRENCES_MAX)?;
-            visit(claim)?;
-        }
+        // One read transaction: the patient ranking and the rows come from one snapshot, even
+        // while a gateway keeps committing.
+        let snapshot = self.connection.unchecked_transaction()?;
+        let visited = scan_rows(&snapshot, dates, visit)?;
+        snapshot.finish()?;
         Ok(visited)
     }
+}
+
+fn scan_rows(
+    connection: &Connection,
+    dates: ScanDates,
+    visit: &mut dyn FnMut(ClaimRow) -> Result<(), ReportError>,
+) -> Result<u64, ReportError> {
+    let (first, last) = bounds(dates);
+    let params = named_params! { ":first": first, ":last": last };
+    let mut statements = Statements::prepare(connection)?;
+    let mut rejects = statements
+        .rejects
+        .query_map(params, reject_code)?
+        .peekable();
+    let mut conflicts = statements.conflicts.query_map(params, conflict)?.peekable();
+    let mut dur_pps = statements
+        .dur_pps
+        .query_map(params, dur_pps_row)?
+        .peekable();
+    let patients = patient_numbers(connection)?;
+    let mut rows = statements.claims.query(params)?;
+    let mut pharmacies = Pharmacies::default();
+    let mut visited = 0u64;
+    while let Some(row) = rows.next()? {
+        visited += 1;
+        if visited > REPORT_CLAIMS_MAX {
+            return Err(too_large("claim rows", REPORT_CLAIMS_MAX));
+        }
+        let mut claim = claim_row(row, &patients, &mut pharmacies)?;
+        let id = claim.claim_id;
+        claim.reject_codes = children(&mut rejects, id, REJECT_CODES_MAX)?;
+        claim.conflicts = children(&mut conflicts, id, CONFLICTS_PER_TRANSACTION_MAX)?;
+        claim.dur_pps = children(&mut dur_pps, id, DUR_PPS_OCCURRENCES_MAX)?;
+        visit(claim)?;
+    }
+    Ok(visited)
 }
 
 /// The scan's first and last date of service as the store writes them.
@@ -221,23 +245,46 @@ impl<'c> Statements<'c> {
     }
 }
 
-/// Claim rows with the patient number SQLite derives: the rank of each patient key's first
-/// claim id among all patient keys of the store.
 fn claims_sql() -> String {
     format!(
-        "WITH first_claims AS (\
-             SELECT patient_key, min(id) AS first_id FROM claims \
-             WHERE patient_key IS NOT NULL GROUP BY patient_key), \
-         numbered AS (\
-             SELECT patient_key, row_number() OVER (ORDER BY first_id) AS patient_number \
-             FROM first_claims) \
-         SELECT c.id, c.pharmacy_id, n.patient_number, c.patient_age_years, c.product_id, \
+        "SELECT c.id, c.pharmacy_id, c.patient_key, c.patient_age_years, c.product_id, \
              c.ndc, c.quantity_milli, c.days_supply, c.date_of_service, c.prescriber_id, \
              c.status, c.reversed_at_ms IS NOT NULL, c.gross_amount_due_cents, \
              c.ingredient_cost_cents, c.dispensing_fee_cents \
-         FROM claims c LEFT JOIN numbered n ON n.patient_key = c.patient_key \
-         WHERE {ROW_FILTER} ORDER BY c.id"
+         FROM claims c WHERE {ROW_FILTER} ORDER BY c.id"
     )
+}
+
+/// Every patient key of the store ranked by its first claim id, as a hash → number map.
+fn patient_numbers(connection: &Connection) -> Result<FxHashMap<u128, u32>, ReportError> {
+    let mut statement = connection.prepare(
+        "SELECT patient_key FROM claims WHERE patient_key IS NOT NULL \
+         GROUP BY patient_key ORDER BY min(id)",
+    )?;
+    let mut rows = statement.query([])?;
+    let mut numbers = FxHashMap::default();
+    while let Some(row) = rows.next()? {
+        let number = u32::try_from(numbers.len() + 1).unwrap_or(u32::MAX);
+        if numbers.len() >= REPORT_PATIENTS_MAX {
+            return Err(too_large("patients", REPORT_PATIENTS_MAX as u64));
+        }
+        let key = text(row, 0)?.unwrap_or("");
+        if numbers.insert(key_hash(key), number).is_some() {
+            return Err(ReportError::Corrupt {
+                claim_id: 0,
+                column: "patient_key (two keys share a 128-bit hash)",
+            });
+        }
+    }
+    Ok(numbers)
+}
+
+/// A 128-bit hash of a patient key: SipHash-1-3 (fixed keys) beside FNV-1a.
+fn key_hash(key: &str) -> u128 {
+    use std::hash::{Hash, Hasher};
+    let mut sip = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut sip);
+    (u128::from(sip.finish()) << 64) | u128::from(id_hash(key.as_bytes()))
 }
 
 /// Pharmacy ids interned: one `Arc<str>` per pharmacy for the whole scan.
@@ -338,11 +385,22 @@ fn corrupt(claim_id: u64, column: &'static str) -> ReportError {
     ReportError::Corrupt { claim_id, column }
 }
 
-fn claim_row(row: &Row<'_>, pharmacies: &mut Pharmacies) -> Result<ClaimRow, ReportError> {
+fn claim_row(
+    row: &Row<'_>,
+    patients: &FxHashMap<u128, u32>,
+    pharmacies: &mut Pharmacies,
+) -> Result<ClaimRow, ReportError> {
     let claim_id: u64 = row.get(0)?;
     let corrupt = |column| corrupt(claim_id, column);
     let pharmacy = pharmacies.intern(text(row, 1)?.unwrap_or(""))?;
-    let patient: Option<u32> = row.get(2)?;
+    let patient = match text(row, 2)? {
+        None => None,
+        Some(key) => Some(
+            *patients
+                .get(&key_hash(key))
+                .ok_or_else(|| corrupt("patient_key"))?,
+        ),
+    };
     let age: Option<i64> = row.get(3)?;
     let ndc = match text(row, 5)? {
         None => None,
