@@ -289,8 +289,11 @@ async fn the_three_reports_read_the_story_back() {
     );
     assert_eq!(totals.intervention_cents, totals.intervention_pool_cents);
     assert_eq!(totals.bonus_cents, totals.bonus_pool_cents);
-    // Premier: A handled 2 of 3 alerts, B 1 of 1; top 10 % of two ranked = one: B.
-    assert_eq!((a.premier, b.premier), (false, true));
+    // Premier: A's three conflict claims are two alerts (claim 3 was dispensed at B after
+    // review, so its outcome is claim 4), both handled (R0; never dispensed); B handled 1 of
+    // 1. Both score 100 %; the top 10 % of two ranked is one: A, with more alerts.
+    assert_eq!(a.premier_score_basis_points, Some(10_000));
+    assert_eq!((a.premier, b.premier), (true, false));
     let edits: Vec<(&str, u64)> = totals
         .conflicts_by_edit
         .iter()

@@ -22,7 +22,8 @@
 //!   within the follow-up window, a setting), among eligible pharmacies whose share of paid
 //!   claims carrying DUR/PPS codes is below the threshold;
 //! - largest-remainder rounding, ties to the lower pharmacy id, so the shares sum to the pool;
-//! - premier score = (payable overrides + not dispensed after review) / claims with conflicts;
+//! - premier score = (payable overrides + not dispensed after review) / alerts, where a DUR
+//!   reject dispensed within the follow-up window is one alert with the claim that followed;
 //! - PDC with index fill, same-drug overlap shifting and truncation at the period end; star
 //!   ratings from the program's cut points on rates rounded to 0.1 %.
 #![doc = ""]

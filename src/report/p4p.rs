@@ -405,14 +405,19 @@ fn pay(lines: &mut [PharmacyP4p], settings: &P4pSettings, pools: (u64, u64)) {
     }
 }
 
-/// `(numerator, denominator)` of the premier score, for ranked pharmacies.
+/// `(handled, alerts)` of the premier score, for ranked pharmacies. A DUR reject that was
+/// dispensed within the follow-up window is not an alert of its own: its outcome is the claim
+/// that followed it (counted there, as an override or not).
 fn premier_score(line: &PharmacyP4p) -> Option<(u64, u64)> {
-    let alerted = line.claims_with_conflicts;
+    let dispensed_after_reject = line.dur_rejects - line.not_dispensed_after_review;
+    let alerts = line
+        .claims_with_conflicts
+        .saturating_sub(dispensed_after_reject);
     let handled = line.payable_overrides + line.not_dispensed_after_review;
-    (line.eligible && alerted > 0).then_some((handled.min(alerted), alerted))
+    (line.eligible && alerts > 0).then_some((handled.min(alerts), alerts))
 }
 
-/// Best first: higher score (exact fractions), then more alerted claims, then pharmacy id.
+/// Best first: higher score (exact fractions), then more alerts, then lower pharmacy id.
 fn rank(a: &PharmacyP4p, b: &PharmacyP4p) -> Ordering {
     let (Some((an, ad)), Some((bn, bd))) = (premier_score(a), premier_score(b)) else {
         return Ordering::Equal;
@@ -427,14 +432,17 @@ fn designate_premier(lines: &mut [PharmacyP4p], percentile: u32) {
     let mut ranked: Vec<usize> = (0..lines.len())
         .filter(|index| lines.get(*index).and_then(premier_score).is_some())
         .collect();
-    ranked.sort_by(|a, b| rank(&lines[*a], &lines[*b]));
+    ranked.sort_by(|a, b| match (lines.get(*a), lines.get(*b)) {
+        (Some(a), Some(b)) => rank(a, b),
+        _ => Ordering::Equal,
+    });
     let count = (ranked.len() as u64 * u64::from(percentile)).div_ceil(100);
     for (position, index) in ranked.into_iter().enumerate() {
         let Some(line) = lines.get_mut(index) else {
             continue;
         };
-        let (handled, alerted) = premier_score(line).unwrap_or((0, 1));
-        line.premier_score_basis_points = u32::try_from(handled * 10_000 / alerted).ok();
+        let (handled, alerts) = premier_score(line).unwrap_or((0, 1));
+        line.premier_score_basis_points = u32::try_from(handled * 10_000 / alerts).ok();
         line.premier = (position as u64) < count;
     }
 }
@@ -747,6 +755,99 @@ mod tests {
         assert_eq!(premier, vec!["P04", "P05"]);
         assert_eq!(line(&report, "P02").premier_score_basis_points, Some(5_000));
         assert_eq!(report.totals.premier_pharmacies, 2);
+    }
+
+    #[test]
+    fn a_reject_dispensed_after_review_is_one_alert_with_the_claim_that_followed() {
+        // Rejected, then paid with R0 two days later: one alert, handled → 100 %.
+        // Rejected and never dispensed: one alert, handled → 100 %.
+        // Rejected, then paid without a code: one alert, not handled → 0 %.
+        let settings = settings();
+        let mut rows = volume("A", 0, 600);
+        rows.extend(volume("B", 10_000, 600));
+        rows.extend(volume("C", 20_000, 600));
+        rows.push(dur_rejected(30_000, "A", 70_001, 10));
+        let overridden = with_conflict(
+            paid(30_001, "A", 70_001, 12),
+            Edit::Duplication,
+            Action::Reject,
+        );
+        rows.push(with_codes(overridden, "R0", "1G", true));
+        rows.push(dur_rejected(30_002, "B", 70_002, 10));
+        rows.push(dur_rejected(30_003, "C", 70_003, 10));
+        let resubmitted = with_conflict(
+            paid(30_004, "C", 70_003, 11),
+            Edit::Duplication,
+            Action::Reject,
+        );
+        rows.push(resubmitted);
+        let report = p4p_report(rows, &settings, half_year()).unwrap();
+        let score = |id| line(&report, id).premier_score_basis_points;
+        assert_eq!(
+            (score("A"), score("B"), score("C")),
+            (Some(10_000), Some(10_000), Some(0))
+        );
+    }
+
+    #[test]
+    fn codes_that_answered_nothing_earn_nothing() {
+        let settings = settings();
+        let mut rows = volume("A", 0, 600);
+        rows.extend(volume("B", 10_000, 600));
+        rows.push(override_claim(20_000, "A", "R0", true));
+        // B sends payable codes on claims whose conflicts they did not answer.
+        for id in 20_001..20_011 {
+            rows.push(override_claim(id, "B", "R0", false));
+        }
+        let report = p4p_report(rows, &settings, half_year()).unwrap();
+        let b = line(&report, "B");
+        assert_eq!((b.payable_overrides, b.unmatched_code_claims), (0, 10));
+        assert_eq!(b.intervention_cents, 0);
+        assert_eq!(
+            line(&report, "A").intervention_cents,
+            report.totals.intervention_pool_cents
+        );
+    }
+
+    proptest::proptest! {
+        /// Random pharmacies (volume, payable overrides, codes): every pool is paid out whole
+        /// when anyone qualifies, and the pharmacies' amounts sum to the totals exactly.
+        #[test]
+        fn totals_reconcile_to_the_pools(
+            shapes in proptest::collection::vec((0u64..40, 0u64..6, 0u64..4), 1..25),
+            threshold in 0u32..3_000,
+            eligibility in 0u64..40,
+        ) {
+            let mut settings = settings();
+            settings.bonus_threshold_basis_points = threshold;
+            settings.eligibility_paid_claims_per_half_year = eligibility;
+            let mut rows = Vec::new();
+            for (index, (plain, payable, coded)) in shapes.iter().enumerate() {
+                let pharmacy = format!("P{index:03}");
+                let first = index as u64 * 1_000;
+                rows.extend(volume(&pharmacy, first, *plain));
+                for n in 0..*payable {
+                    rows.push(override_claim(first + 100 + n, &pharmacy, "SW", true));
+                }
+                for n in 0..*coded {
+                    rows.push(with_codes(paid(first + 200 + n, &pharmacy, 3, 4), "PE", "1B", false));
+                }
+            }
+            let report = p4p_report(rows, &settings, half_year()).unwrap();
+            let totals = &report.totals;
+            let intervention: u64 = report.pharmacies.iter().map(|l| l.intervention_cents).sum();
+            let bonus: u64 = report.pharmacies.iter().map(|l| l.bonus_cents).sum();
+            proptest::prop_assert_eq!(intervention, totals.intervention_cents);
+            proptest::prop_assert_eq!(bonus, totals.bonus_cents);
+            let anyone = |weight: &dyn Fn(&PharmacyP4p) -> u64| report.pharmacies.iter().any(|l| weight(l) > 0);
+            let expected = if anyone(&intervention_weight) { totals.intervention_pool_cents } else { 0 };
+            proptest::prop_assert_eq!(intervention, expected);
+            let expected = if anyone(&|l| bonus_weight(l, &settings)) { totals.bonus_pool_cents } else { 0 };
+            proptest::prop_assert_eq!(bonus, expected);
+            for line in &report.pharmacies {
+                proptest::prop_assert!(line.eligible || line.intervention_cents + line.bonus_cents == 0);
+            }
+        }
     }
 
     #[test]
