@@ -9,7 +9,7 @@
 use crate::claim::Ndc;
 use crate::limits::REPORT_SETTINGS_CLASSES_MAX;
 use crate::report::ReportError;
-use crate::rules::{IngredientId, RuleSet};
+use crate::rules::{IngredientId, Product, RuleSet};
 use rustc_hash::FxHashMap;
 
 /// What a report needs to know about one product.
@@ -48,13 +48,8 @@ impl Catalog {
         for product in rules.products() {
             let next_drug = u32::try_from(drugs.len()).unwrap_or(u32::MAX);
             let drug = *drugs.entry(&product.ingredient_set).or_insert(next_drug);
-            let classes = product
-                .ingredient_set
-                .iter()
-                .filter_map(|id| ingredient_masks.get(rules.ingredient_name(*id)))
-                .fold(0, |mask, bits| mask | bits);
             let facts = ProductFacts {
-                classes,
+                classes: classes_of(rules, product, &ingredient_masks),
                 drug,
                 generic: product.generic,
             };
@@ -78,6 +73,15 @@ impl Catalog {
     pub fn facts(&self, ndc: Option<Ndc>) -> Option<ProductFacts> {
         self.products.get(&ndc?.value()).copied()
     }
+}
+
+/// The mask of the classes any ingredient of the product belongs to.
+fn classes_of(rules: &RuleSet, product: &Product, masks: &FxHashMap<&str, u64>) -> u64 {
+    product
+        .ingredient_set
+        .iter()
+        .filter_map(|id| masks.get(rules.ingredient_name(*id)))
+        .fold(0, |mask, bits| mask | bits)
 }
 
 /// For every ingredient of the named classes, the mask of those classes.

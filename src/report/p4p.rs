@@ -460,22 +460,17 @@ fn build_report(
     );
     pay(&mut lines, settings, pools);
     designate_premier(&mut lines, settings.premier_percentile);
-    let mut totals = sum_lines(&lines);
-    totals.intervention_pool_cents = pools.0;
-    totals.bonus_pool_cents = pools.1;
-    totals.days_in_period = period.days();
-    totals.eligibility_paid_claims_required = eligibility_required(settings, period);
-    totals.bonus_threshold_basis_points = settings.bonus_threshold_basis_points;
-    totals.follow_up_days = settings.follow_up_days;
-    totals.follow_up_complete = follow_up_complete;
-    totals.conflicts_by_edit = Edit::ALL
-        .iter()
-        .zip(conflicts_by_edit)
-        .map(|(edit, conflicts)| EditCount {
-            edit: edit.as_str(),
-            conflicts,
-        })
-        .collect();
+    let totals = P4pTotals {
+        intervention_pool_cents: pools.0,
+        bonus_pool_cents: pools.1,
+        days_in_period: period.days(),
+        eligibility_paid_claims_required: eligibility_required(settings, period),
+        bonus_threshold_basis_points: settings.bonus_threshold_basis_points,
+        follow_up_days: settings.follow_up_days,
+        follow_up_complete,
+        conflicts_by_edit: edit_counts(conflicts_by_edit),
+        ..sum_lines(&lines)
+    };
     let notes = notes(&totals, period);
     P4pReport {
         period,
@@ -483,6 +478,17 @@ fn build_report(
         totals,
         notes,
     }
+}
+
+fn edit_counts(conflicts_by_edit: [u64; Edit::ALL.len()]) -> Vec<EditCount> {
+    Edit::ALL
+        .iter()
+        .zip(conflicts_by_edit)
+        .map(|(edit, conflicts)| EditCount {
+            edit: edit.as_str(),
+            conflicts,
+        })
+        .collect()
 }
 
 fn sum_lines(lines: &[PharmacyP4p]) -> P4pTotals {

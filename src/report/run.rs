@@ -74,22 +74,38 @@ pub fn run(
         let (from, to) = (period.from(), period.to());
         return Err(ReportError::NoClaims { from, to });
     }
-    let needs_rules = || rules.ok_or_else(|| ReportError::Rules("no rule tables given".into()));
+    let rules = || rules.ok_or_else(|| ReportError::Rules("no rule tables given".into()));
     match kind {
         Kind::P4p => run_p4p(source, settings, period, progress).map(Report::P4p),
-        Kind::Quality => {
-            let mut tally = QualityTally::new(&settings.quality, needs_rules()?, period)?;
-            let dates = quality::scan_dates(period);
-            scan(source, dates, progress, &mut |row| tally.add(&row))?;
-            tally.finish().map(Report::Quality)
-        }
-        Kind::Safety => {
-            let mut tally = SafetyTally::new(&settings.safety, needs_rules()?, period)?;
-            let dates = safety::scan_dates(period, &settings.safety);
-            scan(source, dates, progress, &mut |row| tally.add(&row))?;
-            Ok(Report::Safety(tally.finish()))
-        }
+        Kind::Quality => run_quality(source, settings, rules()?, period, progress),
+        Kind::Safety => run_safety(source, settings, rules()?, period, progress),
     }
+}
+
+fn run_quality(
+    source: &dyn ClaimSource,
+    settings: &Settings,
+    rules: &RuleSet,
+    period: Period,
+    progress: Progress<'_>,
+) -> Result<Report, ReportError> {
+    let mut tally = QualityTally::new(&settings.quality, rules, period)?;
+    let dates = quality::scan_dates(period);
+    scan(source, dates, progress, &mut |row| tally.add(&row))?;
+    tally.finish().map(Report::Quality)
+}
+
+fn run_safety(
+    source: &dyn ClaimSource,
+    settings: &Settings,
+    rules: &RuleSet,
+    period: Period,
+    progress: Progress<'_>,
+) -> Result<Report, ReportError> {
+    let mut tally = SafetyTally::new(&settings.safety, rules, period)?;
+    let dates = safety::scan_dates(period, &settings.safety);
+    scan(source, dates, progress, &mut |row| tally.add(&row))?;
+    Ok(Report::Safety(tally.finish()))
 }
 
 fn run_p4p(

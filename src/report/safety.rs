@@ -108,6 +108,17 @@ struct OpioidFill {
     pharmacy: u64,
 }
 
+impl OpioidFill {
+    fn of(row: &ClaimRow, patient: PatientNumber) -> OpioidFill {
+        OpioidFill {
+            patient: patient.0,
+            day: row.date_of_service.days(),
+            prescriber: row.prescriber,
+            pharmacy: id_hash(row.pharmacy.as_bytes()),
+        }
+    }
+}
+
 /// The running fold of the safety report.
 pub struct SafetyTally<'s> {
     settings: &'s SafetySettings,
@@ -158,12 +169,7 @@ impl<'s> SafetyTally<'s> {
         let facts = self.catalog.facts(row.ndc);
         let classes = facts.map_or(0, |facts| facts.classes);
         if classes & self.opioid_mask != 0 {
-            self.opioid.push(OpioidFill {
-                patient: patient.0,
-                day: row.date_of_service.days(),
-                prescriber: row.prescriber,
-                pharmacy: id_hash(row.pharmacy.as_bytes()),
-            });
+            self.opioid.push(OpioidFill::of(row, patient));
         }
         if self.period.contains(row.date_of_service) {
             // Unknown products are told apart by product id, kept apart from ingredient sets.

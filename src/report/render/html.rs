@@ -159,41 +159,35 @@ fn bar_chart(title: &str, legend: &[(&str, &str)], bars: &[Bar]) -> String {
     let height = ROW_HEIGHT * bars.len().max(1) as u64 + 8;
     let width = LABEL_WIDTH + CHART_WIDTH + VALUE_WIDTH;
     let mut svg = format!(
-        "<figure><figcaption><strong>{}</strong>{}</figcaption>\
+        "<figure><figcaption><strong>{title}</strong>{}</figcaption>\
          <svg role=\"img\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\">\
-         <title>{}</title>",
-        escape(title),
+         <title>{title}</title>",
         legend_html(legend),
-        escape(title)
+        title = escape(title)
     );
     for (index, bar) in bars.iter().enumerate() {
-        let y = ROW_HEIGHT * index as u64 + 4;
-        let _ = write!(
-            svg,
-            "<text x=\"0\" y=\"{}\">{}</text>",
-            y + 14,
-            escape(&bar.label)
-        );
-        let mut x = LABEL_WIDTH;
-        for (value, class) in &bar.segments {
-            let length = value * CHART_WIDTH / largest;
-            let _ = write!(
-                svg,
-                "<rect class=\"{class}\" x=\"{x}\" y=\"{y}\" width=\"{length}\" height=\"16\">\
-                 <title>{}: {value}</title></rect>",
-                escape(&bar.label)
-            );
-            x += length;
-        }
-        let _ = write!(
-            svg,
-            "<text x=\"{}\" y=\"{}\">{}</text>",
-            x + 6,
-            y + 14,
-            escape(&bar.text)
-        );
+        svg.push_str(&bar_svg(bar, ROW_HEIGHT * index as u64 + 4, largest));
     }
     svg.push_str("</svg></figure>\n");
+    svg
+}
+
+/// One bar at height `y`: its label, its segments, and its text after the bar.
+fn bar_svg(bar: &Bar, y: u64, largest: u64) -> String {
+    let label = escape(&bar.label);
+    let mut svg = format!("<text x=\"0\" y=\"{}\">{label}</text>", y + 14);
+    let mut x = LABEL_WIDTH;
+    for (value, class) in &bar.segments {
+        let length = value * CHART_WIDTH / largest;
+        let _ = write!(
+            svg,
+            "<rect class=\"{class}\" x=\"{x}\" y=\"{y}\" width=\"{length}\" height=\"16\">\
+             <title>{label}: {value}</title></rect>"
+        );
+        x += length;
+    }
+    let text = escape(&bar.text);
+    let _ = write!(svg, "<text x=\"{}\" y=\"{}\">{text}</text>", x + 6, y + 14);
     svg
 }
 
@@ -353,37 +347,39 @@ fn p4p_table(pharmacies: &[PharmacyP4p]) -> String {
         "Premier score %",
         "Premier",
     ];
+    let rows: Vec<Vec<Cell>> = pharmacies.iter().map(p4p_row).collect();
+    table(&headers, &rows)
+}
+
+fn p4p_row(line: &PharmacyP4p) -> Vec<Cell> {
     let yes_no = |value: bool| Cell::text(if value { "yes" } else { "no" });
     let count = |value: u64| Cell::text(value.to_string());
-    let rows: Vec<Vec<Cell>> = pharmacies
-        .iter()
-        .map(|line| {
-            vec![
-                Cell::text(line.pharmacy_id.clone()),
-                count(line.paid_claims),
-                count(line.claims_with_conflicts),
-                count(line.paid_claims_without_alerts),
-                count(line.payable_overrides),
-                count(line.unpaid_overrides),
-                count(line.other_overrides),
-                count(line.unmatched_code_claims),
-                Cell::text(percent_of_basis_points(line.code_share_basis_points)),
-                yes_no(line.below_threshold),
-                count(line.dur_rejects),
-                count(line.not_dispensed_after_review),
-                yes_no(line.eligible),
-                Cell::sorted_by(dollars(line.intervention_cents), line.intervention_cents),
-                Cell::sorted_by(dollars(line.bonus_cents), line.bonus_cents),
-                Cell::text(
-                    line.premier_score_basis_points
-                        .map(percent_of_basis_points)
-                        .unwrap_or_default(),
-                ),
-                yes_no(line.premier),
-            ]
-        })
-        .collect();
-    table(&headers, &rows)
+    let percent = |basis_points: Option<u32>| {
+        Cell::text(
+            basis_points
+                .map(percent_of_basis_points)
+                .unwrap_or_default(),
+        )
+    };
+    vec![
+        Cell::text(line.pharmacy_id.clone()),
+        count(line.paid_claims),
+        count(line.claims_with_conflicts),
+        count(line.paid_claims_without_alerts),
+        count(line.payable_overrides),
+        count(line.unpaid_overrides),
+        count(line.other_overrides),
+        count(line.unmatched_code_claims),
+        percent(Some(line.code_share_basis_points)),
+        yes_no(line.below_threshold),
+        count(line.dur_rejects),
+        count(line.not_dispensed_after_review),
+        yes_no(line.eligible),
+        Cell::sorted_by(dollars(line.intervention_cents), line.intervention_cents),
+        Cell::sorted_by(dollars(line.bonus_cents), line.bonus_cents),
+        percent(line.premier_score_basis_points),
+        yes_no(line.premier),
+    ]
 }
 
 // ---- quality -------------------------------------------------------------------------------
@@ -476,49 +472,54 @@ fn quality_table(report: &QualityReport) -> String {
 
 /// The safety report page.
 pub(crate) fn safety(report: &SafetyReport) -> String {
-    let criteria = &report.criteria;
-    let mut body = summary(&[
-        ("Patients with paid claims", report.patients.to_string()),
-        ("MTM targets", report.mtm_targets.len().to_string()),
-        (
-            "MTM criteria",
-            format!(
-                "at least {} chronic classes, {} distinct drugs, {} a year",
-                criteria.mtm_chronic_classes_min,
-                criteria.mtm_distinct_drugs_min,
-                dollars(criteria.mtm_annual_cost_cents)
-            ),
-        ),
-        (
-            "Opioid overutilization",
-            report.opioid_overutilization.len().to_string(),
-        ),
-        (
-            "Opioid criteria",
-            format!(
-                "at least {} prescribers and {} pharmacies within {} days",
-                criteria.opioid_prescribers_min,
-                criteria.opioid_pharmacies_min,
-                criteria.opioid_window_days
-            ),
-        ),
-    ]);
+    let mut body = safety_summary(report);
     body.push_str(&notes(&report.notes));
     body.push_str("<h2>Charts</h2><div class=\"charts\">");
     body.push_str(&findings_chart(report));
     body.push_str("</div><h2>MTM targets</h2>\n");
-    let mtm_rows: Vec<Vec<Cell>> = report
+    body.push_str(&mtm_table(report));
+    body.push_str("<h2>Opioid overutilization</h2>\n");
+    body.push_str(&opioid_table(report));
+    page("Safety report", report.period, &body)
+}
+
+fn safety_summary(report: &SafetyReport) -> String {
+    let criteria = &report.criteria;
+    let mtm = format!(
+        "at least {} chronic classes, {} distinct drugs, {} a year",
+        criteria.mtm_chronic_classes_min,
+        criteria.mtm_distinct_drugs_min,
+        dollars(criteria.mtm_annual_cost_cents)
+    );
+    let opioid = format!(
+        "at least {} prescribers and {} pharmacies within {} days",
+        criteria.opioid_prescribers_min,
+        criteria.opioid_pharmacies_min,
+        criteria.opioid_window_days
+    );
+    summary(&[
+        ("Patients with paid claims", report.patients.to_string()),
+        ("MTM targets", report.mtm_targets.len().to_string()),
+        ("MTM criteria", mtm),
+        (
+            "Opioid overutilization",
+            report.opioid_overutilization.len().to_string(),
+        ),
+        ("Opioid criteria", opioid),
+    ])
+}
+
+fn mtm_table(report: &SafetyReport) -> String {
+    let rows: Vec<Vec<Cell>> = report
         .mtm_targets
         .iter()
         .map(|target| {
+            let cost = target.annualized_cost_cents;
             vec![
                 Cell::text(target.patient_number.0.to_string()),
                 Cell::text(target.chronic_classes.to_string()),
                 Cell::text(target.distinct_drugs.to_string()),
-                Cell::sorted_by(
-                    dollars(target.annualized_cost_cents),
-                    target.annualized_cost_cents,
-                ),
+                Cell::sorted_by(dollars(cost), cost),
             ]
         })
         .collect();
@@ -528,9 +529,11 @@ pub(crate) fn safety(report: &SafetyReport) -> String {
         "Distinct drugs",
         "Annualised cost",
     ];
-    body.push_str(&table(&headers, &mtm_rows));
-    body.push_str("<h2>Opioid overutilization</h2>\n");
-    let opioid_rows: Vec<Vec<Cell>> = report
+    table(&headers, &rows)
+}
+
+fn opioid_table(report: &SafetyReport) -> String {
+    let rows: Vec<Vec<Cell>> = report
         .opioid_overutilization
         .iter()
         .map(|finding| {
@@ -550,8 +553,7 @@ pub(crate) fn safety(report: &SafetyReport) -> String {
         "Opioid fills",
         "Window",
     ];
-    body.push_str(&table(&headers, &opioid_rows));
-    page("Safety report", report.period, &body)
+    table(&headers, &rows)
 }
 
 fn findings_chart(report: &SafetyReport) -> String {

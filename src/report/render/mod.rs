@@ -8,9 +8,9 @@
 mod html;
 
 use super::p4p::{P4pReport, PharmacyP4p};
-use super::quality::QualityReport;
-use super::safety::SafetyReport;
-use super::ReportError;
+use super::quality::{MeasureResult, QualityReport};
+use super::safety::{MtmTarget, OpioidOverutilization, SafetyReport};
+use super::{Period, ReportError};
 use serde::Serialize;
 use std::io::Write;
 use std::str::FromStr;
@@ -117,18 +117,27 @@ const P4P_COLUMNS: [&str; 22] = [
 fn p4p_csv(report: &P4pReport, out: &mut dyn Write) -> Result<(), ReportError> {
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(P4P_COLUMNS).map_err(csv_error)?;
-    let period = [
-        report.period.from().to_string(),
-        report.period.to().to_string(),
-    ];
     for line in &report.pharmacies {
-        let mut record = period.to_vec();
+        let mut record = period_cells(report.period);
         record.extend(p4p_cells(line));
         record.extend([String::new(), String::new()]);
         writer.write_record(&record).map_err(csv_error)?;
     }
+    writer.write_record(p4p_total(report)).map_err(csv_error)?;
+    writer.flush()?;
+    Ok(())
+}
+
+fn period_cells(period: Period) -> Vec<String> {
+    vec![period.from().to_string(), period.to().to_string()]
+}
+
+/// The `TOTAL` row: sums where a sum means something, counts of eligible and premier
+/// pharmacies in their columns, and the pools in the last two.
+fn p4p_total(report: &P4pReport) -> Vec<String> {
     let totals = &report.totals;
-    let mut record = period.to_vec();
+    let text = |value: u64| value.to_string();
+    let mut record = period_cells(report.period);
     record.push("TOTAL".into());
     let counts = [
         totals.paid_claims,
@@ -139,17 +148,14 @@ fn p4p_csv(report: &P4pReport, out: &mut dyn Write) -> Result<(), ReportError> {
         totals.other_overrides,
         totals.unmatched_code_claims,
     ];
-    record.extend(counts.iter().map(u64::to_string));
+    record.extend(counts.map(text));
     record.extend(["", "", ""].map(String::from));
-    record.extend([totals.dur_rejects, totals.not_dispensed_after_review].map(|n| n.to_string()));
-    record.push(totals.eligible_pharmacies.to_string());
-    record.extend([totals.intervention_cents, totals.bonus_cents].map(|n| n.to_string()));
-    record.push(String::new());
-    record.push(totals.premier_pharmacies.to_string());
-    record.extend([totals.intervention_pool_cents, totals.bonus_pool_cents].map(|n| n.to_string()));
-    writer.write_record(&record).map_err(csv_error)?;
-    writer.flush()?;
-    Ok(())
+    record.extend([totals.dur_rejects, totals.not_dispensed_after_review].map(text));
+    record.push(text(totals.eligible_pharmacies));
+    record.extend([totals.intervention_cents, totals.bonus_cents].map(text));
+    record.extend([String::new(), text(totals.premier_pharmacies)]);
+    record.extend([totals.intervention_pool_cents, totals.bonus_pool_cents].map(text));
+    record
 }
 
 fn p4p_cells(line: &PharmacyP4p) -> Vec<String> {
@@ -178,25 +184,22 @@ fn p4p_cells(line: &PharmacyP4p) -> Vec<String> {
     ]
 }
 
+const QUALITY_COLUMNS: [&str; 9] = [
+    "period_from",
+    "period_to",
+    "pharmacy_id",
+    "measure",
+    "denominator",
+    "numerator",
+    "rate_percent",
+    "stars",
+    "lower_is_better",
+];
+
 /// One row per pharmacy (and `ALL`) and measure.
 fn quality_csv(report: &QualityReport, out: &mut dyn Write) -> Result<(), ReportError> {
     let mut writer = csv::Writer::from_writer(out);
-    let header = [
-        "period_from",
-        "period_to",
-        "pharmacy_id",
-        "measure",
-        "denominator",
-        "numerator",
-        "rate_percent",
-        "stars",
-        "lower_is_better",
-    ];
-    writer.write_record(header).map_err(csv_error)?;
-    let period = [
-        report.period.from().to_string(),
-        report.period.to().to_string(),
-    ];
+    writer.write_record(QUALITY_COLUMNS).map_err(csv_error)?;
     let all = std::iter::once(("ALL", &report.overall));
     let pharmacies = report
         .pharmacies
@@ -204,22 +207,7 @@ fn quality_csv(report: &QualityReport, out: &mut dyn Write) -> Result<(), Report
         .map(|pharmacy| (pharmacy.pharmacy_id.as_str(), &pharmacy.measures));
     for (pharmacy, measures) in all.chain(pharmacies) {
         for result in measures {
-            let mut record = period.to_vec();
-            record.extend([
-                pharmacy.to_owned(),
-                result.measure.to_owned(),
-                result.denominator.to_string(),
-                result.numerator.to_string(),
-                result
-                    .rate_percent
-                    .map(|rate| format!("{rate:.1}"))
-                    .unwrap_or_default(),
-                result
-                    .stars
-                    .map(|stars| stars.to_string())
-                    .unwrap_or_default(),
-                if result.lower_is_better { "Y" } else { "N" }.to_owned(),
-            ]);
+            let record = quality_record(report.period, pharmacy, result);
             writer.write_record(&record).map_err(csv_error)?;
         }
     }
@@ -227,55 +215,84 @@ fn quality_csv(report: &QualityReport, out: &mut dyn Write) -> Result<(), Report
     Ok(())
 }
 
+fn quality_record(period: Period, pharmacy: &str, result: &MeasureResult) -> Vec<String> {
+    let mut record = period_cells(period);
+    record.extend([
+        pharmacy.to_owned(),
+        result.measure.to_owned(),
+        result.denominator.to_string(),
+        result.numerator.to_string(),
+        result
+            .rate_percent
+            .map(|rate| format!("{rate:.1}"))
+            .unwrap_or_default(),
+        result
+            .stars
+            .map(|stars| stars.to_string())
+            .unwrap_or_default(),
+        if result.lower_is_better { "Y" } else { "N" }.to_owned(),
+    ]);
+    record
+}
+
+const SAFETY_COLUMNS: [&str; 12] = [
+    "period_from",
+    "period_to",
+    "finding",
+    "patient_number",
+    "chronic_classes",
+    "distinct_drugs",
+    "annualized_cost_cents",
+    "opioid_prescribers",
+    "opioid_pharmacies",
+    "opioid_fills",
+    "window_from",
+    "window_to",
+];
+
 /// One row per finding: `mtm` targets, then `opioid` overutilization.
 fn safety_csv(report: &SafetyReport, out: &mut dyn Write) -> Result<(), ReportError> {
     let mut writer = csv::Writer::from_writer(out);
-    let header = [
-        "period_from",
-        "period_to",
-        "finding",
-        "patient_number",
-        "chronic_classes",
-        "distinct_drugs",
-        "annualized_cost_cents",
-        "opioid_prescribers",
-        "opioid_pharmacies",
-        "opioid_fills",
-        "window_from",
-        "window_to",
-    ];
-    writer.write_record(header).map_err(csv_error)?;
-    let period = [
-        report.period.from().to_string(),
-        report.period.to().to_string(),
-    ];
+    writer.write_record(SAFETY_COLUMNS).map_err(csv_error)?;
     for target in &report.mtm_targets {
-        let mut record = period.to_vec();
-        record.extend([
-            "mtm".to_owned(),
-            target.patient_number.0.to_string(),
-            target.chronic_classes.to_string(),
-            target.distinct_drugs.to_string(),
-            target.annualized_cost_cents.to_string(),
-        ]);
-        record.extend(["", "", "", "", ""].map(String::from));
-        writer.write_record(&record).map_err(csv_error)?;
+        writer
+            .write_record(mtm_record(report.period, target))
+            .map_err(csv_error)?;
     }
     for finding in &report.opioid_overutilization {
-        let mut record = period.to_vec();
-        record.extend(["opioid".to_owned(), finding.patient_number.0.to_string()]);
-        record.extend(["", "", ""].map(String::from));
-        record.extend([
-            finding.prescribers.to_string(),
-            finding.pharmacies.to_string(),
-            finding.opioid_fills.to_string(),
-            finding.window_from.clone(),
-            finding.window_to.clone(),
-        ]);
-        writer.write_record(&record).map_err(csv_error)?;
+        writer
+            .write_record(opioid_record(report.period, finding))
+            .map_err(csv_error)?;
     }
     writer.flush()?;
     Ok(())
+}
+
+fn mtm_record(period: Period, target: &MtmTarget) -> Vec<String> {
+    let mut record = period_cells(period);
+    record.extend([
+        "mtm".to_owned(),
+        target.patient_number.0.to_string(),
+        target.chronic_classes.to_string(),
+        target.distinct_drugs.to_string(),
+        target.annualized_cost_cents.to_string(),
+    ]);
+    record.extend(["", "", "", "", ""].map(String::from));
+    record
+}
+
+fn opioid_record(period: Period, finding: &OpioidOverutilization) -> Vec<String> {
+    let mut record = period_cells(period);
+    record.extend(["opioid".to_owned(), finding.patient_number.0.to_string()]);
+    record.extend(["", "", ""].map(String::from));
+    record.extend([
+        finding.prescribers.to_string(),
+        finding.pharmacies.to_string(),
+        finding.opioid_fills.to_string(),
+        finding.window_from.clone(),
+        finding.window_to.clone(),
+    ]);
+    record
 }
 
 #[cfg(test)]
