@@ -8,6 +8,7 @@ pub mod history;
 pub mod limits;
 pub mod loadgen;
 pub mod ncpdp;
+pub mod report;
 pub mod rules;
 pub mod server;
 pub mod store;

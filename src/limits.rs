@@ -112,6 +112,28 @@ pub const STORE_STATEMENTS_CACHED_MAX: usize = 32;
 /// Claim rows the history rebuild visits before it refuses: more than the history could hold.
 pub const STORE_HISTORY_ROWS_MAX: u64 = HISTORY_PATIENTS_MAX as u64 * FILLS_PER_PATIENT_MAX as u64;
 
+// ---- report --------------------------------------------------------------------------------
+
+/// Days one report period may span (`--from` to `--to`, inclusive).
+pub const REPORT_PERIOD_DAYS_MAX: u32 = 3 * 366;
+/// Claim rows one report scan visits before it refuses (a store far beyond what the reports
+/// were sized for).
+pub const REPORT_CLAIMS_MAX: u64 = 100_000_000;
+/// Distinct pharmacies one report holds.
+pub const REPORT_PHARMACIES_MAX: usize = 200_000;
+/// Distinct patients the report reader numbers (the store's patient keys, held while it runs).
+pub const REPORT_PATIENTS_MAX: usize = HISTORY_PATIENTS_MAX;
+/// Measure-relevant fills kept for one patient in one report (later ones are counted, ignored).
+pub const REPORT_FILLS_PER_PATIENT_MAX: usize = 4_096;
+/// Rule-table classes the report settings may name in all.
+pub const REPORT_SETTINGS_CLASSES_MAX: usize = 64;
+/// Longest window (days) a report setting may ask for: follow-up, asthma, opioid.
+pub const REPORT_WINDOW_DAYS_MAX: u32 = 366;
+/// Bars one report chart draws (the table below it lists every row).
+pub const REPORT_CHART_BARS_MAX: usize = 40;
+/// Bytes of the report settings file.
+pub const REPORT_SETTINGS_BYTES_MAX: u64 = 1024 * 1024;
+
 // ---- server --------------------------------------------------------------------------------
 
 /// Open client connections per gateway; beyond it new connections are refused.
@@ -146,3 +168,5 @@ const _: () = assert!(CONFLICTS_PER_TRANSACTION_MAX >= DUR_PPS_OCCURRENCES_MAX);
 const _: () = assert!(HISTORY_SHARDS.is_power_of_two());
 const _: () = assert!(RESPONSE_HEADER_BYTES < REQUEST_HEADER_BYTES);
 const _: () = assert!(DUR_PPS_OCCURRENCES_MAX <= 9 && ADDITIONAL_MESSAGES_MAX <= 9);
+const _: () = assert!(REPORT_WINDOW_DAYS_MAX <= REPORT_PERIOD_DAYS_MAX);
+const _: () = assert!(REPORT_SETTINGS_CLASSES_MAX <= 64); // one bit each in a u64 mask

@@ -6,6 +6,7 @@
 
 mod decode;
 mod loadgen;
+mod report;
 mod rules;
 mod send;
 mod serve;
@@ -32,6 +33,11 @@ pub enum Command {
     Send(send::SendArgs),
     /// Drive claim load at a gateway (closed or open loop) and report throughput and latency.
     Loadgen(loadgen::LoadgenArgs),
+    /// Analyst reports over the claim store (read-only): P4P payments, quality, safety.
+    Report {
+        #[command(subcommand)]
+        report: report::ReportCommand,
+    },
     /// Show D.0 transmissions with NCPDP field names and every problem found.
     ///
     /// Each FILE holds one bare transmission or one or more STX…ETX frames. Exit status: 0 no
@@ -51,6 +57,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::serve(&args),
         Command::Send(args) => send::send(&args),
         Command::Loadgen(args) => loadgen::loadgen(&args),
+        Command::Report { report } => report::main(report),
         Command::Decode(args) => decode::decode(&args),
         Command::CheckRules { dir } => rules::check_rules(&dir),
     }

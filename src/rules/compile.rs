@@ -296,7 +296,7 @@ impl Builder {
     // ---- products.csv ----
 
     fn products(&mut self, bytes: &[u8], errors: &mut TableErrors) {
-        const COLUMNS: [Column; 9] = [
+        const COLUMNS: [Column; 10] = [
             required("ndc"),
             required("ingredients"),
             required("strengths"),
@@ -306,6 +306,7 @@ impl Builder {
             optional("dea_schedule"),
             optional("long_acting"),
             optional("name"),
+            optional("generic"),
         ];
         read(PRODUCTS_FILE, bytes, &COLUMNS, errors, |row, errors| {
             self.product_row(row, errors)
@@ -331,7 +332,9 @@ impl Builder {
         let route = route_cell(row, 5, errors);
         let dea_schedule = schedule_cell(row, errors);
         let long_acting = yes_no_cell(row, 7, errors);
-        let (Some(ndc), Some(unit), Some(strengths), Some(route)) = (ndc, unit, strengths, route)
+        let generic = known_yes_no_cell(row, 9, errors);
+        let (Some(ndc), Some(unit), Some(strengths), Some(route), Some(generic)) =
+            (ndc, unit, strengths, route, generic)
         else {
             return;
         };
@@ -358,6 +361,7 @@ impl Builder {
             route,
             dea_schedule: dea_schedule.flatten(),
             long_acting: long_acting.unwrap_or(false),
+            generic,
             opioid: false,
             benzodiazepine: false,
             interacts: false,
@@ -943,6 +947,14 @@ fn yes_no_cell(row: &Row, column: usize, errors: &mut TableErrors) -> Option<boo
             errors.push(row.error(column, 2, format!("{other:?} is not Y or N")));
             None
         }
+    }
+}
+
+/// A `Y`/`N` cell where empty means "not known": `Some(None)`; `None` after an error.
+fn known_yes_no_cell(row: &Row, column: usize, errors: &mut TableErrors) -> Option<Option<bool>> {
+    match row.text(column) {
+        "" => Some(None),
+        _ => yes_no_cell(row, column, errors).map(Some),
     }
 }
 

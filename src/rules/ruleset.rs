@@ -44,6 +44,10 @@ pub struct Product {
     pub route: Route,
     pub dea_schedule: Option<u8>,
     pub long_acting: bool,
+    /// The optional `generic` column: `Some(true)` for a generic product, `Some(false)` for a
+    /// brand, `None` when the cell is empty or the column absent (the generic dispensing rate
+    /// of `durgate report quality` leaves such products out).
+    pub generic: Option<bool>,
     /// Some ingredient has an MME factor for this route.
     pub opioid: bool,
     /// Some ingredient matches the opioid edit's `with_benzodiazepine`.

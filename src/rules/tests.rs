@@ -316,6 +316,37 @@ fn every_validation_rule_is_enforced_with_file_line_and_column() {
 }
 
 #[test]
+fn generic_column_is_optional_and_yes_no() {
+    let product = |rules: &RuleSet, value| {
+        Ndc::from_value(value)
+            .and_then(|ndc| rules.product(ndc))
+            .map(|product| product.generic)
+    };
+    assert_eq!(
+        product(&rules(), SERTRALINE),
+        Some(None),
+        "no column: unknown"
+    );
+    let products = fixture::PRODUCTS
+        .replacen(",name\n", ",name,generic\n", 1)
+        .replacen("SERTRALINE 50\n", "SERTRALINE 50,Y\n", 1)
+        .replacen("FLUOXETINE 20\n", "FLUOXETINE 20,N\n", 1);
+    let rules = rules_from(&with("products.csv", &products));
+    assert_eq!(product(&rules, SERTRALINE), Some(Some(true)));
+    assert_eq!(product(&rules, FLUOXETINE), Some(Some(false)));
+    assert_eq!(
+        product(&rules, SIMVASTATIN),
+        Some(None),
+        "empty cell: unknown"
+    );
+    let bad = format!("{products}00000000020,aspirin,81,mg,tablet,oral,,N,ASPIRIN,yes\n");
+    refused_with(
+        &with("products.csv", &bad),
+        "products.csv:21:50: \"yes\" is not Y or N (rule 2)",
+    );
+}
+
+#[test]
 fn missing_file_is_refused_naming_it() {
     let mut source = fixture::source();
     source.files.retain(|(name, _)| name != "ddi.csv");

@@ -1,0 +1,267 @@
+//! Hand-computed cases of the quality measures on the sample rule tables. Period 2018-01-01 to
+//! 2018-06-30: day 0 to day 180 (181 days).
+
+use super::*;
+use crate::report::testing::{half_year, paid, sample_rules, with_product};
+use crate::report::Settings;
+
+const ATORVASTATIN_10: u64 = 67_877_051_190;
+const ATORVASTATIN_40: u64 = 67_877_051_390;
+const ROSUVASTATIN: u64 = 99_999_000_501;
+const ROSUVASTATIN_BRAND: u64 = 99_999_000_601;
+const METFORMIN: u64 = 65_841_080_901;
+const INSULIN_GLARGINE: u64 = 99_999_014_601;
+const LISINOPRIL: u64 = 50_090_298_800;
+const ALBUTEROL: u64 = 99_999_015_301;
+const FLUTICASONE: u64 = 99_999_015_501;
+const UNKNOWN_NDC: u64 = 12_345_678_901;
+
+/// A paid fill: claim ids follow the order rows are made in.
+struct Rows {
+    rows: Vec<ClaimRow>,
+}
+
+impl Rows {
+    fn new() -> Rows {
+        Rows { rows: Vec::new() }
+    }
+
+    fn fill(&mut self, pharmacy: &str, patient: u32, age: u8, ndc: u64, day: i32, days: u16) {
+        let id = self.rows.len() as u64 + 1;
+        let mut row = with_product(paid(id, pharmacy, patient, day), ndc, days);
+        row.patient_age_years = Some(age);
+        self.rows.push(row);
+    }
+
+    fn report(self) -> QualityReport {
+        let settings = Settings::default().quality;
+        quality_report(self.rows, &settings, sample_rules(), half_year()).unwrap()
+    }
+}
+
+fn result(results: &[MeasureResult], measure: Measure) -> &MeasureResult {
+    results
+        .iter()
+        .find(|r| r.measure == measure.as_str())
+        .unwrap()
+}
+
+fn pharmacy<'r>(report: &'r QualityReport, id: &str) -> &'r [MeasureResult] {
+    let found = report.pharmacies.iter().find(|p| p.pharmacy_id == id);
+    &found.unwrap().measures
+}
+
+fn fill(day: i32, days_supply: u16, drug: u32) -> MeasureFill {
+    MeasureFill {
+        patient: 1,
+        day,
+        claim_id: day as u64,
+        days_supply,
+        age: Some(50),
+        drug,
+        classes: 1,
+        pharmacy: 0,
+    }
+}
+
+#[test]
+fn overlapping_fills_of_one_drug_are_shifted() {
+    // Days 36-95, then day 66 for 60 days shifted to 96-155: 120 covered days.
+    assert_eq!(
+        covered_days(&[fill(36, 60, 7), fill(66, 60, 7)], 36, 180),
+        120
+    );
+    // A third fill inside the shifted supply moves again: 156-185, truncated at 180.
+    let three = [fill(36, 60, 7), fill(66, 60, 7), fill(100, 30, 7)];
+    assert_eq!(covered_days(&three, 36, 180), 145);
+}
+
+#[test]
+fn two_drugs_of_one_class_overlap_without_shifting() {
+    // Atorvastatin 36-95 and rosuvastatin 66-125 cover 36-125: 90 days, counted once.
+    assert_eq!(
+        covered_days(&[fill(36, 60, 1), fill(66, 60, 2)], 36, 180),
+        90
+    );
+}
+
+#[test]
+fn supply_past_the_period_end_is_truncated() {
+    // 120-149 and 150-239 over a treatment period 120-180: all 61 days, not 120.
+    assert_eq!(
+        covered_days(&[fill(120, 30, 1), fill(150, 90, 1)], 120, 180),
+        61
+    );
+    // 120-149 and 170-199: 30 + 11 = 41 days.
+    assert_eq!(
+        covered_days(&[fill(120, 30, 1), fill(170, 30, 1)], 120, 180),
+        41
+    );
+}
+
+#[test]
+fn pdc_statins_end_to_end() {
+    let mut rows = Rows::new();
+    // Patient 1: same drug shifted: 120 / 145 = 82.8 % → adherent.
+    rows.fill("A", 1, 60, ATORVASTATIN_10, 36, 60);
+    rows.fill("A", 1, 60, ATORVASTATIN_40, 66, 60);
+    // Patient 2: two statins overlapping: 90 / 145 = 62.1 % → not adherent.
+    rows.fill("A", 2, 60, ATORVASTATIN_10, 36, 60);
+    rows.fill("B", 2, 60, ROSUVASTATIN, 66, 60);
+    // Patient 3: supply past the period end, truncated: 61 / 61 → adherent.
+    rows.fill("B", 3, 60, ROSUVASTATIN, 120, 30);
+    rows.fill("B", 3, 60, ROSUVASTATIN, 150, 90);
+    // Patient 4: 41 / 61 = 67.2 % → not adherent.
+    rows.fill("B", 4, 60, ROSUVASTATIN, 120, 30);
+    rows.fill("B", 4, 60, ROSUVASTATIN, 170, 30);
+    // Left out: one fill only; two fills on one date; 17 years old on the index fill.
+    rows.fill("A", 5, 60, ATORVASTATIN_10, 10, 90);
+    rows.fill("A", 6, 60, ATORVASTATIN_10, 10, 30);
+    rows.fill("A", 6, 60, ROSUVASTATIN, 10, 30);
+    rows.fill("A", 7, 17, ATORVASTATIN_10, 0, 90);
+    rows.fill("A", 7, 18, ATORVASTATIN_10, 90, 90);
+    let report = rows.report();
+    let overall = result(&report.overall, Measure::PdcStatins);
+    assert_eq!((overall.numerator, overall.denominator), (2, 4));
+    assert_eq!((overall.rate_percent, overall.stars), (Some(50.0), Some(1)));
+    // Patient 2 had one fill at A and one at B: the tie goes to the latest fill (B).
+    let a = result(pharmacy(&report, "A"), Measure::PdcStatins);
+    let b = result(pharmacy(&report, "B"), Measure::PdcStatins);
+    assert_eq!((a.numerator, a.denominator), (1, 1));
+    assert_eq!((b.numerator, b.denominator), (1, 3));
+    let none = result(&report.overall, Measure::PdcRas);
+    assert_eq!(
+        (none.denominator, none.rate_percent, none.stars),
+        (0, None, None)
+    );
+}
+
+#[test]
+fn insulin_users_leave_pdc_diabetes_but_count_for_statin_use() {
+    let mut rows = Rows::new();
+    // Patient 1: metformin 0-89, 90-179 → 180 / 181 adherent; gets a statin.
+    rows.fill("A", 1, 50, METFORMIN, 0, 90);
+    rows.fill("A", 1, 50, METFORMIN, 90, 90);
+    rows.fill("A", 1, 50, ROSUVASTATIN, 5, 30);
+    // Patient 2: metformin twice plus insulin: out of PDC diabetes, in SUPD, no statin.
+    rows.fill("A", 2, 50, METFORMIN, 0, 30);
+    rows.fill("A", 2, 50, INSULIN_GLARGINE, 10, 30);
+    // Patient 3: 35 years old: out of SUPD (40-75), in PDC diabetes (not adherent: 60/181).
+    rows.fill("A", 3, 35, METFORMIN, 0, 30);
+    rows.fill("A", 3, 35, METFORMIN, 30, 30);
+    // Patient 4: a RAS antagonist, 0-179 of 181 days → adherent.
+    rows.fill("A", 4, 70, LISINOPRIL, 0, 90);
+    rows.fill("A", 4, 70, LISINOPRIL, 60, 90);
+    let report = rows.report();
+    let pdc = result(&report.overall, Measure::PdcDiabetes);
+    assert_eq!((pdc.numerator, pdc.denominator), (1, 2));
+    let supd = result(&report.overall, Measure::StatinUseInDiabetes);
+    assert_eq!((supd.numerator, supd.denominator), (1, 2));
+    let ras = result(&report.overall, Measure::PdcRas);
+    assert_eq!((ras.numerator, ras.denominator, ras.stars), (1, 1, Some(5)));
+}
+
+#[test]
+fn asthma_windows_hold_more_than_three_canisters_in_ninety_days() {
+    let mut rows = Rows::new();
+    let saba = |rows: &mut Rows, patient, days: [i32; 4]| {
+        for day in days {
+            let age = if patient == 6 { 70 } else { 30 };
+            rows.fill("A", patient, age, ALBUTEROL, day, 25);
+        }
+    };
+    saba(&mut rows, 1, [0, 20, 40, 60]); // suboptimal, no controller
+    saba(&mut rows, 2, [0, 20, 40, 60]); // suboptimal, controller in the window
+    rows.fill("A", 2, 30, FLUTICASONE, 10, 30);
+    saba(&mut rows, 3, [0, 50, 100, 150]); // four canisters over 150 days: controlled
+    saba(&mut rows, 4, [0, 30, 60, 89]); // the fourth on the window's last day: suboptimal
+    saba(&mut rows, 5, [0, 30, 60, 90]); // the fourth one day past the window: controlled
+    saba(&mut rows, 6, [0, 20, 40, 60]); // 70 years old: outside 5-64
+    let report = rows.report();
+    let suboptimal = result(&report.overall, Measure::AsthmaSuboptimalControl);
+    assert_eq!((suboptimal.numerator, suboptimal.denominator), (3, 5));
+    let absent = result(&report.overall, Measure::AsthmaNoController);
+    assert_eq!((absent.numerator, absent.denominator), (2, 3));
+    assert_eq!((absent.rate_percent, absent.stars), (Some(66.7), Some(1)));
+    assert!(absent.lower_is_better);
+}
+
+#[test]
+fn generic_rate_counts_only_products_with_a_known_flag() {
+    let mut rows = Rows::new();
+    for patient in 1..=3 {
+        rows.fill("A", patient, 40, ROSUVASTATIN, 3, 30);
+    }
+    rows.fill("A", 4, 40, ROSUVASTATIN_BRAND, 3, 30);
+    rows.fill("A", 6, 40, UNKNOWN_NDC, 3, 30);
+    let report = rows.report();
+    let rate = result(pharmacy(&report, "A"), Measure::GenericDispensing);
+    assert_eq!((rate.numerator, rate.denominator), (3, 4));
+    assert_eq!((rate.rate_percent, rate.stars), (Some(75.0), Some(1)));
+    assert!(report
+        .notes
+        .iter()
+        .any(|note| note.starts_with("1 paid claims of products not")));
+}
+
+#[test]
+fn products_without_a_generic_flag_are_left_out_of_the_rate() {
+    let products = "ndc,ingredients,strengths,strength_unit,route,generic\n\
+                    99999000501,rosuvastatin,10,mg,oral,Y\n\
+                    99999000601,rosuvastatin,20,mg,oral,\n";
+    let rules = crate::report::testing::sample_rules_with("products.csv", products);
+    let mut rows = Rows::new();
+    rows.fill("A", 1, 40, ROSUVASTATIN, 3, 30);
+    rows.fill("A", 2, 40, ROSUVASTATIN_BRAND, 3, 30);
+    let settings = Settings::default().quality;
+    let report = quality_report(rows.rows, &settings, &rules, half_year()).unwrap();
+    let rate = result(&report.overall, Measure::GenericDispensing);
+    assert_eq!((rate.numerator, rate.denominator), (1, 1));
+    assert!(report
+        .notes
+        .iter()
+        .any(|note| note.contains("1 paid claims of products with no generic flag")));
+}
+
+#[test]
+fn rejected_and_reversed_claims_are_not_fills() {
+    let mut rows = Rows::new();
+    rows.fill("A", 1, 60, ROSUVASTATIN, 0, 90);
+    rows.fill("A", 1, 60, ROSUVASTATIN, 90, 90);
+    rows.fill("A", 1, 60, ROSUVASTATIN, 100, 90);
+    rows.rows[1].status = crate::report::RowStatus::Reversed;
+    rows.rows[2].status = crate::report::RowStatus::Rejected;
+    let report = rows.report();
+    assert_eq!(result(&report.overall, Measure::PdcStatins).denominator, 0);
+    assert_eq!(
+        result(&report.overall, Measure::GenericDispensing).denominator,
+        1
+    );
+}
+
+#[test]
+fn rates_round_half_up_to_tenths() {
+    assert_eq!(rate_tenths(2, 3), Some(667));
+    assert_eq!(rate_tenths(1, 16), Some(63));
+    assert_eq!(rate_tenths(1, 8), Some(125));
+    assert_eq!(rate_tenths(0, 0), None);
+}
+
+#[test]
+fn stars_at_the_cut_points() {
+    let higher = Direction::HigherIsBetter;
+    let pdc_diabetes = [804, 854, 903, 943];
+    let cases = [(803, 1), (804, 2), (853, 2), (854, 3), (942, 4), (943, 5)];
+    for (rate, expected) in cases {
+        assert_eq!(stars(rate, &pdc_diabetes, higher), expected, "{rate}");
+    }
+    let generic = [830, 840, 851, 881];
+    assert_eq!(stars(850, &generic, higher), 3, "85.0 is not above 85");
+    assert_eq!(stars(851, &generic, higher), 4);
+    let lower = Direction::LowerIsBetter;
+    let suboptimal = [157, 138, 95, 79];
+    let cases = [(158, 1), (157, 2), (96, 3), (95, 4), (80, 4), (79, 5)];
+    for (rate, expected) in cases {
+        assert_eq!(stars(rate, &suboptimal, lower), expected, "{rate}");
+    }
+}

@@ -1,0 +1,115 @@
+//! The renderers on small reports built by the cores from hand-made rows.
+
+use super::*;
+use crate::claim::{Action, Edit};
+use crate::report::p4p::p4p_report;
+use crate::report::quality::quality_report;
+use crate::report::safety::safety_report;
+use crate::report::testing::{half_year, paid, sample_rules, with_codes, with_conflict};
+use crate::report::{ClaimRow, Settings};
+
+fn rows() -> Vec<ClaimRow> {
+    let mut rows: Vec<ClaimRow> = (0..600)
+        .map(|id| paid(id, "1234567", id as u32, (id % 180) as i32))
+        .collect();
+    rows.extend((600..1_200).map(|id| paid(id, "<b>&\"x\"</b>", id as u32, (id % 180) as i32)));
+    let conflict = with_conflict(paid(2_000, "1234567", 1, 3), Edit::Ddi, Action::Reject);
+    rows.push(with_codes(conflict, "R0", "1G", true));
+    rows
+}
+
+fn p4p_text(format: Format) -> String {
+    let report = p4p_report(rows(), &Settings::default().p4p, half_year()).unwrap();
+    let mut out = Vec::new();
+    p4p(&report, format, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn p4p_html_is_one_page_with_three_charts_and_no_url() {
+    let html = p4p_text(Format::Html);
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert_eq!(html.matches("<svg role=\"img\"").count(), 3);
+    for chart in ["Payments by pharmacy", "Override mix", "Conflicts by edit"] {
+        assert!(html.contains(chart), "{chart}");
+    }
+    assert!(html.contains("<table class=\"sortable\">") && html.contains("<script>"));
+    assert!(!html.contains("http"), "no external reference");
+    assert!(!html.contains("<b>&"), "pharmacy ids are escaped");
+    assert!(html.contains("&lt;b&gt;&amp;&quot;x&quot;&lt;/b&gt;"));
+}
+
+#[test]
+fn p4p_csv_has_a_row_per_pharmacy_and_a_reconciling_total() {
+    let csv = p4p_text(Format::Csv);
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(header, P4P_COLUMNS);
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), 3);
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let cents = |record: &csv::StringRecord, name: &str| -> u64 {
+        record.get(column(name)).unwrap().parse().unwrap_or(0)
+    };
+    let total = &records[2];
+    assert_eq!(total.get(column("pharmacy_id")), Some("TOTAL"));
+    let paid: u64 = records[..2]
+        .iter()
+        .map(|r| cents(r, "intervention_cents"))
+        .sum();
+    assert_eq!(paid, cents(total, "intervention_pool_cents"));
+    assert_eq!(paid, 247_945_205);
+    assert_eq!(records[0].get(column("period_from")), Some("2018-01-01"));
+}
+
+#[test]
+fn p4p_json_has_the_documented_shape() {
+    let value: serde_json::Value = serde_json::from_str(&p4p_text(Format::Json)).unwrap();
+    assert_eq!(value["period"]["from"], "2018-01-01");
+    assert_eq!(value["period"]["to"], "2018-06-30");
+    let first = &value["pharmacies"][0];
+    for key in [
+        "pharmacy_id",
+        "paid_claims",
+        "payable_overrides",
+        "intervention_cents",
+        "bonus_cents",
+        "premier",
+    ] {
+        assert!(first.get(key).is_some(), "{key}");
+    }
+    let totals = &value["totals"];
+    assert_eq!(
+        totals["intervention_cents"],
+        totals["intervention_pool_cents"]
+    );
+    assert_eq!(totals["bonus_cents"], totals["bonus_pool_cents"]);
+}
+
+#[test]
+fn quality_and_safety_render_in_every_format() {
+    let settings = Settings::default();
+    let quality = quality_report(rows(), &settings.quality, sample_rules(), half_year()).unwrap();
+    let safety = safety_report(rows(), &settings.safety, sample_rules(), half_year()).unwrap();
+    for format in [Format::Csv, Format::Json, Format::Html] {
+        let mut out = Vec::new();
+        super::quality(&quality, format, &mut out).unwrap();
+        super::safety(&safety, format, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains("http"));
+        assert!(text.contains("generic_dispensing"), "{format:?}");
+    }
+}
+
+#[test]
+fn money_and_percent_formatting() {
+    assert_eq!(html::dollars(0), "$0.00");
+    assert_eq!(html::dollars(247_945_205), "$2,479,452.05");
+    assert_eq!(html::dollars(100_000), "$1,000.00");
+    assert_eq!(percent_of_basis_points(483), "4.83");
+    assert_eq!(percent_of_basis_points(10_000), "100.00");
+    assert_eq!(
+        "xml".parse::<Format>().err().as_deref(),
+        Some("unknown format \"xml\": expected csv, json or html")
+    );
+}

@@ -1,0 +1,146 @@
+//! One report from end to end: checks the period has claims, scans the store once, folds the
+//! rows into the chosen core and returns the typed report for [`super::render`].
+//!
+//! Place in the data flow: between the CLI (which opens the source, reads the settings and the
+//! rule folder) and the cores. Must never open files itself or print: progress goes to the
+//! caller's callback as `(rows visited, rows expected)`.
+
+use super::p4p::{self, P4pReport, P4pTally};
+use super::quality::{self, QualityReport, QualityTally};
+use super::render::{self, Format};
+use super::safety::{self, SafetyReport, SafetyTally};
+use super::source::ClaimSource;
+use super::{ClaimRow, Period, ReportError, ScanDates, Settings};
+use crate::rules::RuleSet;
+use std::io::Write;
+
+/// Which report.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    P4p,
+    Quality,
+    Safety,
+}
+
+impl Kind {
+    /// The subcommand name: `p4p`, `quality`, `safety`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::P4p => "p4p",
+            Kind::Quality => "quality",
+            Kind::Safety => "safety",
+        }
+    }
+}
+
+/// A finished report of any kind.
+#[derive(Clone, PartialEq, Debug)]
+pub enum Report {
+    P4p(P4pReport),
+    Quality(QualityReport),
+    Safety(SafetyReport),
+}
+
+impl Report {
+    /// Writes it in the given format.
+    pub fn render(&self, format: Format, out: &mut dyn Write) -> Result<(), ReportError> {
+        match self {
+            Report::P4p(report) => render::p4p(report, format, out),
+            Report::Quality(report) => render::quality(report, format, out),
+            Report::Safety(report) => render::safety(report, format, out),
+        }
+    }
+}
+
+/// Progress of a scan: `(rows visited, rows expected)`.
+pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
+
+/// Runs one report. The quality and safety reports need the rule tables
+/// ([`ReportError::Rules`] without them). A period without any claim row is refused with
+/// [`ReportError::NoClaims`].
+pub fn run(
+    kind: Kind,
+    source: &dyn ClaimSource,
+    settings: &Settings,
+    rules: Option<&RuleSet>,
+    period: Period,
+    progress: Progress<'_>,
+) -> Result<Report, ReportError> {
+    let in_period = ScanDates {
+        first: period.from(),
+        last: period.to(),
+    };
+    if !source.has_claims(in_period)? {
+        let (from, to) = (period.from(), period.to());
+        return Err(ReportError::NoClaims { from, to });
+    }
+    let rules = || rules.ok_or_else(|| ReportError::Rules("no rule tables given".into()));
+    match kind {
+        Kind::P4p => run_p4p(source, settings, period, progress).map(Report::P4p),
+        Kind::Quality => run_quality(source, settings, rules()?, period, progress),
+        Kind::Safety => run_safety(source, settings, rules()?, period, progress),
+    }
+}
+
+fn run_quality(
+    source: &dyn ClaimSource,
+    settings: &Settings,
+    rules: &RuleSet,
+    period: Period,
+    progress: Progress<'_>,
+) -> Result<Report, ReportError> {
+    let mut tally = QualityTally::new(&settings.quality, rules, period)?;
+    let dates = quality::scan_dates(period);
+    scan(source, dates, progress, &mut |row| tally.add(&row))?;
+    tally.finish().map(Report::Quality)
+}
+
+fn run_safety(
+    source: &dyn ClaimSource,
+    settings: &Settings,
+    rules: &RuleSet,
+    period: Period,
+    progress: Progress<'_>,
+) -> Result<Report, ReportError> {
+    let mut tally = SafetyTally::new(&settings.safety, rules, period)?;
+    let dates = safety::scan_dates(period, &settings.safety);
+    scan(source, dates, progress, &mut |row| tally.add(&row))?;
+    Ok(Report::Safety(tally.finish()))
+}
+
+fn run_p4p(
+    source: &dyn ClaimSource,
+    settings: &Settings,
+    period: Period,
+    progress: Progress<'_>,
+) -> Result<P4pReport, ReportError> {
+    let mut tally = P4pTally::new(&settings.p4p, period);
+    if let Some(latest) = source.latest_paid_date()? {
+        tally.note_store_latest_paid(latest);
+    }
+    let dates = p4p::scan_dates(period, &settings.p4p);
+    scan(source, dates, progress, &mut |row| tally.add(&row))?;
+    Ok(tally.finish())
+}
+
+/// Scans `dates`, reporting progress every 65,536 rows and at the end.
+fn scan(
+    source: &dyn ClaimSource,
+    dates: ScanDates,
+    progress: Progress<'_>,
+    fold: &mut dyn FnMut(ClaimRow) -> Result<(), ReportError>,
+) -> Result<(), ReportError> {
+    let expected = source.estimate(dates)?;
+    let mut visited = 0u64;
+    progress(0, expected);
+    let total = source.scan(dates, &mut |row| {
+        visited += 1;
+        if visited % 65_536 == 0 {
+            progress(visited, expected);
+        }
+        fold(row)
+    })?;
+    // The store may have grown since the count: the last call always reads as complete.
+    progress(total, total.max(expected).max(1));
+    Ok(())
+}
