@@ -589,3 +589,59 @@ async fn an_unreachable_server_is_refused_at_open_without_the_password() {
     assert!(!shown.contains("secret"), "{shown}");
     assert!(shown.contains("PostgreSQL"), "{shown}");
 }
+
+/// The PostgreSQL example queries of `SCHEMA.md` (its second `sql` block), in order.
+fn documented_queries() -> Vec<String> {
+    let doc = include_str!("../src/store/SCHEMA.md");
+    let section = doc.split("## PostgreSQL").nth(1).unwrap_or("");
+    let block = section
+        .split("```sql")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap_or("");
+    block
+        .split(';')
+        .map(str::trim)
+        .filter(|sql| !sql.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_postgresql_report_queries_in_the_schema_docs_answer_from_recorded_claims() {
+    let Some(schema) = PgSchema::create("report_queries") else {
+        return;
+    };
+    let store = open(&schema);
+    store.commit(b1_with_conflicts()).await.expect("override");
+    let mut abandoned = b1(2, 900, day(0));
+    abandoned.transactions[0].status = Status::Rejected;
+    abandoned.transactions[0].reject_codes = vec![durgate::claim::reject::DUR_REJECT];
+    let abandoned = claim_id(&store.commit(abandoned).await.expect("reject"));
+    let mut followed = b1(3, 901, day(0));
+    followed.transactions[0].status = Status::Rejected;
+    followed.transactions[0].reject_codes = vec![durgate::claim::reject::DUR_REJECT];
+    store.commit(followed).await.expect("reject");
+    store
+        .commit(b1(3, 902, day(2)))
+        .await
+        .expect("paid after review");
+    drop(store);
+
+    let queries = documented_queries();
+    assert_eq!(queries.len(), 3, "{queries:?}");
+    assert!(
+        schema.rows(&queries[0]).is_empty(),
+        "nothing in the 2018 example period"
+    );
+    let with_the_period = queries[0]
+        .replace("2018-01-01", "2025-01-01")
+        .replace("2018-06-30", "2025-06-30");
+    let pharmacy = Some(PHARMACY.to_owned());
+    assert_eq!(
+        schema.rows(&with_the_period),
+        [[pharmacy.clone(), Some("2".to_owned())]]
+    );
+    assert_eq!(schema.rows(&queries[1]), [[pharmacy, Some("1".to_owned())]]);
+    assert_eq!(schema.rows(&queries[2]), [[Some(abandoned.to_string())]]);
+}
