@@ -20,6 +20,7 @@ use crate::claim::{Action, Date};
 use crate::store::record::{TransactionRecord, TransmissionRecord};
 use crate::store::{CommitReceipt, CommittedTransaction, StoreError};
 use bytes::{BufMut, BytesMut};
+use futures::future::{Either, Ready};
 use std::error::Error as StdError;
 use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 use tokio_postgres::Client;
@@ -512,7 +513,8 @@ const LOCK_SQL: &str = "SELECT id FROM claims WHERE id = ANY ($1::bigint[]) ORDE
 const MARK_SQL: &str = "UPDATE claims AS c SET reversed_at_ms = u.at_ms \
      FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::int[], $6::date[]) \
      AS u (id, at_ms, pharmacy_id, rx_number, fill_number, date_of_service) \
-     WHERE c.id = u.id AND c.status = 'paid' AND c.reversed_at_ms IS NULL \
+     WHERE c.id = ANY ($1::bigint[]) AND c.id = u.id \
+     AND c.status = 'paid' AND c.reversed_at_ms IS NULL \
      AND c.pharmacy_id = u.pharmacy_id AND c.rx_number = u.rx_number \
      AND c.fill_number = u.fill_number AND c.date_of_service = u.date_of_service";
 
@@ -541,7 +543,8 @@ const CLAIMS_SQL: &str = "INSERT INTO claims (id, transmission_id, transaction_i
      ORDER BY pharmacy_id, rx_number, fill_number, date_of_service, id";
 
 const LINKS_SQL: &str = "UPDATE claims AS c SET reversed_by = u.reversed_by \
-     FROM unnest($1::bigint[], $2::bigint[]) AS u (id, reversed_by) WHERE c.id = u.id";
+     FROM unnest($1::bigint[], $2::bigint[]) AS u (id, reversed_by) \
+     WHERE c.id = ANY ($1::bigint[]) AND c.id = u.id";
 
 const REJECTS_SQL: &str = "INSERT INTO claim_reject_codes (claim_id, position, code) \
      SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[])";
@@ -639,17 +642,27 @@ pub(super) async fn write(
     let (links, rejects) = (columns.links.params(), columns.rejects.params());
     let (conflicts, dur_pps) = (columns.conflicts.params(), columns.dur_pps.params());
     let originals: [&(dyn ToSql + Sync); 1] = [&columns.reversals.id];
+    let reversing = !columns.reversals.id.is_empty();
     let results = futures::join!(
         pg.batch_execute(open),
         pg.execute(&statements.rulesets, &rulesets),
-        pg.execute(&statements.lock, &originals),
-        pg.execute(&statements.mark, &reversals),
+        when(reversing, pg.execute(&statements.lock, &originals)),
+        when(reversing, pg.execute(&statements.mark, &reversals)),
         pg.execute(&statements.transmissions, &transmissions),
         pg.execute(&statements.claims, &claims),
-        pg.execute(&statements.links, &links),
-        pg.execute(&statements.rejects, &rejects),
-        pg.execute(&statements.conflicts, &conflicts),
-        pg.execute(&statements.dur_pps, &dur_pps),
+        when(reversing, pg.execute(&statements.links, &links)),
+        when(
+            !columns.rejects.claim_id.is_empty(),
+            pg.execute(&statements.rejects, &rejects)
+        ),
+        when(
+            !columns.conflicts.id.is_empty(),
+            pg.execute(&statements.conflicts, &conflicts)
+        ),
+        when(
+            !columns.dur_pps.claim_id.is_empty(),
+            pg.execute(&statements.dur_pps, &dur_pps)
+        ),
     );
     let (opened, r1, r2, marked, r4, r5, linked, r7, r8, r9) = results;
     let expected = columns.reversal_count();
@@ -661,6 +674,18 @@ pub(super) async fn write(
         return Err(Failure::ReversalMissed);
     }
     Ok(())
+}
+
+/// A statement sent only when it has rows to write (an unpolled statement future sends
+/// nothing); otherwise zero rows at once.
+fn when<F>(needed: bool, statement: F) -> Either<Ready<Result<u64, tokio_postgres::Error>>, F>
+where
+    F: std::future::Future<Output = Result<u64, tokio_postgres::Error>>,
+{
+    match needed {
+        true => Either::Right(statement),
+        false => Either::Left(futures::future::ready(Ok(0))),
+    }
 }
 
 /// The error that caused the others (statements after a failed one of the same transaction

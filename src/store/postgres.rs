@@ -452,13 +452,18 @@ const PATIENT_SQL: &str = "SELECT id, patient_key, ndc, rx_number, date_of_servi
      AND status = 'paid' AND ndc IS NOT NULL \
      ORDER BY reversed_at_ms IS NULL DESC, date_of_service DESC, id DESC LIMIT $3";
 
-const CLAIMS_SQL: &str = "SELECT DISTINCT ON (rx_number, fill_number) id, patient_key, ndc, \
-     rx_number, date_of_service, quantity_milli, days_supply, fill_number, pharmacy_id, \
-     prescriber_id, reversed_at_ms IS NOT NULL FROM claims \
-     WHERE pharmacy_id = $1 AND date_of_service = $2 AND status = 'paid' \
-     AND patient_key IS NOT NULL AND ndc IS NOT NULL \
-     AND (rx_number, fill_number) IN (SELECT * FROM unnest($3::bigint[], $4::int[])) \
-     ORDER BY rx_number, fill_number, reversed_at_ms IS NULL DESC, id DESC";
+/// Per key, one index lookup on `claims_match` (all four columns equal): the unreversed paid
+/// claim, else the latest reversed one.
+const CLAIMS_SQL: &str = "SELECT c.id, c.patient_key, c.ndc, c.rx_number, c.date_of_service, \
+     c.quantity_milli, c.days_supply, c.fill_number, c.pharmacy_id, c.prescriber_id, \
+     c.reversed \
+     FROM unnest($3::bigint[], $4::int[]) AS k (rx_number, fill_number) \
+     CROSS JOIN LATERAL (SELECT id, patient_key, ndc, rx_number, date_of_service, \
+     quantity_milli, days_supply, fill_number, pharmacy_id, prescriber_id, \
+     reversed_at_ms IS NOT NULL AS reversed FROM claims \
+     WHERE pharmacy_id = $1 AND rx_number = k.rx_number AND fill_number = k.fill_number \
+     AND date_of_service = $2 AND status = 'paid' AND patient_key IS NOT NULL \
+     AND ndc IS NOT NULL ORDER BY reversed_at_ms IS NULL DESC, id DESC LIMIT 1) AS c";
 
 async fn read_patient(
     readers: &Pool,
