@@ -3,10 +3,14 @@
 //!
 //! Called only by the PostgreSQL writer (`pg_writer`), which owns the connection and the
 //! transaction and has already given every row its id. [`write`] sends the opening statement
-//! (`BEGIN` or a `SAVEPOINT`) and the nine statements of a batch without waiting between them
+//! (`BEGIN` or a `SAVEPOINT`) and up to nine statements of a batch without waiting between them
 //! (tokio-postgres sends a request when its future is first polled, and `join!` polls in
-//! order), then checks that every reversal found its claim. Must never commit, roll back,
-//! choose ids or look at the queue.
+//! order; a statement with no rows to write is not sent), then checks that every reversal found
+//! its claim. Must never commit, roll back, choose ids or look at the queue.
+//!
+//! Every statement finds its rows through an index whatever the table statistics say (a fresh
+//! or never-analyzed table must not turn a per-claim lookup into a scan): reversed claims by
+//! `id = ANY (...)`, inserts need no lookup.
 //!
 //! Order of the statements (and so of the locks they take, the same on every node): the rule
 //! stamps (`ON CONFLICT DO NOTHING`, no lock on an existing row), the claims reversed (locked
