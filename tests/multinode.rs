@@ -1,7 +1,8 @@
 //! Three `durgate serve` processes on one PostgreSQL database, as behind one switch.
 //!
 //! A fill paid on node A blocks its interaction partner on node B; a reversal on node C frees
-//! it; the same claim sent to two nodes at once is paid once and answered D once; a node killed
+//! it; the same claim sent to two nodes at once is paid once and answered D once, the same
+//! reversal approved once and answered S once; a node killed
 //! with SIGKILL in the middle of a stream loses nothing it acknowledged, and the other two keep
 //! serving with everything it committed. Skips (saying why) without a PostgreSQL server.
 
@@ -86,6 +87,7 @@ async fn three_nodes_share_fills_reversals_and_races_through_the_database() {
     assert_eq!(answer(&mut b, nsaid).await.0, "P");
 
     race_the_same_claim_on_two_nodes(&nodes.a, &nodes.b, &schema).await;
+    race_the_same_reversal_on_two_nodes(&nodes.a, &nodes.b).await;
     kill_a_node_mid_stream(nodes, &schema).await;
 }
 
@@ -131,6 +133,34 @@ async fn race_the_same_claim_on_two_nodes(
     let caught: usize = [a, b]
         .iter()
         .map(|node| node.logs().matches("already paid").count())
+        .sum();
+    assert!(
+        caught >= 1,
+        "no round raced past the history reads of both nodes"
+    );
+}
+
+/// Each round pays a claim, then sends its reversal to A and B at the same moment: one A, one S.
+async fn race_the_same_reversal_on_two_nodes(a: &GatewayProcess, b: &GatewayProcess) {
+    let mut on_a = Client::connect(a.addr).await;
+    let mut on_b = Client::connect(b.addr).await;
+    for round in 0..RACE_ROUNDS {
+        let patient = Person::adult(&format!("UNDO{round:06}"));
+        let day = days_ago(1);
+        let paid = on_a
+            .send(&patient.b1(700 + round, ATORVASTATIN_10MG, day).encode())
+            .await;
+        assert_eq!(statuses(&paid), "P", "round {round}");
+        let reversal = patient.b2(700 + round, ATORVASTATIN_10MG, day).encode();
+        let (first, second) = tokio::join!(on_a.send(&reversal), on_b.send(&reversal));
+        let mut answers = [statuses(&first), statuses(&second)];
+        answers.sort();
+        assert_eq!(answers, ["A", "S"], "round {round}: {first:?} {second:?}");
+    }
+    // As for claims: usually both nodes find the claim paid, and the row lock decides.
+    let caught: usize = [a, b]
+        .iter()
+        .map(|node| node.logs().matches("is already reversed").count())
         .sum();
     assert!(
         caught >= 1,

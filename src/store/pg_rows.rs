@@ -8,9 +8,9 @@
 //! order; a statement with no rows to write is not sent), then checks that every reversal found
 //! its claim. Must never commit, roll back, choose ids or look at the queue.
 //!
-//! Every statement finds its rows through an index whatever the table statistics say (a fresh
-//! or never-analyzed table must not turn a per-claim lookup into a scan): reversed claims by
-//! `id = ANY (...)`, inserts need no lookup.
+//! The claims a batch reverses are named by id (`id = ANY (...)`, so the primary key serves
+//! them); the inserts need no lookup. The plans depend on table statistics like any other:
+//! see `POSTGRES.md`, Statistics.
 //!
 //! Order of the statements (and so of the locks they take, the same on every node): the rule
 //! stamps (`ON CONFLICT DO NOTHING`, no lock on an existing row), the claims reversed (locked
