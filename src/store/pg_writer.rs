@@ -375,7 +375,7 @@ async fn write_alone(
         Err(Failure::ReversalMissed) => StoreError::Commit("a reversal missed its claim".into()),
     };
     client
-        .batch_execute("ROLLBACK TO SAVEPOINT record")
+        .batch_execute("ROLLBACK TO SAVEPOINT record; RELEASE SAVEPOINT record")
         .await
         .map_err(lost)?;
     let refusal = refusal(client, assigned.record).await.map_err(lost)?;

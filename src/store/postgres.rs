@@ -164,7 +164,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The shared claim store. See the [module docs](self) and `src/store/POSTGRES.md`.
+/// The shared claim store. See the [store module docs](crate::store) and `src/store/POSTGRES.md`.
 pub struct PgStore {
     jobs: mpsc::Sender<Job>,
     /// One queue place held back from the start so that shutdown can always be queued.
