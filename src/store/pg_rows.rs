@@ -714,6 +714,40 @@ fn first_failure(
 mod tests {
     use super::*;
 
+    /// A server error whose DETAIL quotes a row value is described without it.
+    #[test]
+    fn errors_are_described_without_the_servers_detail() {
+        let url = std::env::var("DURGATE_TEST_PG_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let described = runtime.block_on(async {
+            let (client, connection) = match tokio_postgres::connect(&url, tokio_postgres::NoTls).await
+            {
+                Ok(connected) => connected,
+                Err(error) => return Err(describe(&error)),
+            };
+            tokio::spawn(connection);
+            let sql = "CREATE TEMP TABLE phi (key text PRIMARY KEY); \
+                       INSERT INTO phi VALUES ('ZZ123456789'); INSERT INTO phi VALUES ('ZZ123456789')";
+            let error = client.batch_execute(sql).await.err();
+            Ok(error.map(|error| (describe(&error), format!("{:?}", error.as_db_error()))))
+        });
+        let (shown, full) = match described {
+            Ok(Some(described)) => described,
+            Ok(None) => panic!("the second insert was not refused"),
+            Err(reason) => return eprintln!("skipped: no PostgreSQL server ({reason})"),
+        };
+        assert!(
+            full.contains("ZZ123456789"),
+            "the server's DETAIL quotes the key: {full}"
+        );
+        assert!(shown.starts_with("23505 duplicate key value"), "{shown}");
+        assert!(!shown.contains("ZZ123456789"), "{shown}");
+    }
+
     #[test]
     fn dates_cross_the_epochs_both_ways() {
         let mut out = BytesMut::new();
