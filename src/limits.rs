@@ -111,6 +111,26 @@ pub const STORE_BUSY_TIMEOUT: Duration = Duration::from_millis(500);
 pub const STORE_STATEMENTS_CACHED_MAX: usize = 32;
 /// Claim rows the history rebuild visits before it refuses: more than the history could hold.
 pub const STORE_HISTORY_ROWS_MAX: u64 = HISTORY_PATIENTS_MAX as u64 * FILLS_PER_PATIENT_MAX as u64;
+/// PostgreSQL: pooled connections for the per-claim history reads of one gateway (the writer
+/// has one more of its own).
+pub const PG_READ_CONNECTIONS_MAX: usize = 8;
+/// PostgreSQL: how long opening a connection may take.
+pub const PG_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// PostgreSQL: how long a history read waits for a pooled connection before the claim is
+/// answered 99.
+pub const PG_POOL_WAIT: Duration = Duration::from_millis(2_000);
+/// PostgreSQL: server-side limit on one statement (a write waiting on another node's lock
+/// included); the batch then fails and its claims are answered 99.
+pub const PG_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+/// PostgreSQL: ids the writer reserves from a sequence in one round trip.
+pub const PG_IDS_RESERVED: usize = 512;
+/// PostgreSQL: a rule-table stamp's `last_seen_ms` is brought forward at most this often per
+/// gateway (the row is shared by every node; updating it in each batch would serialize them).
+pub const PG_RULESET_TOUCH_INTERVAL: Duration = Duration::from_secs(1);
+/// PostgreSQL: how long opening the store (connecting and migrating) may take in all.
+pub const PG_OPEN_TIMEOUT: Duration = Duration::from_secs(30);
+/// PostgreSQL: rows of the history rebuild held between the reading task and the visitor.
+pub const PG_HISTORY_ROWS_BUFFERED: usize = 1_024;
 
 // ---- report --------------------------------------------------------------------------------
 
@@ -163,6 +183,7 @@ pub const TLS_SESSION_CACHE_ENTRIES: usize = 256;
 const _: () = assert!(FRAME_BYTES_MIN < FRAME_BYTES_MAX);
 const _: () = assert!(REQUEST_HEADER_BYTES < FRAME_BYTES_MIN);
 const _: () = assert!(STORE_BATCH_RECORDS_MAX <= STORE_QUEUE_DEPTH_MAX);
+const _: () = assert!(PG_IDS_RESERVED >= TRANSACTIONS_MAX * CONFLICTS_PER_TRANSACTION_MAX);
 const _: () = assert!(STORE_GATHER_LINGER.as_micros() <= STORE_GATHER_WINDOW.as_micros());
 const _: () = assert!(CONFLICTS_PER_TRANSACTION_MAX >= DUR_PPS_OCCURRENCES_MAX);
 const _: () = assert!(HISTORY_SHARDS.is_power_of_two());

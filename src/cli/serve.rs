@@ -28,7 +28,8 @@ pub struct ServeArgs {
     /// Rule-table folder.
     #[arg(long)]
     pub rules: Option<PathBuf>,
-    /// Claim store: sqlite:PATH (default sqlite:durgate.db).
+    /// Claim store: sqlite:PATH (default sqlite:durgate.db), or postgres://... for several
+    /// gateways on one database (schema=NAME picks the schema; see src/store/POSTGRES.md).
     #[arg(long)]
     pub store: Option<String>,
     /// Admin HTTP address (health, readiness, reload, metrics).

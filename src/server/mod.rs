@@ -3,10 +3,11 @@
 //! Tier 3. Composes the pure core (`ncpdp`, `rules`, `history`) with the durable `store` behind
 //! real sockets. [`Gateway::start`] loads the rule tables (refusing to start on a broken folder),
 //! loads the TLS certificates of the endpoints that use TLS (refusing to start on a broken file),
-//! opens the store, rebuilds the history from it, binds every listener and the admin address,
-//! and starts the reload triggers (folder watch, SIGHUP for rule tables and certificates).
-//! [`Gateway::shutdown`] stops accepting, lets in-flight claims finish within the grace period,
-//! then flushes and closes the store.
+//! opens the store, rebuilds the history from it (unless the store is shared by several nodes:
+//! the pipeline then reads the history from it per transmission), binds every listener and the
+//! admin address, and starts the reload triggers (folder watch, SIGHUP for rule tables and
+//! certificates). [`Gateway::shutdown`] stops accepting, lets in-flight claims finish within the
+//! grace period, then flushes and closes the store.
 //! `pipeline` is the one place that sequences parse → history → adjudicate → commit → encode.
 //! Metrics are recorded here and nowhere else.
 //!
@@ -92,12 +93,11 @@ impl Gateway {
         let store: Arc<dyn ClaimStore> = Arc::from(open_store(config.store.clone()).await?);
         store.observe_batches(Box::new(metrics::store_batch));
         let history = Arc::new(History::new());
-        rebuild_history(
-            store.clone(),
-            history.clone(),
-            history_window_days(&rules.load()),
-        )
-        .await?;
+        // A shared store is read per transmission: there is no node history to rebuild.
+        if !store.shared_history() {
+            let window_days = history_window_days(&rules.load());
+            rebuild_history(store.clone(), history.clone(), window_days).await?;
+        }
         let (stop, shutdown) = watch::channel(false);
         let tasks = TaskTracker::new();
         let pipeline = Arc::new(Pipeline::new(rules.clone(), history.clone(), store.clone()));

@@ -44,18 +44,32 @@
 //! race past it: a second paid claim for the same pharmacy, Rx, fill and date of service is
 //! refused with [`StoreError::AlreadyPaid`] (a unique index backs this up), a reversal of a claim
 //! reversed meanwhile with [`StoreError::AlreadyReversed`].
+//!
+//! # PostgreSQL: one database for several gateways
+//!
+//! [`open`] with `postgres://...` gives a [`PgStore`] (`postgres.rs`, `pg_writer.rs`,
+//! `pg_rows.rs`, DDL in `pg_schema.sql`; operations in `POSTGRES.md`). Its
+//! [`ClaimStore::shared_history`] is true: the server then keeps no in-memory history and reads
+//! the patient's fills and the transmission's claims from the database for every transmission
+//! ([`ClaimStore::load_patient`], [`ClaimStore::load_claims`]), so each node sees every other
+//! node's fills. The unique index and row locks of the database, not a node's memory, decide
+//! races between nodes.
 #![doc = ""]
 #![doc = include_str!("SCHEMA.md")]
 
+mod pg_rows;
+mod pg_writer;
+mod postgres;
 mod record;
 mod sql;
 mod sqlite;
 mod writer;
 
+pub use postgres::{PgLocation, PgStore};
 pub use record::{DurPpsMatch, RecordKind, TransactionRecord, TransmissionRecord};
 pub use sqlite::{SqliteStore, StoreOptions};
 
-use crate::claim::{Authorization, Fill, PatientKey};
+use crate::claim::{Authorization, Date, Fill, PatientKey};
 use futures::future::BoxFuture;
 use std::path::PathBuf;
 
@@ -64,6 +78,9 @@ pub const DEFAULT_URL: &str = "sqlite:durgate.db";
 
 /// The DDL of the current schema version (migration 1).
 pub const SCHEMA_SQL: &str = include_str!("schema.sql");
+
+/// The same schema for PostgreSQL (migration 1 of a [`PgStore`]).
+pub const PG_SCHEMA_SQL: &str = include_str!("pg_schema.sql");
 
 /// The durable claim record, as the server uses it.
 pub trait ClaimStore: Send + Sync {
@@ -109,6 +126,39 @@ pub trait ClaimStore: Send + Sync {
 
     /// Resolves once every record queued before the call is committed (or failed).
     fn flush(&self) -> BoxFuture<'static, Result<(), StoreError>>;
+
+    /// True when other gateways may write to the same store: the server then reads the history
+    /// per transmission ([`ClaimStore::load_patient`], [`ClaimStore::load_claims`]) instead of
+    /// keeping it in memory. False (the default) for the embedded store.
+    fn shared_history(&self) -> bool {
+        false
+    }
+
+    /// The patient's paid claims (reversed ones flagged) with a date of service on or after
+    /// `since`, at most [`FILLS_PER_PATIENT_MAX`](crate::limits::FILLS_PER_PATIENT_MAX):
+    /// unreversed before reversed, newest first.
+    fn load_patient(
+        &self,
+        key: &PatientKey,
+        since: Date,
+    ) -> BoxFuture<'static, Result<Vec<HistoryRow>, StoreError>> {
+        let _ = (key, since);
+        Box::pin(futures::future::ready(Err(StoreError::Unsupported(
+            "read the history per claim",
+        ))))
+    }
+
+    /// For each (Rx, fill) of `keys`, the paid claim a duplicate or a reversal would match:
+    /// the unreversed one, else the most recent reversed one. At most one row per pair.
+    fn load_claims(
+        &self,
+        keys: &ClaimKeys,
+    ) -> BoxFuture<'static, Result<Vec<HistoryRow>, StoreError>> {
+        let _ = keys;
+        Box::pin(futures::future::ready(Err(StoreError::Unsupported(
+            "read the history per claim",
+        ))))
+    }
 
     /// Stops taking records, commits what is queued and stops the writer. Blocks until the
     /// writer thread has ended: from async code call it through `spawn_blocking`. Later
@@ -180,6 +230,18 @@ pub struct HistoryRow {
     pub reversed: bool,
 }
 
+/// The claims a transmission may duplicate or reverse: its pharmacy and date of service, and
+/// each transaction's Rx and fill number.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ClaimKeys {
+    /// 201-B1 as sent, trimmed (as the store keeps it).
+    pub pharmacy_id: String,
+    pub date_of_service: Date,
+    /// 402-D2 and 403-D3 of each transaction, at most
+    /// [`TRANSACTIONS_MAX`](crate::limits::TRANSACTIONS_MAX).
+    pub rx_fills: Vec<(u64, u8)>,
+}
+
 /// Store counters, read for metrics.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct StoreStats {
@@ -200,12 +262,18 @@ pub struct StoreStats {
 /// Why the store could not open, take or commit a record.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("store url {0:?} is not understood: expected sqlite:PATH")]
+    #[error("store url is not understood: expected sqlite:PATH or postgres://...: {0}")]
     Url(String),
     #[error("{0} stores are not supported yet: use sqlite:PATH")]
     NotSupported(&'static str),
     #[error("claim store: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A PostgreSQL failure: SQLSTATE and message only (a server's DETAIL may quote row
+    /// values, which can be PHI).
+    #[error("claim store (PostgreSQL): {0}")]
+    Postgres(String),
+    #[error("this claim store cannot {0}")]
+    Unsupported(&'static str),
     #[error("the claim store file cannot use WAL journaling (journal mode {0})")]
     NoWal(String),
     #[error("cannot start the claim store writer: {0}")]
@@ -239,16 +307,24 @@ pub enum StoreError {
     HistoryTooLarge(u64),
 }
 
-/// Opens the store a url names: `sqlite:PATH` (also `sqlite://PATH`). PostgreSQL urls are
-/// recognised and refused for now.
+/// Opens the store a url names: `sqlite:PATH` (also `sqlite://PATH`), or
+/// `postgres://...`/`postgresql://...` (see [`PgLocation::parse`] for the `schema=` parameter).
+/// Blocks while it connects and migrates: from async code call it through `spawn_blocking`.
 pub fn open(url: &str) -> Result<Box<dyn ClaimStore>, StoreError> {
+    if is_postgres(url) {
+        return Ok(Box::new(PgStore::open(&PgLocation::parse(url)?)?));
+    }
     let path = sqlite_path(url)?;
     Ok(Box::new(SqliteStore::open(&path, StoreOptions::default())?))
 }
 
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 /// The file path of a `sqlite:` url.
 fn sqlite_path(url: &str) -> Result<PathBuf, StoreError> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+    if is_postgres(url) {
         return Err(StoreError::NotSupported("PostgreSQL"));
     }
     let rest = url
@@ -305,12 +381,9 @@ mod tests {
         ] {
             assert!(matches!(sqlite_path(bad), Err(StoreError::Url(_))), "{bad}");
         }
-        let shown = open("postgres://127.0.0.1/durgate")
-            .err()
-            .map(|error| error.to_string());
-        assert_eq!(
-            shown.as_deref(),
-            Some("PostgreSQL stores are not supported yet: use sqlite:PATH")
-        );
+        // A PostgreSQL url goes to the PostgreSQL store, which refuses a bad schema name
+        // before it connects anywhere.
+        let refused = open("postgres://127.0.0.1/durgate?schema=x;drop").err();
+        assert!(matches!(refused, Some(StoreError::Url(_))), "{refused:?}");
     }
 }

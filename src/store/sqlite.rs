@@ -184,7 +184,11 @@ fn spawn_writer(
 }
 
 /// Queues a job, waiting at most `deadline` for room.
-async fn enqueue(jobs: &mpsc::Sender<Job>, job: Job, deadline: Duration) -> Result<(), StoreError> {
+pub(super) async fn enqueue(
+    jobs: &mpsc::Sender<Job>,
+    job: Job,
+    deadline: Duration,
+) -> Result<(), StoreError> {
     let job = match jobs.try_send(job) {
         Ok(()) => return Ok(()),
         Err(TrySendError::Closed(_)) => return Err(StoreError::Closed),

@@ -7,6 +7,8 @@
 //! process (readiness wait, log capture, SIGKILL and SIGTERM) for crash and log stories.
 #![allow(dead_code)]
 
+pub mod pg;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -505,6 +507,8 @@ const PROCESS_START_ATTEMPTS: usize = 3;
 pub struct ProcessOptions {
     /// `--store sqlite:PATH`.
     pub store_path: PathBuf,
+    /// `--store URL` instead of the SQLite file (a PostgreSQL store).
+    pub store_url: Option<String>,
     /// `--rules` (default: the sample tables).
     pub rules: PathBuf,
     /// `--log-format` (`text` or `json`), when given.
@@ -519,6 +523,7 @@ impl ProcessOptions {
     pub fn new(store_path: &Path) -> ProcessOptions {
         ProcessOptions {
             store_path: store_path.to_owned(),
+            store_url: None,
             rules: sample_rules(),
             log_format: None,
             rust_log: "info".to_owned(),
@@ -568,7 +573,12 @@ fn start_process(options: &ProcessOptions) -> GatewayProcess {
         .arg("serve")
         .args(["--listen", &addr.to_string(), "--admin", &admin.to_string()])
         .arg("--store")
-        .arg(format!("sqlite:{}", options.store_path.display()))
+        .arg(
+            options
+                .store_url
+                .clone()
+                .unwrap_or_else(|| format!("sqlite:{}", options.store_path.display())),
+        )
         .arg("--rules")
         .arg(&options.rules)
         .env("RUST_LOG", &options.rust_log)

@@ -19,11 +19,17 @@
 //! assigned. When it fails, every recorded transaction is answered 99 and nothing reaches the
 //! history. So no P, A or D leaves before the record behind it is durable.
 //!
+//! With a shared store (several nodes on one PostgreSQL database) step 4 plans against a
+//! history read from the store for this transmission (`snapshot`) instead of the node's own,
+//! and nothing is learned after the commit: the database is the history. A claim another node
+//! paid meanwhile is answered D, a claim it reversed meanwhile S (the store refuses the race).
+//!
 //! Must never: answer P/A/D before the commit; log a patient identifier; hold a lock across an
 //! await (the per-patient wait is a future, not a lock).
 
 mod plan;
 pub use plan::{OverrideEvent, CLAIM_AGE_DAYS_MAX, POST_DATED_DAYS_MAX};
+mod snapshot;
 pub mod tails;
 
 use std::sync::Arc;
@@ -117,12 +123,24 @@ impl Pipeline {
             );
         };
         let span = transmission_span(request_header);
+        let lookback_days = rules.lookback_days();
+        let key = patient_key.as_ref();
+        let read = self.read_shared_history(request_header, &validated, key, lookback_days, today);
+        let snapshot = match read.instrument(span.clone()).await {
+            Ok(snapshot) => snapshot,
+            Err(error) => {
+                let _entered = span.enter();
+                tracing::error!(%error, "claim store history read failed: answering 99");
+                let outcomes = snapshot::host_error_all(&validated, &rules.stamp());
+                return self.answer_now(header, outcomes, started, guard);
+            }
+        };
         let context = Context {
             header: request_header,
             patient: validated.patient.as_ref(),
             patient_key: patient_key.as_ref(),
             rules: &rules,
-            history: &self.history,
+            history: snapshot.as_ref().unwrap_or(&self.history),
             today,
             received_at_ms: now_ms,
         };
@@ -140,7 +158,7 @@ impl Pipeline {
             header,
             outcomes,
             patient_key,
-            history: self.history.clone(),
+            history: snapshot.is_none().then(|| self.history.clone()),
             started,
             guard,
             span,
@@ -156,16 +174,39 @@ impl Pipeline {
         validated: &Validated,
         key: Option<&PatientKey>,
     ) -> Option<TailGuard> {
-        let token = key
-            .map(history::patient_token)
-            .or_else(|| self.reversal_patient(validated))?;
+        let token = match key.map(history::patient_token) {
+            Some(token) => token,
+            None => self.reversal_patient(validated).await?,
+        };
         Some(self.tails.enter(token).await)
     }
 
+    /// With a shared store, the transmission's own history read from it; `None` otherwise
+    /// (plan against the node's history).
+    async fn read_shared_history(
+        &self,
+        header: &crate::claim::RequestHeader,
+        validated: &Validated,
+        patient_key: Option<&PatientKey>,
+        lookback_days: u32,
+        today: Date,
+    ) -> Result<Option<History>, StoreError> {
+        if !self.store.shared_history() {
+            return Ok(None);
+        }
+        let store = &*self.store;
+        snapshot::load(store, header, validated, patient_key, lookback_days, today)
+            .await
+            .map(Some)
+    }
+
     /// A B2 without patient segments: the patient of the claim it reverses.
-    fn reversal_patient(&self, validated: &Validated) -> Option<u64> {
+    async fn reversal_patient(&self, validated: &Validated) -> Option<u64> {
         let header = validated.header.as_ref()?;
         let transaction = validated.transactions.first()?.as_ref().ok()?;
+        if self.store.shared_history() {
+            return snapshot::reversal_patient_token(&*self.store, header, transaction).await;
+        }
         let claim_match = history::ClaimMatch {
             pharmacy: header.pharmacy_hash(),
             rx_number: transaction.rx_number,
@@ -196,7 +237,8 @@ struct Finish {
     header: ResponseHeader,
     outcomes: Vec<Outcome>,
     patient_key: Option<PatientKey>,
-    history: Arc<History>,
+    /// The node's history to update after the commit (none with a shared store).
+    history: Option<Arc<History>>,
     started: Instant,
     guard: Option<TailGuard>,
     /// The transmission's span: the answer is logged inside it, on whichever task commits.
@@ -238,9 +280,9 @@ impl Finish {
                 continue;
             };
             outcome.authorization = committed.authorization;
-            if let Some(update) = outcome.update {
+            if let (Some(update), Some(history)) = (outcome.update, &self.history) {
                 apply(
-                    &self.history,
+                    history,
                     self.patient_key.as_ref(),
                     update,
                     committed.claim_id,
@@ -250,7 +292,8 @@ impl Finish {
     }
 
     /// The commit failed: every recorded transaction is rejected 99 — except a race the store
-    /// caught (the same claim paid meanwhile), which is answered D with the original number.
+    /// caught: the same claim paid meanwhile is answered D with the original number, and a
+    /// reversal of a claim reversed meanwhile (by another node) S.
     fn failed(&mut self, error: &StoreError) {
         tracing::error!(%error, "claim store refused a transmission: answering 99");
         for outcome in self
@@ -258,8 +301,16 @@ impl Finish {
             .iter_mut()
             .filter(|outcome| outcome.recorded.is_some())
         {
-            outcome.update = None;
+            let reversal = matches!(outcome.update.take(), Some(Update::Reversal(_)));
             outcome.decision = match error {
+                StoreError::AlreadyReversed { index, .. }
+                    if reversal && outcome.recorded == Some(*index) =>
+                {
+                    Decision {
+                        status: Status::DuplicateOfApproved,
+                        ..Decision::rejected(Vec::new(), outcome.decision.ruleset.clone())
+                    }
+                }
                 StoreError::AlreadyPaid {
                     index,
                     authorization,

@@ -1,0 +1,102 @@
+//! The history of one transmission, read from a shared store (PostgreSQL, several nodes).
+//!
+//! When `ClaimStore::shared_history` is true the node keeps no history of its own: another
+//! node may have paid a fill a moment ago. Before planning, the pipeline reads the patient's
+//! paid claims in the lookback window and, for duplicate and reversal matching, the paid claims
+//! with the transmission's (pharmacy, Rx, fill, date of service) keys, and builds a small
+//! [`History`] of them that the planner reads exactly as it reads the node's own. Races between
+//! nodes that slip between this read and the commit are caught by the store (unique index,
+//! row locks) and answered D or S by the pipeline.
+//!
+//! Must never: keep anything beyond the transmission, or log a patient identifier.
+
+use crate::claim::{reject, Date, Decision, PatientKey, RequestHeader, RulesetStamp, Transaction};
+use crate::history::{patient_token, History, PaidClaim};
+use crate::limits::TRANSACTIONS_MAX;
+use crate::ncpdp::Validated;
+use crate::store::{ClaimKeys, ClaimStore, HistoryRow, StoreError};
+
+use super::plan::Outcome;
+
+/// The patient's claims since `today` (or the earlier date of service) less the lookback, and
+/// the claims the transmission's transactions may duplicate or reverse, as a history.
+pub(super) async fn load(
+    store: &dyn ClaimStore,
+    header: &RequestHeader,
+    validated: &Validated,
+    patient_key: Option<&PatientKey>,
+    lookback_days: u32,
+    today: Date,
+) -> Result<History, StoreError> {
+    let since = today
+        .min(header.date_of_service)
+        .add_days(-(lookback_days as i32));
+    let patient = async {
+        match patient_key {
+            Some(key) => store.load_patient(key, since).await,
+            None => Ok(Vec::new()),
+        }
+    };
+    let claims = load_claims(store, header, validated.transactions.iter().flatten());
+    let (mut patient_rows, claim_rows) = futures::try_join!(patient, claims)?;
+    // Oldest first, as a node's own history would have recorded them.
+    patient_rows.sort_by_key(|row| (row.fill.date_of_service, row.claim_id));
+    let history = History::with_patients_max(1 + TRANSACTIONS_MAX);
+    for row in patient_rows.into_iter().chain(claim_rows) {
+        record(&history, row);
+    }
+    Ok(history)
+}
+
+/// The patient token of the claim a B2 without patient segments reverses (for per-patient
+/// ordering); `None` when no paid claim matches or the store cannot be read.
+pub(super) async fn reversal_patient_token(
+    store: &dyn ClaimStore,
+    header: &RequestHeader,
+    transaction: &Transaction,
+) -> Option<u64> {
+    let rows = load_claims(store, header, [transaction]).await.ok()?;
+    rows.first().map(|row| patient_token(&row.patient_key))
+}
+
+/// Every transaction answered 99: the history could not be read, so nothing was decided.
+pub(super) fn host_error_all(validated: &Validated, stamp: &RulesetStamp) -> Vec<Outcome> {
+    let groups = validated.transactions.len().clamp(1, TRANSACTIONS_MAX);
+    (0..groups)
+        .map(|index| {
+            let transaction = validated.transactions.get(index);
+            let rx_number = transaction.and_then(|group| group.as_ref().ok());
+            let decision = Decision::rejected(vec![reject::HOST_PROCESSING_ERROR], stamp.clone());
+            Outcome::answer(decision, rx_number.map(|transaction| transaction.rx_number))
+        })
+        .collect()
+}
+
+async fn load_claims<'t>(
+    store: &dyn ClaimStore,
+    header: &RequestHeader,
+    transactions: impl IntoIterator<Item = &'t Transaction>,
+) -> Result<Vec<HistoryRow>, StoreError> {
+    let keys = ClaimKeys {
+        pharmacy_id: header.provider_id.trim().to_owned(),
+        date_of_service: header.date_of_service,
+        rx_fills: transactions
+            .into_iter()
+            .take(TRANSACTIONS_MAX)
+            .map(|transaction| (transaction.rx_number, transaction.fill_number))
+            .collect(),
+    };
+    if keys.rx_fills.is_empty() {
+        return Ok(Vec::new());
+    }
+    store.load_claims(&keys).await
+}
+
+fn record(history: &History, row: HistoryRow) {
+    let claim = PaidClaim {
+        fill: row.fill,
+        claim_id: row.claim_id,
+        reversed: row.reversed,
+    };
+    history.record_paid(&row.patient_key, claim);
+}

@@ -1,0 +1,515 @@
+//! The PostgreSQL store's writer task: group commit in one pipelined round trip.
+//!
+//! Runs on the store's own runtime thread (see `postgres`). Gathers commit jobs as the SQLite
+//! writer does (those waiting, then those arriving within `STORE_GATHER_LINGER`, for at most
+//! `STORE_GATHER_WINDOW`, up to the batch bound), gives every row its id from ids reserved in
+//! blocks ([`PG_IDS_RESERVED`]), and writes the whole batch in one transaction: `BEGIN` and one
+//! statement per table pipelined in one round trip, then `COMMIT`. Each submitter is answered
+//! only after the `COMMIT` returned.
+//!
+//! When the server refuses the batch as a whole (another node paid the same claim a moment
+//! earlier and the unique index `claims_paid_once` fired, a reversal's claim was reversed
+//! meanwhile, a deadlock or lock timeout), the batch is rolled back and written again record by
+//! record, each under its own savepoint, so that one refused transmission does not fail its
+//! neighbours; the refused one gets [`StoreError::AlreadyPaid`] (with the claim that won),
+//! [`StoreError::AlreadyReversed`] or [`StoreError::NotReversible`]. When the connection fails,
+//! every record of the batch gets [`StoreError::Commit`] (a `COMMIT` whose answer was lost may
+//! have committed: the claims are answered 99, and a retry then finds them paid, answered D).
+//!
+//! Must never answer a submitter before its batch committed, log a row's values (only
+//! SQLSTATEs and counts), or block the runtime thread.
+
+use crate::claim::Authorization;
+use crate::claim::Status;
+use crate::limits::{
+    PG_IDS_RESERVED, PG_RULESET_TOUCH_INTERVAL, STORE_GATHER_LINGER, STORE_GATHER_WINDOW,
+};
+use crate::store::pg_rows::{
+    self, describe, int8, Assigned, AssignedTransaction, Columns, Failure, PgDate,
+};
+use crate::store::record::{TransactionRecord, TransmissionRecord};
+use crate::store::writer::{Counters, Job, Reply};
+use crate::store::{CommitReceipt, StoreError};
+use deadpool_postgres::{Object, Pool};
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_postgres::types::ToSql;
+
+/// A commit waiting in the current batch.
+struct Pending {
+    record: TransmissionRecord,
+    reply: Reply,
+}
+
+/// A marker that ended the gathering of a batch.
+enum Control {
+    Flush(oneshot::Sender<()>),
+    Shutdown,
+}
+
+/// What one batch produced: a result per record, in order; `Err` when the batch as a whole
+/// failed.
+type BatchResult = Result<Vec<Result<CommitReceipt, StoreError>>, StoreError>;
+
+/// The writer task's body: runs until the queue is closed and drained.
+pub(super) async fn run(
+    pool: Pool,
+    mut jobs: mpsc::Receiver<Job>,
+    counters: Arc<Counters>,
+    batch_records_max: usize,
+) {
+    let mut writer = Writer {
+        pool,
+        ids: Ids::default(),
+        touched: None,
+    };
+    let mut batch = Vec::with_capacity(batch_records_max);
+    while let Some(first) = jobs.recv().await {
+        let control = gather(&mut jobs, &mut batch, batch_records_max, first).await;
+        writer.commit_and_answer(&mut batch, &counters).await;
+        match control {
+            Some(Control::Flush(reply)) => drop(reply.send(())),
+            Some(Control::Shutdown) => jobs.close(),
+            None => {}
+        }
+    }
+}
+
+/// Moves commit jobs into the batch until it is full, a marker arrives, or nothing more
+/// arrives within the linger (bounded by the window).
+async fn gather(
+    jobs: &mut mpsc::Receiver<Job>,
+    batch: &mut Vec<Pending>,
+    batch_records_max: usize,
+    first: Job,
+) -> Option<Control> {
+    let window_end = Instant::now() + STORE_GATHER_WINDOW;
+    let mut next = Some(first);
+    // Bounded: each pass takes one job; the batch bound and the window end it.
+    while let Some(job) = next {
+        match job {
+            Job::Commit { record, reply } => batch.push(Pending { record, reply }),
+            Job::Flush(reply) => return Some(Control::Flush(reply)),
+            Job::Shutdown => return Some(Control::Shutdown),
+        }
+        if batch.len() >= batch_records_max {
+            return None;
+        }
+        next = match jobs.try_recv() {
+            Ok(job) => Some(job),
+            Err(_) => linger(jobs, window_end).await,
+        };
+    }
+    None
+}
+
+/// The next job if one arrives within the linger and before the window ends.
+async fn linger(jobs: &mut mpsc::Receiver<Job>, window_end: Instant) -> Option<Job> {
+    let wait = STORE_GATHER_LINGER.min(window_end.saturating_duration_since(Instant::now()));
+    if wait.is_zero() {
+        return None;
+    }
+    tokio::time::timeout(wait, jobs.recv()).await.ok().flatten()
+}
+
+/// Ids reserved from the three sequences and not yet given to a row.
+#[derive(Default)]
+struct Ids {
+    transmissions: VecDeque<i64>,
+    claims: VecDeque<i64>,
+    conflicts: VecDeque<i64>,
+}
+
+/// How many ids of each kind a batch needs.
+#[derive(Clone, Copy, Default)]
+struct IdsNeeded {
+    transmissions: usize,
+    claims: usize,
+    conflicts: usize,
+}
+
+impl IdsNeeded {
+    fn of(batch: &[Pending]) -> IdsNeeded {
+        let mut needed = IdsNeeded::default();
+        for pending in batch {
+            needed.transmissions += 1;
+            for transaction in recorded(&pending.record) {
+                needed.claims += 1;
+                needed.conflicts += transaction.conflicts.len();
+            }
+        }
+        needed
+    }
+}
+
+/// The transactions of a record that are written (D and S point at an earlier row).
+fn recorded(record: &TransmissionRecord) -> impl Iterator<Item = &TransactionRecord> {
+    record
+        .transactions
+        .iter()
+        .filter(|transaction| transaction.is_recorded())
+}
+
+const RESERVE_TRANSMISSIONS_SQL: &str =
+    "SELECT nextval('transmission_ids') FROM generate_series(1, $1::int)";
+const RESERVE_CLAIMS_SQL: &str = "SELECT nextval('claim_ids') FROM generate_series(1, $1::int)";
+const RESERVE_CONFLICTS_SQL: &str =
+    "SELECT nextval('conflict_ids') FROM generate_series(1, $1::int)";
+
+/// Tops `ids` up to at least `needed`, reserving at least [`PG_IDS_RESERVED`] at a time.
+async fn reserve(
+    client: &Object,
+    sql: &str,
+    ids: &mut VecDeque<i64>,
+    needed: usize,
+) -> Result<(), tokio_postgres::Error> {
+    if ids.len() >= needed {
+        return Ok(());
+    }
+    let count = i32::try_from(needed.max(PG_IDS_RESERVED)).unwrap_or(i32::MAX);
+    let statement = client.prepare_cached(sql).await?;
+    let rows = client.query(&statement, &[&count]).await?;
+    let mut fresh = rows
+        .iter()
+        .map(|row| row.try_get::<_, i64>(0))
+        .collect::<Result<Vec<i64>, _>>()?;
+    fresh.sort_unstable();
+    ids.extend(fresh);
+    Ok(())
+}
+
+/// The next `count` ids (the caller reserved enough).
+fn take(ids: &mut VecDeque<i64>, count: usize) -> Vec<i64> {
+    ids.drain(..count.min(ids.len())).collect()
+}
+
+/// The writer's connection pool (one connection), reserved ids and the last ruleset touch.
+struct Writer {
+    pool: Pool,
+    ids: Ids,
+    /// The stamp whose `last_seen_ms` was last brought forward, and when.
+    touched: Option<(String, Instant)>,
+}
+
+impl Writer {
+    /// Commits the batch and answers each submitter; a failed batch fails every record in it.
+    async fn commit_and_answer(&mut self, batch: &mut Vec<Pending>, counters: &Counters) {
+        if batch.is_empty() {
+            return;
+        }
+        let started = std::time::Instant::now();
+        let committed = self.commit(batch).await;
+        if let Some(observer) = counters.observer.get() {
+            observer(batch.len(), started.elapsed());
+        }
+        let touch = committed.is_ok().then(|| self.touch_due(batch)).flatten();
+        answer(batch, committed, counters);
+        if let Some((stamp, at_ms)) = touch {
+            self.touch(stamp, at_ms).await;
+        }
+    }
+
+    async fn commit(&mut self, batch: &[Pending]) -> BatchResult {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        let result = self.commit_on(&client, batch).await;
+        if result.is_err() {
+            // The connection may be in any state: do not give it back to the pool.
+            drop(Object::take(client));
+        }
+        result
+    }
+
+    async fn commit_on(&mut self, client: &Object, batch: &[Pending]) -> BatchResult {
+        let needed = IdsNeeded::of(batch);
+        self.reserve(client, needed).await.map_err(lost)?;
+        let assigned: Vec<Assigned<'_>> = batch
+            .iter()
+            .map(|pending| assign(&mut self.ids, &pending.record))
+            .collect();
+        match pg_rows::write(client, "BEGIN", &Columns::of(&assigned)).await {
+            Ok(()) => match client.batch_execute("COMMIT").await {
+                Ok(()) => return Ok(assigned.iter().map(|each| Ok(each.receipt())).collect()),
+                Err(error) => refused_or_lost(Failure::of(error))?,
+            },
+            Err(failure) => {
+                refused_or_lost(failure)?;
+                client.batch_execute("ROLLBACK").await.map_err(lost)?;
+            }
+        }
+        one_by_one(client, &assigned).await
+    }
+
+    async fn reserve(
+        &mut self,
+        client: &Object,
+        needed: IdsNeeded,
+    ) -> Result<(), tokio_postgres::Error> {
+        let ids = &mut self.ids;
+        reserve(
+            client,
+            RESERVE_TRANSMISSIONS_SQL,
+            &mut ids.transmissions,
+            needed.transmissions,
+        )
+        .await?;
+        reserve(client, RESERVE_CLAIMS_SQL, &mut ids.claims, needed.claims).await?;
+        reserve(
+            client,
+            RESERVE_CONFLICTS_SQL,
+            &mut ids.conflicts,
+            needed.conflicts,
+        )
+        .await
+    }
+
+    /// The latest stamp of the batch and its latest time, when its `last_seen_ms` is due.
+    fn touch_due(&self, batch: &[Pending]) -> Option<(String, i64)> {
+        let (stamp, at_ms) = batch
+            .iter()
+            .flat_map(|pending| {
+                let at_ms = pending.record.received_at_ms;
+                recorded(&pending.record).map(move |transaction| (&transaction.ruleset, at_ms))
+            })
+            .max_by_key(|(_, at_ms)| *at_ms)?;
+        let fresh = self.touched.as_ref().is_some_and(|(last, when)| {
+            **last == **stamp && when.elapsed() < PG_RULESET_TOUCH_INTERVAL
+        });
+        (!fresh).then(|| (stamp.to_string(), at_ms))
+    }
+
+    /// Brings a stamp's `last_seen_ms` forward in a transaction of its own (the row is shared
+    /// by every node: it is never locked inside a claim batch). A failure only logs.
+    async fn touch(&mut self, stamp: String, at_ms: i64) {
+        const TOUCH_SQL: &str = "UPDATE rulesets SET last_seen_ms = greatest(last_seen_ms, $2) \
+             WHERE stamp = $1";
+        let touched = async {
+            let client = self.pool.get().await.map_err(pool_error)?;
+            let statement = client.prepare_cached(TOUCH_SQL).await.map_err(lost)?;
+            client
+                .execute(&statement, &[&stamp, &at_ms])
+                .await
+                .map_err(lost)
+        };
+        match touched.await {
+            Ok(_) => self.touched = Some((stamp, Instant::now())),
+            Err(error) => tracing::warn!(%error, "rule-table stamp last use not recorded"),
+        }
+    }
+}
+
+/// Gives a record's rows their ids.
+fn assign<'a>(ids: &mut Ids, record: &'a TransmissionRecord) -> Assigned<'a> {
+    let transmission_id = take(&mut ids.transmissions, 1)
+        .first()
+        .copied()
+        .unwrap_or(0);
+    let transactions = recorded(record)
+        .map(|transaction| AssignedTransaction {
+            transaction,
+            claim_id: take(&mut ids.claims, 1).first().copied().unwrap_or(0),
+            conflict_ids: take(&mut ids.conflicts, transaction.conflicts.len()),
+        })
+        .collect();
+    Assigned {
+        record,
+        transmission_id,
+        transactions,
+    }
+}
+
+/// `Ok` when the server refused (worth retrying record by record), `Err` when the connection
+/// is gone.
+fn refused_or_lost(failure: Failure) -> Result<(), StoreError> {
+    match failure {
+        Failure::Refused(error) => {
+            tracing::debug!(error = %describe(&error), "batch refused whole: writing record by record");
+            Ok(())
+        }
+        Failure::ReversalMissed => Ok(()),
+        Failure::Lost(error) => Err(lost(error)),
+    }
+}
+
+fn lost(error: tokio_postgres::Error) -> StoreError {
+    StoreError::Commit(describe(&error))
+}
+
+fn pool_error(error: deadpool_postgres::PoolError) -> StoreError {
+    match error {
+        deadpool_postgres::PoolError::Backend(error) => lost(error),
+        other => StoreError::Commit(other.to_string()),
+    }
+}
+
+/// The slow path: one transaction, each record under its own savepoint.
+async fn one_by_one(client: &Object, assigned: &[Assigned<'_>]) -> BatchResult {
+    client.batch_execute("BEGIN").await.map_err(lost)?;
+    let mut results = Vec::with_capacity(assigned.len());
+    for record in assigned {
+        results.push(write_alone(client, record).await?);
+    }
+    client.batch_execute("COMMIT").await.map_err(lost)?;
+    Ok(results)
+}
+
+/// Writes one record under a savepoint: its receipt, or why it was refused. `Err` only when
+/// the connection failed.
+async fn write_alone(
+    client: &Object,
+    assigned: &Assigned<'_>,
+) -> Result<Result<CommitReceipt, StoreError>, StoreError> {
+    let columns = Columns::of([assigned]);
+    let error = match pg_rows::write(client, "SAVEPOINT record", &columns).await {
+        Ok(()) => {
+            client
+                .batch_execute("RELEASE SAVEPOINT record")
+                .await
+                .map_err(lost)?;
+            return Ok(Ok(assigned.receipt()));
+        }
+        Err(Failure::Lost(error)) => return Err(lost(error)),
+        Err(Failure::Refused(error)) => StoreError::Commit(describe(&error)),
+        Err(Failure::ReversalMissed) => StoreError::Commit("a reversal missed its claim".into()),
+    };
+    client
+        .batch_execute("ROLLBACK TO SAVEPOINT record; RELEASE SAVEPOINT record")
+        .await
+        .map_err(lost)?;
+    let refusal = refusal(client, assigned.record).await.map_err(lost)?;
+    Ok(Err(refusal.unwrap_or(error)))
+}
+
+/// Why the database refuses this record now: a claim it reverses is no longer reversible, or
+/// one it pays is already paid. `None` when neither (the original error then stands).
+async fn refusal(
+    client: &Object,
+    record: &TransmissionRecord,
+) -> Result<Option<StoreError>, tokio_postgres::Error> {
+    for transaction in recorded(record) {
+        if let Some(original) = transaction.reverses() {
+            if let Some(refused) = reversal_refusal(client, record, transaction, original).await? {
+                return Ok(Some(refused));
+            }
+        }
+    }
+    for transaction in recorded(record).filter(|transaction| transaction.status == Status::Paid) {
+        if let Some(refused) = paid_refusal(client, record, transaction).await? {
+            return Ok(Some(refused));
+        }
+    }
+    Ok(None)
+}
+
+const REVERSAL_STATE_SQL: &str = "SELECT reversed_at_ms FROM claims WHERE id = $1 \
+     AND status = 'paid' AND pharmacy_id = $2 AND rx_number = $3 AND fill_number = $4 \
+     AND date_of_service = $5";
+
+async fn reversal_refusal(
+    client: &Object,
+    record: &TransmissionRecord,
+    transaction: &TransactionRecord,
+    original: u64,
+) -> Result<Option<StoreError>, tokio_postgres::Error> {
+    let statement = client.prepare_cached(REVERSAL_STATE_SQL).await?;
+    let key = MatchParams::of(record, transaction);
+    let [pharmacy_id, rx_number, fill_number, date_of_service] = key.refs();
+    let original_id = int8(original);
+    let params = [
+        &original_id as _,
+        pharmacy_id,
+        rx_number,
+        fill_number,
+        date_of_service,
+    ];
+    let row = client.query_opt(&statement, &params).await?;
+    let (index, claim_id) = (transaction.index, original);
+    let reversed_at: Option<Option<i64>> = row.map(|row| row.try_get(0)).transpose()?;
+    Ok(match reversed_at {
+        None => Some(StoreError::NotReversible { index, claim_id }),
+        Some(Some(_)) => Some(StoreError::AlreadyReversed { index, claim_id }),
+        Some(None) => None,
+    })
+}
+
+const PAID_SQL: &str = "SELECT id, product_id FROM claims WHERE pharmacy_id = $1 \
+     AND rx_number = $2 AND fill_number = $3 AND date_of_service = $4 AND status = 'paid' \
+     AND reversed_at_ms IS NULL";
+
+async fn paid_refusal(
+    client: &Object,
+    record: &TransmissionRecord,
+    transaction: &TransactionRecord,
+) -> Result<Option<StoreError>, tokio_postgres::Error> {
+    let statement = client.prepare_cached(PAID_SQL).await?;
+    let key = MatchParams::of(record, transaction);
+    let row = client.query_opt(&statement, &key.refs()).await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let claim_id = u64::try_from(row.try_get::<_, i64>(0)?).unwrap_or(0);
+    Ok(Some(StoreError::AlreadyPaid {
+        index: transaction.index,
+        claim_id,
+        authorization: Authorization::for_claim(claim_id),
+        product_id: row.try_get(1)?,
+    }))
+}
+
+/// The match key of a transaction as statement parameters (pharmacy, Rx, fill, date).
+struct MatchParams<'a> {
+    pharmacy_id: &'a str,
+    rx_number: i64,
+    fill_number: i32,
+    date_of_service: PgDate,
+}
+
+impl<'a> MatchParams<'a> {
+    fn of(record: &'a TransmissionRecord, transaction: &TransactionRecord) -> MatchParams<'a> {
+        MatchParams {
+            pharmacy_id: &record.pharmacy_id,
+            rx_number: int8(transaction.rx_number),
+            fill_number: i32::from(transaction.fill_number),
+            date_of_service: PgDate(transaction.date_of_service),
+        }
+    }
+
+    fn refs(&self) -> [&(dyn ToSql + Sync); 4] {
+        [
+            &self.pharmacy_id,
+            &self.rx_number,
+            &self.fill_number,
+            &self.date_of_service,
+        ]
+    }
+}
+
+/// Answers every submitter of the batch and counts what happened.
+fn answer(batch: &mut Vec<Pending>, committed: BatchResult, counters: &Counters) {
+    match committed {
+        Ok(results) => {
+            let accepted = results.iter().filter(|result| result.is_ok()).count() as u64;
+            let refused = results.len() as u64 - accepted;
+            counters.batches_committed.fetch_add(1, Ordering::Relaxed);
+            counters
+                .records_committed
+                .fetch_add(accepted, Ordering::Relaxed);
+            counters
+                .records_refused
+                .fetch_add(refused, Ordering::Relaxed);
+            for (pending, result) in batch.drain(..).zip(results) {
+                drop(pending.reply.send(result));
+            }
+        }
+        Err(error) => {
+            counters.batches_failed.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(records = batch.len(), %error, "claim store batch failed");
+            let reason = error.to_string();
+            for pending in batch.drain(..) {
+                drop(pending.reply.send(Err(StoreError::Commit(reason.clone()))));
+            }
+        }
+    }
+}

@@ -1,0 +1,647 @@
+//! Stories of the shared claim store on the PostgreSQL server: what a commit leaves in the
+//! database, two stores (two gateway nodes) racing on the same claim or the same reversal, a
+//! refused transmission in a batch of good ones, rebills, the per-claim history reads, and the
+//! migrations.
+//!
+//! Each test works in a schema of its own (`tests/support/pg.rs`), dropped at the end, and
+//! prints why it is skipped when no server answers on 127.0.0.1:5432.
+
+mod support;
+
+use durgate::claim::{
+    Action, Authorization, Code2, Conflict, Date, Decision, DurPps, Edit, Ndc, Patient, PatientKey,
+    Pricing, RequestHeader, Status, Transaction, TransactionCode, Transmission,
+};
+use durgate::store::{
+    self, ClaimKeys, ClaimStore, CommitReceipt, HistoryRow, PgLocation, PgStore, RecordKind,
+    StoreError, TransactionRecord, TransmissionRecord,
+};
+use std::sync::Arc;
+use support::pg::PgSchema;
+
+const PHARMACY: &str = "1234567890";
+const PRESCRIBER: &str = "1999999999";
+
+fn day(offset: i32) -> Date {
+    Date::from_ymd(2025, 3, 1).expect("date").add_days(offset)
+}
+
+fn patient(number: u32) -> PatientKey {
+    PatientKey::new(
+        &format!("ZZ{number:09}"),
+        "01",
+        Date::from_ymd(1950, 1, 2).expect("date"),
+    )
+}
+
+fn ndc(value: u64) -> Ndc {
+    Ndc::from_value(value).expect("ndc")
+}
+
+fn open(schema: &PgSchema) -> PgStore {
+    let location = PgLocation::parse(&schema.url()).expect("store url");
+    PgStore::open(&location).expect("open the PostgreSQL store")
+}
+
+fn transmission(code: TransactionCode, key: Option<PatientKey>) -> TransmissionRecord {
+    TransmissionRecord {
+        received_at_ms: 1_740_000_000_000,
+        transaction_code: code,
+        bin: "610011".into(),
+        pcn: "DURGATE".into(),
+        pharmacy_id: PHARMACY.into(),
+        patient_key: key,
+        patient_age_years: Some(75),
+        transactions: Vec::new(),
+    }
+}
+
+fn transaction(
+    kind: RecordKind,
+    rx_number: u64,
+    date_of_service: Date,
+    status: Status,
+) -> TransactionRecord {
+    TransactionRecord {
+        index: 1,
+        kind,
+        rx_number,
+        fill_number: 0,
+        product_qualifier: "03".into(),
+        product_id: ndc(378_611_201).to_string(),
+        ndc: Some(ndc(378_611_201)),
+        quantity_milli: 30_000,
+        days_supply: 30,
+        compound_code: 1,
+        daw_code: Some(0),
+        date_written: Some(day(-10)),
+        date_of_service,
+        prescriber_id: PRESCRIBER.into(),
+        status,
+        reject_codes: Vec::new(),
+        conflicts: Vec::new(),
+        dur_pps: Vec::new(),
+        unmatched_dur_pps: Vec::new(),
+        ruleset: Arc::from("sample@2025.03"),
+        message: None,
+        ingredient_cost_cents: Some(1_250),
+        dispensing_fee_cents: Some(150),
+        usual_and_customary_cents: None,
+        patient_paid_cents: None,
+        gross_amount_due_cents: Some(1_400),
+    }
+}
+
+fn b1(patient_number: u32, rx_number: u64, date_of_service: Date) -> TransmissionRecord {
+    let mut record = transmission(TransactionCode::B1, Some(patient(patient_number)));
+    let claim = transaction(RecordKind::Claim, rx_number, date_of_service, Status::Paid);
+    record.transactions.push(claim);
+    record
+}
+
+fn b2(rx_number: u64, date_of_service: Date, claim_id: u64) -> TransmissionRecord {
+    let mut record = transmission(TransactionCode::B2, None);
+    let kind = RecordKind::Reversal {
+        of_claim_id: Some(claim_id),
+    };
+    let mut reversal = transaction(kind, rx_number, date_of_service, Status::Approved);
+    (reversal.product_id, reversal.ndc, reversal.quantity_milli) = (String::new(), None, 0);
+    record.transactions.push(reversal);
+    record
+}
+
+fn b3(
+    patient_number: u32,
+    rx_number: u64,
+    date_of_service: Date,
+    claim_id: u64,
+) -> TransmissionRecord {
+    let mut record = transmission(TransactionCode::B3, Some(patient(patient_number)));
+    let kind = RecordKind::Rebill {
+        reversed_claim_id: Some(claim_id),
+    };
+    let mut rebill = transaction(kind, rx_number, date_of_service, Status::Paid);
+    rebill.quantity_milli = 60_000;
+    record.transactions.push(rebill);
+    record
+}
+
+fn claim_id(receipt: &CommitReceipt) -> u64 {
+    receipt
+        .transaction(1)
+        .expect("recorded transaction")
+        .claim_id
+}
+
+fn conflict(edit: Edit, reason: &str, overridden_by: Option<u8>) -> Conflict {
+    Conflict {
+        edit,
+        rule_id: format!("{}:17", edit.as_str()),
+        reason: Code2::new(reason),
+        severity: 1,
+        action: Action::Reject,
+        clinical_significance: 1,
+        previous_fill_date: Some(day(-20)),
+        previous_quantity_milli: Some(30_000),
+        other_pharmacy: 3,
+        other_prescriber: 2,
+        message: "INTERACTS WITH WARFARIN 5 MG TABLET (ACTIVE)".into(),
+        overridable: true,
+        overridden_by,
+    }
+}
+
+fn occurrence(counter: u8, reason: &str, professional: &str, result: &str) -> DurPps {
+    DurPps {
+        counter,
+        reason: Some(Code2::new(reason)),
+        professional: Some(Code2::new(professional)),
+        result: Some(Code2::new(result)),
+        level_of_effort: Some(11),
+        ..DurPps::default()
+    }
+}
+
+/// A paid B1 with two conflicts (one overridden) and two DUR/PPS occurrences, as the server
+/// builds it from the typed request and the decision.
+fn b1_with_conflicts() -> TransmissionRecord {
+    let header = RequestHeader {
+        bin: "610011".into(),
+        version: "D0".into(),
+        transaction_code: TransactionCode::B1,
+        pcn: "DURGATE   ".into(),
+        transaction_count: 1,
+        provider_id_qualifier: "01".into(),
+        provider_id: format!("{PHARMACY}     "),
+        date_of_service: day(0),
+        software_vendor: String::new(),
+    };
+    let person = Patient {
+        cardholder_id: "ZZ000000001".into(),
+        person_code: "01".into(),
+        date_of_birth: Date::from_ymd(1950, 1, 2),
+        ..Patient::default()
+    };
+    let claim = Transaction {
+        rx_number: 555_001,
+        product_qualifier: "03".into(),
+        product_id: "00378611201".into(),
+        ndc: Some(ndc(378_611_201)),
+        quantity_milli: 30_000,
+        days_supply: 30,
+        compound_code: 1,
+        prescriber_id: PRESCRIBER.into(),
+        dur_pps: vec![
+            occurrence(1, "DD", "M0", "1G"),
+            occurrence(2, "HD", "R0", "1A"),
+        ],
+        pricing: Pricing {
+            gross_amount_due_cents: Some(2_000),
+            ..Pricing::default()
+        },
+        ..Transaction::default()
+    };
+    let decision = Decision {
+        status: Status::Paid,
+        reject_codes: Vec::new(),
+        conflicts: vec![
+            conflict(Edit::Ddi, "DD", Some(1)),
+            conflict(Edit::Duplication, "TD", None),
+        ],
+        unmatched_dur_pps: vec![2],
+        ruleset: Arc::from("sample@2025.03"),
+        message: Some("DUR OVERRIDE ACCEPTED".into()),
+    };
+    let request = Transmission {
+        header,
+        patient: Some(person),
+        transactions: vec![claim.clone()],
+    };
+    let mut record = TransmissionRecord::new(1_740_000_000_000, &request);
+    let row = TransactionRecord::new(1, RecordKind::Claim, day(0), &claim, &decision);
+    record.transactions.push(row);
+    record
+}
+
+fn texts(row: &[Option<String>]) -> Vec<&str> {
+    row.iter()
+        .map(|cell| cell.as_deref().unwrap_or("NULL"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_committed_claim_is_in_the_database_whole_with_its_conflicts_and_dur_pps() {
+    let Some(schema) = PgSchema::create("whole") else {
+        return;
+    };
+    let store = open(&schema);
+    let receipt = store.commit(b1_with_conflicts()).await.expect("commit");
+    let id = claim_id(&receipt);
+    let authorization = Authorization::for_claim(id).to_string();
+    assert_eq!(
+        receipt
+            .transaction(1)
+            .and_then(|committed| committed.authorization),
+        Some(Authorization::for_claim(id))
+    );
+    let claims = schema.rows(&format!(
+        "SELECT kind, status, \"authorization\", rx_number, ndc, date_of_service, pharmacy_id, \
+         transmission_id, ruleset, message FROM claims WHERE id = {id}"
+    ));
+    assert_eq!(claims.len(), 1);
+    let transmission_id = receipt.transmission_id.to_string();
+    assert_eq!(
+        texts(&claims[0]),
+        [
+            "claim",
+            "paid",
+            authorization.as_str(),
+            "555001",
+            "00378611201",
+            "2025-03-01",
+            PHARMACY,
+            transmission_id.as_str(),
+            "sample@2025.03",
+            "DUR OVERRIDE ACCEPTED"
+        ]
+    );
+    let conflicts = schema.rows(&format!(
+        "SELECT id, position, edit, reason, overridable, overridden_by, previous_fill_date \
+         FROM conflicts WHERE claim_id = {id} ORDER BY position"
+    ));
+    let shown: Vec<Vec<&str>> = conflicts.iter().map(|row| texts(&row[1..])).collect();
+    assert_eq!(
+        shown,
+        [
+            ["1", "ddi", "DD", "t", "1", "2025-02-09"],
+            ["2", "duplication", "TD", "t", "NULL", "2025-02-09"]
+        ]
+    );
+    let ddi_id = conflicts[0][0].clone();
+    let dur_pps = schema.rows(&format!(
+        "SELECT counter, professional, matched_conflict_id, overrode FROM dur_pps \
+         WHERE claim_id = {id} ORDER BY counter"
+    ));
+    let ddi = ddi_id.as_deref().unwrap_or("?");
+    let shown: Vec<Vec<&str>> = dur_pps.iter().map(|row| texts(row)).collect();
+    assert_eq!(shown, [["1", "M0", ddi, "t"], ["2", "R0", "NULL", "f"]]);
+    let ruleset = schema.rows("SELECT first_seen_ms, last_seen_ms FROM rulesets");
+    assert_eq!(
+        ruleset,
+        [[
+            Some("1740000000000".to_owned()),
+            Some("1740000000000".to_owned())
+        ]]
+    );
+}
+
+#[tokio::test]
+async fn two_nodes_racing_on_the_same_claim_pay_it_once() {
+    let Some(schema) = PgSchema::create("race_paid") else {
+        return;
+    };
+    let (node_a, node_b) = (open(&schema), open(&schema));
+    for round in 0..20u64 {
+        let claim = b1(round as u32, 7_000 + round, day(0));
+        let (a, b) = tokio::join!(node_a.commit(claim.clone()), node_b.commit(claim));
+        let (winner, loser) = match (a, b) {
+            (Ok(receipt), Err(error)) | (Err(error), Ok(receipt)) => (receipt, error),
+            other => panic!("round {round}: one commit must win and one lose: {other:?}"),
+        };
+        let won = claim_id(&winner);
+        match loser {
+            StoreError::AlreadyPaid {
+                index,
+                claim_id,
+                authorization,
+                product_id,
+            } => {
+                assert_eq!((index, claim_id), (1, won));
+                assert_eq!(authorization, Authorization::for_claim(won));
+                assert_eq!(product_id, "00378611201");
+            }
+            other => panic!("round {round}: {other:?}"),
+        }
+    }
+    let paid = schema.number("SELECT count(*) FROM claims WHERE status = 'paid'");
+    assert_eq!(paid, 20);
+    let stats = (node_a.stats(), node_b.stats());
+    assert_eq!(stats.0.records_refused + stats.1.records_refused, 20);
+}
+
+#[tokio::test]
+async fn a_refused_transmission_does_not_fail_the_others_of_its_batch() {
+    let Some(schema) = PgSchema::create("batch_refusal") else {
+        return;
+    };
+    let (node_a, node_b) = (open(&schema), open(&schema));
+    let first = node_a
+        .commit(b1(1, 1, day(0)))
+        .await
+        .expect("paid on node A");
+    let first_id = claim_id(&first);
+    // Queued together, so that node B's writer takes them in one batch.
+    let queued = futures::future::join_all(
+        [b1(1, 1, day(0)), b1(2, 2, day(0)), b1(3, 3, day(0))].map(|record| node_b.submit(record)),
+    )
+    .await;
+    let mut results = Vec::new();
+    for committing in queued {
+        results.push(committing.expect("queued").await);
+    }
+    assert!(
+        matches!(results[0], Err(StoreError::AlreadyPaid { claim_id, .. }) if claim_id == first_id),
+        "{:?}",
+        results[0]
+    );
+    assert!(results[1].is_ok() && results[2].is_ok(), "{results:?}");
+    let stats = node_b.stats();
+    assert_eq!((stats.records_committed, stats.records_refused), (2, 1));
+    assert_eq!(stats.batches_committed, 1, "one batch: {stats:?}");
+    let recorded = schema.number("SELECT count(*) FROM claims");
+    assert_eq!(recorded, 3, "the refused transmission left no row");
+    let transmissions = schema.number("SELECT count(*) FROM transmissions");
+    assert_eq!(transmissions, 3);
+}
+
+#[tokio::test]
+async fn two_reversals_racing_on_two_nodes_approve_once() {
+    let Some(schema) = PgSchema::create("race_reversal") else {
+        return;
+    };
+    let (node_a, node_b) = (open(&schema), open(&schema));
+    for round in 0..10u64 {
+        let rx = 8_000 + round;
+        let paid = node_a
+            .commit(b1(round as u32, rx, day(0)))
+            .await
+            .expect("paid");
+        let original = claim_id(&paid);
+        let reversal = b2(rx, day(0), original);
+        let (a, b) = tokio::join!(node_a.commit(reversal.clone()), node_b.commit(reversal));
+        let (approved, refused) = match (a, b) {
+            (Ok(receipt), Err(error)) | (Err(error), Ok(receipt)) => (receipt, error),
+            other => panic!("round {round}: one reversal must win: {other:?}"),
+        };
+        assert!(
+            matches!(refused, StoreError::AlreadyReversed { index: 1, claim_id } if claim_id == original),
+            "{refused:?}"
+        );
+        let reversed_by = schema.number(&format!(
+            "SELECT reversed_by FROM claims WHERE id = {original}"
+        ));
+        assert_eq!(reversed_by as u64, claim_id(&approved));
+    }
+    let approvals = schema.number("SELECT count(*) FROM claims WHERE kind = 'reversal'");
+    assert_eq!(approvals, 10);
+}
+
+#[tokio::test]
+async fn a_paid_rebill_replaces_the_original_and_a_reversal_of_nothing_is_refused() {
+    let Some(schema) = PgSchema::create("rebill") else {
+        return;
+    };
+    let store = open(&schema);
+    let original = claim_id(&store.commit(b1(1, 42, day(0))).await.expect("paid"));
+    let rebill = store
+        .commit(b3(1, 42, day(0), original))
+        .await
+        .expect("rebilled");
+    let new_id = claim_id(&rebill);
+    let rows = schema.rows(
+        "SELECT id, status, reversed_by, reverses, quantity_milli FROM claims \
+         WHERE rx_number = 42 ORDER BY id",
+    );
+    let (original_text, new_text) = (original.to_string(), new_id.to_string());
+    let shown: Vec<Vec<&str>> = rows.iter().map(|row| texts(row)).collect();
+    assert_eq!(
+        shown,
+        [
+            [
+                original_text.as_str(),
+                "paid",
+                new_text.as_str(),
+                "NULL",
+                "30000"
+            ],
+            [
+                new_text.as_str(),
+                "paid",
+                "NULL",
+                original_text.as_str(),
+                "60000"
+            ]
+        ]
+    );
+    // The original is reversed now: a second rebill of it, or a reversal of it, is refused.
+    let again = store.commit(b3(1, 42, day(0), original)).await;
+    assert!(
+        matches!(again, Err(StoreError::AlreadyReversed { .. })),
+        "{again:?}"
+    );
+    let stranger = store.commit(b2(43, day(0), new_id)).await;
+    assert!(
+        matches!(stranger, Err(StoreError::NotReversible { claim_id, .. }) if claim_id == new_id),
+        "a reversal must match the claim's Rx: {stranger:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_history_reads_see_what_any_node_committed() {
+    let Some(schema) = PgSchema::create("reads") else {
+        return;
+    };
+    let (node_a, node_b) = (open(&schema), open(&schema));
+    let kept = claim_id(&node_a.commit(b1(1, 100, day(-5))).await.expect("paid"));
+    let reversed = claim_id(&node_a.commit(b1(1, 101, day(-3))).await.expect("paid"));
+    node_a
+        .commit(b2(101, day(-3), reversed))
+        .await
+        .expect("reversed");
+    node_a
+        .commit(b1(1, 102, day(-400)))
+        .await
+        .expect("old fill");
+    node_a
+        .commit(b1(2, 103, day(-1)))
+        .await
+        .expect("other patient");
+    let rows = node_b
+        .load_patient(&patient(1), day(-90))
+        .await
+        .expect("read");
+    let seen: Vec<(u64, u64, bool)> = rows
+        .iter()
+        .map(|row| (row.claim_id, row.fill.rx_number, row.reversed))
+        .collect();
+    assert_eq!(
+        seen,
+        [(kept, 100, false), (reversed, 101, true)],
+        "unreversed first"
+    );
+    assert!(rows.iter().all(|row| row.patient_key == patient(1)));
+    let again = node_b
+        .commit(b1(1, 101, day(-3)))
+        .await
+        .expect("billed again");
+    let keys = ClaimKeys {
+        pharmacy_id: PHARMACY.into(),
+        date_of_service: day(-3),
+        rx_fills: vec![(101, 0), (999, 0)],
+    };
+    let matched: Vec<HistoryRow> = node_a.load_claims(&keys).await.expect("read");
+    let shown: Vec<(u64, bool)> = matched
+        .iter()
+        .map(|row| (row.claim_id, row.reversed))
+        .collect();
+    assert_eq!(
+        shown,
+        [(claim_id(&again), false)],
+        "the unreversed claim wins"
+    );
+    node_b
+        .commit(b2(101, day(-3), claim_id(&again)))
+        .await
+        .expect("reversed again");
+    let matched = node_a.load_claims(&keys).await.expect("read");
+    let shown: Vec<(u64, bool)> = matched
+        .iter()
+        .map(|row| (row.claim_id, row.reversed))
+        .collect();
+    assert_eq!(
+        shown,
+        [(claim_id(&again), true)],
+        "then the latest reversed one"
+    );
+    let mut rebuilt = Vec::new();
+    node_b
+        .load_history(day(-90), &mut |row| {
+            rebuilt.push((row.claim_id, row.reversed))
+        })
+        .expect("rebuild");
+    rebuilt.sort_unstable();
+    assert_eq!(rebuilt.len(), 4, "{rebuilt:?}");
+}
+
+#[tokio::test]
+async fn close_commits_what_is_queued_and_refuses_what_comes_after() {
+    let Some(schema) = PgSchema::create("close") else {
+        return;
+    };
+    let store = Arc::new(open(&schema));
+    let mut queued = Vec::new();
+    for rx in 0..50 {
+        queued.push(
+            store
+                .submit(b1(rx as u32, rx, day(0)))
+                .await
+                .expect("queued"),
+        );
+    }
+    let closing = store.clone();
+    tokio::task::spawn_blocking(move || closing.close())
+        .await
+        .expect("join")
+        .expect("close");
+    for committing in queued {
+        committing
+            .await
+            .expect("committed before the close returned");
+    }
+    assert_eq!(schema.number("SELECT count(*) FROM claims"), 50);
+    let late = store.commit(b1(99, 99, day(0))).await;
+    assert!(matches!(late, Err(StoreError::Closed)), "{late:?}");
+    assert!(matches!(store.check_writable(), Err(StoreError::Closed)));
+}
+
+#[tokio::test]
+async fn the_store_url_opens_postgres_and_migrations_apply_once() {
+    let Some(schema) = PgSchema::create("migrations") else {
+        return;
+    };
+    let opened = store::open(&schema.url()).expect("open by url");
+    assert!(opened.shared_history());
+    opened.check_writable().expect("writable");
+    drop(opened);
+    drop(open(&schema));
+    assert_eq!(schema.number("SELECT count(*) FROM schema_version"), 1);
+    schema.execute("INSERT INTO schema_version VALUES (99, 0)");
+    let location = PgLocation::parse(&schema.url()).expect("url");
+    let refused = PgStore::open(&location).err();
+    assert!(
+        matches!(
+            refused,
+            Some(StoreError::SchemaTooNew {
+                found: 99,
+                known: 1
+            })
+        ),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_refused_at_open_without_the_password() {
+    let port = support::free_port();
+    let url = format!("postgres://durgate:secret@127.0.0.1:{port}/test?connect_timeout=2");
+    let refused = store::open(&url).err().map(|error| error.to_string());
+    let shown = refused.expect("no server listens there");
+    assert!(!shown.contains("secret"), "{shown}");
+    assert!(shown.contains("PostgreSQL"), "{shown}");
+}
+
+/// The PostgreSQL example queries of `SCHEMA.md` (its second `sql` block), in order.
+fn documented_queries() -> Vec<String> {
+    let doc = include_str!("../src/store/SCHEMA.md");
+    let section = doc.split("## PostgreSQL").nth(1).unwrap_or("");
+    let block = section
+        .split("```sql")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap_or("");
+    block
+        .split(';')
+        .map(str::trim)
+        .filter(|sql| !sql.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_postgresql_report_queries_in_the_schema_docs_answer_from_recorded_claims() {
+    let Some(schema) = PgSchema::create("report_queries") else {
+        return;
+    };
+    let store = open(&schema);
+    store.commit(b1_with_conflicts()).await.expect("override");
+    let mut abandoned = b1(2, 900, day(0));
+    abandoned.transactions[0].status = Status::Rejected;
+    abandoned.transactions[0].reject_codes = vec![durgate::claim::reject::DUR_REJECT];
+    let abandoned = claim_id(&store.commit(abandoned).await.expect("reject"));
+    let mut followed = b1(3, 901, day(0));
+    followed.transactions[0].status = Status::Rejected;
+    followed.transactions[0].reject_codes = vec![durgate::claim::reject::DUR_REJECT];
+    store.commit(followed).await.expect("reject");
+    store
+        .commit(b1(3, 902, day(2)))
+        .await
+        .expect("paid after review");
+    drop(store);
+
+    let queries = documented_queries();
+    assert_eq!(queries.len(), 3, "{queries:?}");
+    assert!(
+        schema.rows(&queries[0]).is_empty(),
+        "nothing in the 2018 example period"
+    );
+    let with_the_period = queries[0]
+        .replace("2018-01-01", "2025-01-01")
+        .replace("2018-06-30", "2025-06-30");
+    let pharmacy = Some(PHARMACY.to_owned());
+    assert_eq!(
+        schema.rows(&with_the_period),
+        [[pharmacy.clone(), Some("2".to_owned())]]
+    );
+    assert_eq!(schema.rows(&queries[1]), [[pharmacy, Some("1".to_owned())]]);
+    assert_eq!(schema.rows(&queries[2]), [[Some(abandoned.to_string())]]);
+}
