@@ -5,8 +5,10 @@
 //! most `STORE_GATHER_WINDOW` in all — those arriving. A disk flush costs milliseconds on
 //! ordinary disks, while the replies of one batch bring the clients' next requests within a few
 //! hundred microseconds: the short linger lets them share the next flush instead of splitting
-//! the in-flight claims into small alternating batches. Writes each transmission under its own savepoint in one `BEGIN IMMEDIATE`
-//! transaction, commits (one WAL fsync with `synchronous=FULL`) and only then answers every
+//! the in-flight claims into small alternating batches. Writes the batch in one `BEGIN IMMEDIATE`
+//! transaction — first without savepoints; if some record is refused (a race caught by the
+//! store), the batch is rolled back and written again with each record under its own savepoint,
+//! so the refused one leaves no rows and the others still commit — commits (one WAL fsync with `synchronous=FULL`) and only then answers every
 //! submitter. A flush marker is answered after everything queued before it; the shutdown marker
 //! closes the queue, so the loop drains what is buffered (at most the queue depth) and ends.
 //! Must never answer a submitter before its batch committed, or block on anything but the
@@ -176,8 +178,45 @@ fn count_committed(counters: &Counters, results: &[Result<CommitReceipt, StoreEr
         .fetch_add(refused, Ordering::Relaxed);
 }
 
-/// One write transaction for the whole batch; each record under its own savepoint.
+/// One write transaction for the whole batch: optimistically without savepoints; if a record
+/// is refused, again with each record under its own savepoint.
 fn commit_batch(
+    conn: &mut Connection,
+    batch: &[Pending],
+) -> rusqlite::Result<Vec<Result<CommitReceipt, StoreError>>> {
+    match commit_optimistically(conn, batch)? {
+        Some(results) => Ok(results),
+        None => commit_record_by_record(conn, batch),
+    }
+}
+
+/// The fast path: every record written straight into the batch transaction, no savepoints
+/// (each costs a sub-journal copy of every page it touches). `None` when some record was
+/// refused (already paid, already reversed, ...): the transaction is rolled back untouched and
+/// the caller writes the batch again record by record.
+fn commit_optimistically(
+    conn: &mut Connection,
+    batch: &[Pending],
+) -> rusqlite::Result<Option<Vec<Result<CommitReceipt, StoreError>>>> {
+    let transaction = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut results = Vec::with_capacity(batch.len());
+    for pending in batch {
+        match sql::write_transmission(&transaction, &pending.record) {
+            Ok(receipt) => results.push(Ok(receipt)),
+            // Dropping the transaction rolls it back.
+            Err(_) => return Ok(None),
+        }
+        if transaction.is_autocommit() {
+            return Err(rolled_back());
+        }
+    }
+    transaction.commit()?;
+    Ok(Some(results))
+}
+
+/// The careful path: each record under its own savepoint, so a refused one leaves no rows and
+/// its neighbours still commit.
+fn commit_record_by_record(
     conn: &mut Connection,
     batch: &[Pending],
 ) -> rusqlite::Result<Vec<Result<CommitReceipt, StoreError>>> {
