@@ -230,9 +230,9 @@ fn p4p_summary(report: &P4pReport) -> String {
         ("Bonus paid", dollars(totals.bonus_cents)),
         ("Pharmacies", totals.pharmacies.to_string()),
         (
-            "Eligible (at least paid claims)",
+            "Eligible pharmacies",
             format!(
-                "{} ({})",
+                "{} (at least {} paid claims in the period)",
                 totals.eligible_pharmacies, totals.eligibility_paid_claims_required
             ),
         ),
