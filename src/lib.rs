@@ -1,3 +1,6 @@
+//! durgate: a real-time point-of-sale DUR claim gateway for NCPDP Telecommunication D.0. The
+//! library holds every module; the `durgate` binary is a thin shell over `cli`. The rest of these
+//! docs is the architecture map (`src/ARCHITECTURE.md`).
 #![doc = include_str!("ARCHITECTURE.md")]
 #![forbid(unsafe_code)]
 
