@@ -1017,7 +1017,7 @@ fn check_fields(c: &mut Collector, segment: &Segment<'_>) {
 /// Whether the spec lets `field` repeat in `segment` (fields it does not list: yes, they
 /// are not judged).
 fn repeatable(segment: [u8; 2], field: [u8; 2]) -> bool {
-    fields::field(segment, field).map_or(true, |info| info.rep.repeatable())
+    fields::field(segment, field).is_none_or(|info| info.rep.repeatable())
 }
 
 /// A set of 2-character field ids of digits and upper-case letters (other ids are never
@@ -1112,7 +1112,7 @@ fn read_patient_segment(
     date_of_service: Option<Date>,
     patient: &mut Patient,
 ) {
-    let not_after_service = |dob: &Date| date_of_service.map_or(true, |dos| *dob <= dos);
+    let not_after_service = |dob: &Date| date_of_service.is_none_or(|dos| *dob <= dos);
     let birth = |v: &[u8]| Date::parse_ccyymmdd(v).filter(not_after_service);
     let rule = Rule {
         decode: birth,

@@ -260,7 +260,7 @@ impl<'s> SafetyTally<'s> {
             let pharmacies = distinct(fills.iter().map(|fill| fill.pharmacy));
             let meets =
                 prescribers >= settings.prescribers_min && pharmacies >= settings.pharmacies_min;
-            let better = worst.map_or(true, |(p, q, _, _)| (prescribers, pharmacies) > (p, q));
+            let better = worst.is_none_or(|(p, q, _, _)| (prescribers, pharmacies) > (p, q));
             if meets && better {
                 worst = Some((prescribers, pharmacies, start, end));
             }

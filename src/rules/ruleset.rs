@@ -288,7 +288,7 @@ impl RuleSet {
                     .ddi_rules
                     .get(*index as usize)
                     .map_or(u8::MAX, |rule| rule.severity);
-                if best.map_or(true, |held| (severity, *index) < held) {
+                if best.is_none_or(|held| (severity, *index) < held) {
                     best = Some((severity, *index));
                 }
             }
