@@ -267,7 +267,7 @@ async fn refused_frames(gateway: &TestGateway) {
     expect(&mut unreadable, claim(ClaimBuilder::e1()), "A").await;
     drop(unreadable);
     let mut oversize = vec![durgate::wire::STX];
-    oversize.extend(std::iter::repeat(b'A').take(5000));
+    oversize.extend(std::iter::repeat_n(b'A', 5000));
     let garbage = vec![b'~'; 64];
     let truncated = b"\x02B1 truncated".to_vec();
     for (bytes, end_sending) in [(oversize, false), (garbage, false), (truncated, true)] {
