@@ -369,6 +369,21 @@ fn the_reports_over_postgresql_equal_the_reports_over_sqlite() {
         28,
         "nothing written"
     );
+    assert_eq!(command_json(&schema.url()), command_json(&sqlite_url));
+}
+
+/// What `durgate report safety --store URL` writes (JSON), checked to be a report.
+fn command_json(url: &str) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_durgate"))
+        .args(["report", "safety", "--store", url])
+        .args(["--from", "2018-03-01", "--to", "2018-03-31"])
+        .output()
+        .expect("run durgate");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let json = String::from_utf8(output.stdout).expect("utf-8");
+    assert!(json.contains("opioid_overutilization"), "{json}");
+    json
 }
 
 /// The reports compared are not empty ones: each finds what the story put in.

@@ -34,7 +34,7 @@ use crate::limits::{
     CONFLICTS_PER_TRANSACTION_MAX, DUR_PPS_OCCURRENCES_MAX, REJECT_CODES_MAX, REPORT_CLAIMS_MAX,
     REPORT_PATIENTS_MAX, REPORT_PG_FETCH_ROWS, REPORT_PG_STATEMENT_TIMEOUT,
 };
-use crate::store::PgLocation;
+use crate::store::{PgLocation, StoreError};
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -86,8 +86,10 @@ impl PgSource {
                 "the PostgreSQL report reader blocks: open it outside an async runtime".into(),
             ));
         }
-        let location =
-            PgLocation::parse(url).map_err(|error| ReportError::PgUrl(error.to_string()))?;
+        let location = PgLocation::parse(url).map_err(|error| match error {
+            StoreError::Url(reason) => ReportError::PgUrl(reason),
+            other => ReportError::PgUrl(other.to_string()),
+        })?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
