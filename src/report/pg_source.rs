@@ -440,3 +440,44 @@ fn claim_row(
         dispensing_fee_cents: row.try_get(14)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_url_is_refused_without_repeating_it() {
+        let url = "postgres://analyst:s3cret@127.0.0.1/claims?schema=Not-Safe";
+        let refused = PgSource::open(url).err().expect("a bad schema name");
+        assert!(matches!(refused, ReportError::PgUrl(_)), "{refused}");
+        assert!(refused.is_input());
+        assert!(!refused.to_string().contains("s3cret"), "{refused}");
+    }
+
+    #[test]
+    fn opening_inside_an_async_runtime_is_an_error_not_a_panic() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let _inside = runtime.enter();
+        let refused = PgSource::open("postgres://127.0.0.1:1/claims").err();
+        assert!(matches!(refused, Some(ReportError::Postgres(_))));
+    }
+
+    #[test]
+    fn every_cursor_reads_claims_and_rebills_of_the_dates_in_claim_id_order() {
+        for sql in statements() {
+            assert!(sql.contains(ROW_FILTER), "{sql}");
+            let order = sql.split("ORDER BY ").nth(1).unwrap_or("");
+            assert!(
+                order.starts_with("c.id") || order.starts_with("x.claim_id,"),
+                "{sql}"
+            );
+        }
+        let march = ScanDates {
+            first: Date::from_ymd(2018, 3, 1).unwrap(),
+            last: Date::from_ymd(2018, 3, 31).unwrap(),
+        };
+        assert_eq!(bounds(march), (17_591, 17_621));
+    }
+}
