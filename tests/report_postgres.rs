@@ -414,7 +414,7 @@ fn assert_story_shows(report: &Report) {
 }
 
 #[test]
-fn a_schema_without_a_claim_store_is_refused_and_left_empty() {
+fn a_schema_without_a_claim_store_or_with_a_newer_one_is_refused() {
     let Some(schema) = PgSchema::create("report_empty") else {
         return;
     };
@@ -422,6 +422,21 @@ fn a_schema_without_a_claim_store_is_refused_and_left_empty() {
     assert!(matches!(refused, Some(ReportError::PgNotAStore(ref name)) if *name == schema.name));
     let tables = "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()";
     assert_eq!(schema.number(tables), 0, "the reader creates nothing");
+    schema.execute(
+        "CREATE TABLE schema_version (version integer PRIMARY KEY, applied_at_ms bigint); \
+         INSERT INTO schema_version VALUES (99, 0)",
+    );
+    let refused = source::open(&schema.url()).err();
+    assert!(
+        matches!(
+            refused,
+            Some(ReportError::SchemaTooNew {
+                found: 99,
+                known: 1
+            })
+        ),
+        "{refused:?}"
+    );
 }
 
 #[test]

@@ -86,10 +86,7 @@ impl PgSource {
                 "the PostgreSQL report reader blocks: open it outside an async runtime".into(),
             ));
         }
-        let location = PgLocation::parse(url).map_err(|error| match error {
-            StoreError::Url(reason) => ReportError::PgUrl(reason),
-            other => ReportError::PgUrl(other.to_string()),
-        })?;
+        let location = location(url)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -138,6 +135,14 @@ impl PgSource {
             None => Err(ReportError::PgNotAStore(self.schema.clone())),
         }
     }
+}
+
+/// The url's settings; a refusal says why without repeating the url.
+fn location(url: &str) -> Result<PgLocation, ReportError> {
+    PgLocation::parse(url).map_err(|error| match error {
+        StoreError::Url(reason) => ReportError::PgUrl(reason),
+        other => ReportError::PgUrl(other.to_string()),
+    })
 }
 
 /// Connects, starts the connection's driver on the current runtime and makes the session
