@@ -153,6 +153,11 @@ pub const REPORT_WINDOW_DAYS_MAX: u32 = 366;
 pub const REPORT_CHART_BARS_MAX: usize = 40;
 /// Bytes of the report settings file.
 pub const REPORT_SETTINGS_BYTES_MAX: u64 = 1024 * 1024;
+/// PostgreSQL report reader: rows fetched from a cursor per round trip (four cursors at once).
+pub const REPORT_PG_FETCH_ROWS: i32 = 2_048;
+/// PostgreSQL report reader: how long one statement may run (the patient ranking reads every
+/// claim of the store); the gateway's own `PG_STATEMENT_TIMEOUT` is far shorter.
+pub const REPORT_PG_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 // ---- server --------------------------------------------------------------------------------
 

@@ -497,11 +497,16 @@ async fn bad_input_is_refused_with_a_clear_message() {
         !folder.path().join("absent.db").exists(),
         "the report creates no store"
     );
-    check(
-        with("postgres://127.0.0.1/durgate", &march),
+    // Nothing listens on port 1: refused at once, and the password is not repeated.
+    let unreachable = with("postgres://analyst:s3cret@127.0.0.1:1/claims", &march);
+    let unreachable: Vec<&str> = unreachable.iter().map(String::as_str).collect();
+    refused(
+        &unreachable,
         2,
-        "not supported yet",
+        "cannot connect to the PostgreSQL claim store",
     );
+    let shown = durgate(&unreachable);
+    assert!(!String::from_utf8_lossy(&shown.stderr).contains("s3cret"));
     check(with("durgate.db", &march), 2, "expected sqlite:PATH");
     let backwards = ["--from", "2018-03-31", "--to", "2018-03-01"];
     check(

@@ -23,7 +23,8 @@ pub enum ReportCommand {
 /// Options every report takes.
 #[derive(clap::Args, Debug)]
 pub struct ReportArgs {
-    /// Claim store url: sqlite:PATH (postgres:// is not supported yet).
+    /// Claim store url: sqlite:PATH, or postgres://... as `serve --store` takes it (schema=
+    /// included); read-only either way.
     #[arg(long)]
     pub store: String,
     /// First date of service of the period, YYYY-MM-DD (included).

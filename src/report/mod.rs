@@ -32,6 +32,7 @@
 mod catalog;
 pub mod money;
 pub mod p4p;
+pub mod pg_source;
 pub mod quality;
 pub mod render;
 pub mod run;
@@ -239,10 +240,16 @@ pub enum ReportError {
     Rules(String),
     #[error("settings name class {0:?}, which the rule tables do not define")]
     UnknownClass(String),
-    #[error("{0} stores are not supported yet: the reports read sqlite:PATH")]
-    NotSupported(&'static str),
-    #[error("store url {0:?} is not understood: expected sqlite:PATH")]
+    #[error("store url {0:?} is not understood: expected sqlite:PATH or postgres://...")]
     StoreUrl(String),
+    /// A `postgres://` url libpq cannot read (the url itself is never repeated: it may hold a
+    /// password).
+    #[error("PostgreSQL store url not understood: {0}")]
+    PgUrl(String),
+    #[error("cannot connect to the PostgreSQL claim store: {0}")]
+    PgConnect(String),
+    #[error("PostgreSQL schema {0} is not a durgate claim store (no schema_version table)")]
+    PgNotAStore(String),
     #[error("no claim store at {0}")]
     NoStore(PathBuf),
     #[error("{0} is not a durgate claim store (no schema_version table)")]
@@ -251,6 +258,9 @@ pub enum ReportError {
     SchemaTooNew { found: i64, known: i64 },
     #[error("claim store: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A PostgreSQL failure while reading: SQLSTATE and message, never the server's DETAIL.
+    #[error("claim store: {0}")]
+    Postgres(String),
     #[error("claim store row {claim_id} has an unreadable {column}")]
     Corrupt { claim_id: u64, column: &'static str },
     #[error("more than {max} {what}: beyond what one report holds")]
@@ -266,6 +276,7 @@ impl ReportError {
         !matches!(
             self,
             ReportError::Sqlite(_)
+                | ReportError::Postgres(_)
                 | ReportError::Corrupt { .. }
                 | ReportError::TooLarge { .. }
                 | ReportError::Write(_)

@@ -4,8 +4,9 @@
 //! each [`ClaimRow`] it streams to a report tally. [`SqliteSource`] opens the SQLite file with
 //! `SQLITE_OPEN_READ_ONLY` (safe next to a running gateway: WAL readers never block the
 //! writer) and joins four ordered cursors (claims, reject codes, conflicts, DUR/PPS) by claim
-//! id, so memory stays flat however large the period. A PostgreSQL reader is a later issue: it
-//! implements the same trait; `postgres://` urls are refused for now.
+//! id, so memory stays flat however large the period. [`PgSource`] (in `pg_source`) reads a
+//! PostgreSQL store the same way (four cursors of one read-only snapshot) and yields the same
+//! rows in the same order with the same patient numbers; [`open`] picks the reader by url.
 //!
 //! Patients leave the reader only as a [`PatientNumber`]: the rank of the patient key's first
 //! claim id among every patient key in the store. Before a scan one `GROUP BY` query ranks the
@@ -14,6 +15,7 @@
 //! name or date of birth outlives the row being decoded. Must never write to the store, create
 //! it, or read a row beyond [`REPORT_CLAIMS_MAX`].
 
+use super::pg_source::PgSource;
 use super::{ClaimRow, ConflictRow, DurPpsRow, PatientNumber, ReportError, RowStatus, ScanDates};
 use crate::claim::{id_hash, Action, Code2, Date, Edit, Ndc, RejectCode};
 use crate::limits::{
@@ -50,16 +52,21 @@ pub trait ClaimSource {
     ) -> Result<u64, ReportError>;
 }
 
-/// Opens the store a url names: `sqlite:PATH` (or `sqlite://PATH`), read-only.
+/// Opens the store a url names, read-only: `sqlite:PATH` (or `sqlite://PATH`) or a
+/// `postgres://` / `postgresql://` url as `durgate serve --store` takes it (`schema=` included).
 pub fn open(url: &str) -> Result<Box<dyn ClaimSource>, ReportError> {
+    if is_postgres(url) {
+        return Ok(Box::new(PgSource::open(url)?));
+    }
     let path = sqlite_path(url)?;
     Ok(Box::new(SqliteSource::open(&path)?))
 }
 
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 fn sqlite_path(url: &str) -> Result<PathBuf, ReportError> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(ReportError::NotSupported("PostgreSQL"));
-    }
     let rest = url
         .strip_prefix("sqlite:")
         .ok_or_else(|| ReportError::StoreUrl(url.to_owned()))?;
@@ -280,7 +287,7 @@ fn patient_numbers(connection: &Connection) -> Result<FxHashMap<u128, u32>, Repo
 }
 
 /// A 128-bit hash of a patient key: SipHash-1-3 (fixed keys) beside FNV-1a.
-fn key_hash(key: &str) -> u128 {
+pub(super) fn key_hash(key: &str) -> u128 {
     use std::hash::{Hash, Hasher};
     let mut sip = std::collections::hash_map::DefaultHasher::new();
     key.hash(&mut sip);
@@ -289,12 +296,12 @@ fn key_hash(key: &str) -> u128 {
 
 /// Pharmacy ids interned: one `Arc<str>` per pharmacy for the whole scan.
 #[derive(Default)]
-struct Pharmacies {
+pub(super) struct Pharmacies {
     known: FxHashMap<Arc<str>, ()>,
 }
 
 impl Pharmacies {
-    fn intern(&mut self, id: &str) -> Result<Arc<str>, ReportError> {
+    pub(super) fn intern(&mut self, id: &str) -> Result<Arc<str>, ReportError> {
         if let Some((known, _)) = self.known.get_key_value(id) {
             return Ok(Arc::clone(known));
         }
@@ -307,14 +314,20 @@ impl Pharmacies {
     }
 }
 
-fn too_large(what: &'static str, max: u64) -> ReportError {
+pub(super) fn too_large(what: &'static str, max: u64) -> ReportError {
     ReportError::TooLarge { what, max }
 }
 
 /// Takes the children of claim `id` (skipping any of earlier claims), at most `max` of them.
-fn children<T, I>(cursor: &mut Peekable<I>, id: u64, max: usize) -> Result<Vec<T>, ReportError>
+/// Shared by both readers: `E` is the driver's error.
+pub(super) fn children<T, E, I>(
+    cursor: &mut Peekable<I>,
+    id: u64,
+    max: usize,
+) -> Result<Vec<T>, ReportError>
 where
-    I: Iterator<Item = rusqlite::Result<(u64, Result<T, ReportError>)>>,
+    I: Iterator<Item = Result<(u64, Result<T, ReportError>), E>>,
+    ReportError: From<E>,
 {
     let mut taken = Vec::new();
     while let Some(item) = cursor.next_if(|item| !matches!(item, Ok((child, _)) if *child > id)) {
@@ -374,14 +387,14 @@ fn dur_pps_row(row: &Row<'_>) -> Child<DurPpsRow> {
 }
 
 /// `Some(None)` for NULL, `Some(Some(code))` for a valid code, `None` for anything else.
-fn code(text: Option<&str>) -> Option<Option<Code2>> {
+pub(super) fn code(text: Option<&str>) -> Option<Option<Code2>> {
     match text {
         None => Some(None),
         Some(text) => Code2::parse(text.as_bytes()).map(Some),
     }
 }
 
-fn corrupt(claim_id: u64, column: &'static str) -> ReportError {
+pub(super) fn corrupt(claim_id: u64, column: &'static str) -> ReportError {
     ReportError::Corrupt { claim_id, column }
 }
 
@@ -456,10 +469,9 @@ mod tests {
             sqlite_path("sqlite:///var/x.db").ok(),
             Some(PathBuf::from("/var/x.db"))
         );
-        assert!(matches!(
-            sqlite_path("postgres://127.0.0.1/durgate"),
-            Err(ReportError::NotSupported("PostgreSQL"))
-        ));
+        assert!(is_postgres("postgres://127.0.0.1/durgate"));
+        assert!(is_postgres("postgresql://u@h/db?schema=s"));
+        assert!(!is_postgres("sqlite:postgres://x") && !is_postgres("pg://h/db"));
         for bad in ["x.db", "sqlite:", "sqlite::memory:", "mysql://x"] {
             assert!(
                 matches!(sqlite_path(bad), Err(ReportError::StoreUrl(_))),

@@ -98,6 +98,12 @@ impl PgLocation {
     pub fn schema(&self) -> Option<&str> {
         self.schema.as_deref()
     }
+
+    /// The connection settings, `search_path` and `statement_timeout` included. They may hold
+    /// a password: never print them.
+    pub fn connection_config(&self) -> &tokio_postgres::Config {
+        &self.config
+    }
 }
 
 /// A schema name safe to put in SQL unquoted.
