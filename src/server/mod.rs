@@ -376,10 +376,17 @@ fn history_window_days(rules: &rules::RuleSet) -> u32 {
         .min(crate::limits::HISTORY_LOOKBACK_DAYS_MAX)
 }
 
-/// Today's date (UTC) from the system clock: the shell reads the clock, the core is given it.
-pub fn today() -> Date {
+/// Milliseconds since the epoch and today's date (UTC) from the system clock: the shell reads
+/// the clock, the core is given it.
+pub fn clock() -> (i64, Date) {
     let since_epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    Date::from_days((since_epoch.as_secs() / 86_400) as i32)
+    let today = Date::from_days((since_epoch.as_secs() / 86_400) as i32);
+    (since_epoch.as_millis() as i64, today)
+}
+
+/// Today's date (UTC).
+pub fn today() -> Date {
+    clock().1
 }

@@ -33,7 +33,7 @@ mod snapshot;
 pub mod tails;
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use bytes::BytesMut;
 use futures::future::{BoxFuture, FutureExt};
@@ -113,11 +113,13 @@ impl Pipeline {
         let rules = self.rules.load();
         let patient_key = validated.patient.as_ref().and_then(|patient| patient.key());
         let guard = self.enter_patient(&validated, patient_key.as_ref()).await;
-        let (now_ms, today) = clock();
+        let (now_ms, today) = super::clock();
         let Some(request_header) = validated.header.as_ref() else {
             return self.answer_now(
                 header,
-                rejected_all(&validated, &rules.stamp()),
+                reject_every_group(&validated, &rules.stamp(), |index| {
+                    validation_codes(&validated, index)
+                }),
                 started,
                 guard,
             );
@@ -131,7 +133,8 @@ impl Pipeline {
             Err(error) => {
                 let _entered = span.enter();
                 tracing::error!(%error, "claim store history read failed: answering 99");
-                let outcomes = snapshot::host_error_all(&validated, &rules.stamp());
+                let host_error = |_| vec![reject::HOST_PROCESSING_ERROR];
+                let outcomes = reject_every_group(&validated, &rules.stamp(), host_error);
                 return self.answer_now(header, outcomes, started, guard);
             }
         };
@@ -379,18 +382,36 @@ fn response_group_count(validated: &Validated) -> u8 {
         .clamp(1, crate::limits::TRANSACTIONS_MAX) as u8
 }
 
-/// Every group rejected with the transmission's problems (the header could not be typed).
-fn rejected_all(validated: &Validated, stamp: &crate::claim::RulesetStamp) -> Vec<Outcome> {
+/// Every response group rejected with `codes_for(index)`, with the Rx number where the group
+/// was readable (an unusable header; a shared history that could not be read).
+fn reject_every_group(
+    validated: &Validated,
+    stamp: &crate::claim::RulesetStamp,
+    codes_for: impl Fn(usize) -> Vec<crate::claim::RejectCode>,
+) -> Vec<Outcome> {
     (0..usize::from(response_group_count(validated)))
         .map(|index| {
-            let mut codes = validated.reject_codes(index);
-            if codes.is_empty() {
-                codes.push(reject::SYNTAX_ERROR);
-            }
-            let decision = Decision::rejected(codes, stamp.clone());
-            Outcome::answer(decision, None)
+            let rx_number = validated
+                .transactions
+                .get(index)
+                .and_then(|group| group.as_ref().ok())
+                .map(|transaction| transaction.rx_number);
+            Outcome::answer(
+                Decision::rejected(codes_for(index), stamp.clone()),
+                rx_number,
+            )
         })
         .collect()
+}
+
+/// The transmission's problems (the header could not be typed), at least one code per group.
+fn validation_codes(validated: &Validated, index: usize) -> Vec<crate::claim::RejectCode> {
+    let codes = validated.reject_codes(index);
+    if codes.is_empty() {
+        vec![reject::SYNTAX_ERROR]
+    } else {
+        codes
+    }
 }
 
 fn encode(header: ResponseHeader, outcomes: &[Outcome]) -> Vec<u8> {
@@ -430,16 +451,4 @@ fn record_outcomes(code: &str, outcomes: &[Outcome]) {
             "transaction answered"
         );
     }
-}
-
-/// Milliseconds since the epoch and today's date (UTC).
-fn clock() -> (i64, Date) {
-    let since_epoch = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let millis = since_epoch.as_millis() as i64;
-    (
-        millis,
-        Date::from_days((since_epoch.as_secs() / 86_400) as i32),
-    )
 }

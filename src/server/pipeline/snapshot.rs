@@ -10,13 +10,11 @@
 //!
 //! Must never: keep anything beyond the transmission, or log a patient identifier.
 
-use crate::claim::{reject, Date, Decision, PatientKey, RequestHeader, RulesetStamp, Transaction};
+use crate::claim::{Date, PatientKey, RequestHeader, Transaction};
 use crate::history::{patient_token, History, PaidClaim};
 use crate::limits::TRANSACTIONS_MAX;
 use crate::ncpdp::Validated;
 use crate::store::{ClaimKeys, ClaimStore, HistoryRow, StoreError};
-
-use super::plan::Outcome;
 
 /// The patient's claims since `today` (or the earlier date of service) less the lookback, and
 /// the claims the transmission's transactions may duplicate or reverse, as a history.
@@ -57,19 +55,6 @@ pub(super) async fn reversal_patient_token(
 ) -> Option<u64> {
     let rows = load_claims(store, header, [transaction]).await.ok()?;
     rows.first().map(|row| patient_token(&row.patient_key))
-}
-
-/// Every transaction answered 99: the history could not be read, so nothing was decided.
-pub(super) fn host_error_all(validated: &Validated, stamp: &RulesetStamp) -> Vec<Outcome> {
-    let groups = validated.transactions.len().clamp(1, TRANSACTIONS_MAX);
-    (0..groups)
-        .map(|index| {
-            let transaction = validated.transactions.get(index);
-            let rx_number = transaction.and_then(|group| group.as_ref().ok());
-            let decision = Decision::rejected(vec![reject::HOST_PROCESSING_ERROR], stamp.clone());
-            Outcome::answer(decision, rx_number.map(|transaction| transaction.rx_number))
-        })
-        .collect()
 }
 
 async fn load_claims<'t>(
