@@ -5,8 +5,8 @@
 //! the queue. Must never touch the database (that is `sql`) or decide anything.
 
 use crate::claim::{
-    Conflict, Date, Decision, DurPps, Ndc, PatientKey, RejectCode, RulesetStamp, Status,
-    Transaction, TransactionCode, Transmission,
+    Conflict, Date, Decision, DurPps, Ndc, Patient, PatientKey, RejectCode, RequestHeader,
+    RulesetStamp, Status, Transaction, TransactionCode, Transmission,
 };
 use crate::limits::{
     CONFLICTS_PER_TRANSACTION_MAX, DUR_PPS_OCCURRENCES_MAX, REJECT_CODES_MAX, TRANSACTIONS_MAX,
@@ -113,8 +113,19 @@ pub struct DurPpsMatch {
 impl TransmissionRecord {
     /// The request-level facts of a transmission; push its transactions after.
     pub fn new(received_at_ms: i64, transmission: &Transmission) -> TransmissionRecord {
-        let header = &transmission.header;
-        let patient = transmission.patient.as_ref();
+        TransmissionRecord::of(
+            received_at_ms,
+            &transmission.header,
+            transmission.patient.as_ref(),
+        )
+    }
+
+    /// The same from the header and patient (no transmission needs to be assembled).
+    pub fn of(
+        received_at_ms: i64,
+        header: &RequestHeader,
+        patient: Option<&Patient>,
+    ) -> TransmissionRecord {
         let age = patient.and_then(|patient| patient.date_of_birth);
         let age = age.map(|born| born.age_years_on(header.date_of_service));
         TransmissionRecord {

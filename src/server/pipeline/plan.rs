@@ -12,7 +12,7 @@
 
 use crate::claim::{
     reject, Authorization, Code2, Conflict, Date, Decision, Edit, Fill, Patient, PatientKey,
-    RejectCode, RequestHeader, Status, Transaction, TransactionCode, Transmission,
+    RejectCode, RequestHeader, Status, Transaction, TransactionCode,
 };
 use crate::history::{ClaimMatch, History, PaidLookup};
 use crate::ncpdp::Validated;
@@ -397,12 +397,7 @@ fn date_reject(date_of_service: Date, today: Date) -> Option<RejectCode> {
 }
 
 fn transmission_record(context: &Context<'_>) -> TransmissionRecord {
-    let transmission = Transmission {
-        header: context.header.clone(),
-        patient: context.patient.cloned(),
-        transactions: Vec::new(),
-    };
-    TransmissionRecord::new(context.received_at_ms, &transmission)
+    TransmissionRecord::of(context.received_at_ms, context.header, context.patient)
 }
 
 /// A rejected transaction always carries at least one reject code.
