@@ -73,6 +73,8 @@ pub const PRODUCT_INGREDIENTS_MAX: usize = 8;
 pub const CONFLICTS_PER_TRANSACTION_MAX: usize = 32;
 /// Debounce window of the rule-folder watch.
 pub const RULES_WATCH_DEBOUNCE: Duration = Duration::from_millis(500);
+/// Longest a steady stream of folder changes can postpone a reload.
+pub const RULES_WATCH_SETTLE_MAX: Duration = Duration::from_secs(10);
 /// Largest `active_grace_days` a ruleset may set.
 pub const RULES_ACTIVE_GRACE_DAYS_MAX: u32 = 366;
 /// Columns in the header of one rule-table CSV file.

@@ -21,7 +21,7 @@ pub mod units;
 pub use adjudicate::{adjudicate, adjudicate_claim, ClaimContext};
 pub use compile::{compile, file_error, RuleSource, FILES};
 pub use error::{TableError, TableErrors};
-pub use live::LiveRules;
+pub use live::{LiveRules, Reloaded};
 pub use policy::{EditParams, EditPolicy};
 pub use ruleset::{
     ClassId, DdiRule, DoseBand, DuplicationRule, ElderlyRule, IngredientId, Product,

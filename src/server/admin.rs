@@ -3,8 +3,9 @@
 //! Tier 3, beside the claim listeners: ops tooling and load balancers talk to it, never a switch.
 //! HTTP/1.1 via hyper. `/healthz` answers 200 while the process runs; `/readyz` 200 only while
 //! rule tables are loaded and the store is writable (503 with the reason otherwise);
-//! `POST /admin/reload` re-reads the rule folder and answers 200 with the new `id@version` or 422
-//! with the validation errors (the old tables stay live); `/metrics` is the Prometheus exposition.
+//! `POST /admin/reload` re-reads the rule folder and answers 200 with the new `id@version`
+//! (`id@version (unchanged)` when the folder holds the live tables' bytes: nothing swapped, no
+//! reload counted) or 422 with the validation errors (the old tables stay live); `/metrics` is the Prometheus exposition.
 //! With `[admin_tls]` each connection first completes a TLS handshake (`server::tls`, in its
 //! own task, within the read deadline) and hyper serves the encrypted stream the same way.
 //!

@@ -34,7 +34,7 @@ use tokio_util::task::TaskTracker;
 use crate::claim::Date;
 use crate::config::{Config, TlsConfig};
 use crate::history::{History, PaidClaim};
-use crate::rules::{self, LiveRules, TableErrors};
+use crate::rules::{self, LiveRules, Reloaded, TableErrors};
 use crate::store::{self, ClaimStore, StoreError};
 
 use connection::ConnectionSettings;
@@ -201,9 +201,10 @@ fn load_rules(config: &Config) -> Result<LiveRules, ServerError> {
         errors,
     };
     let source = reload::read_rule_folder(&config.rules).map_err(refused)?;
-    let compiled = rules::compile(&source).map_err(refused)?;
-    metrics::rules_live(compiled.id(), compiled.version());
-    Ok(LiveRules::new(compiled))
+    let live = LiveRules::from_source(source).map_err(refused)?;
+    let current = live.load();
+    metrics::rules_live(current.id(), current.version());
+    Ok(live)
 }
 
 fn load_tls(
@@ -341,7 +342,10 @@ impl admin::Admin for AdminState {
 
     fn reload(&self) -> Result<String, String> {
         reload::reload_from(&self.dir, &self.rules)
-            .map(|stamp| stamp.to_string())
+            .map(|outcome| match outcome {
+                Reloaded::Swapped { stamp, .. } => stamp.to_string(),
+                Reloaded::Unchanged(stamp) => format!("{stamp} (unchanged)"),
+            })
             .map_err(|errors| errors.to_string())
     }
 

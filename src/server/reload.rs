@@ -5,17 +5,22 @@
 //! tables live, counts the failure and logs every error (file, line, column, rule — never claim
 //! data). Must never swap a partially read or partially valid folder.
 //!
-//! The watch debounces file events by [`limits::RULES_WATCH_DEBOUNCE`] so that a folder written
-//! file by file reloads once; a burst that leaves the folder broken is refused and the next
-//! write that repairs it reloads.
+//! The watch reacts to content changes only (create, modify, remove, rename — never to a file
+//! being opened or read, which would make every reload trigger the next) and debounces them by
+//! [`limits::RULES_WATCH_DEBOUNCE`] so that a folder written file by file reloads once; a burst
+//! that leaves the folder broken is refused and the next write that repairs it reloads. Every
+//! trigger (watch, SIGHUP, `POST /admin/reload`) goes through [`LiveRules::reload`], which
+//! serializes reloads and swaps nothing when the folder's bytes equal the live tables'.
 
 use crate::claim::RulesetStamp;
 use crate::limits;
-use crate::rules::{self, file_error, LiveRules, RuleSource, TableErrors};
-use notify_debouncer_mini::notify::{self, RecursiveMode};
-use notify_debouncer_mini::{new_debouncer, DebounceEventResult, Debouncer};
+use crate::rules::{self, file_error, LiveRules, Reloaded, RuleSource, TableErrors};
+use notify::event::ModifyKind;
+use notify::{EventKind, RecursiveMode, Watcher};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Problems starting a watch or a signal listener (not table errors: those are values of
 /// [`reload_from`]).
@@ -59,27 +64,29 @@ fn describe(error: &std::io::Error) -> String {
     }
 }
 
-/// Reads, compiles and swaps in the folder `dir`; on any error the current tables stay, the
-/// failure is counted and every error is logged.
-pub fn reload_from(dir: &Path, live: &LiveRules) -> Result<RulesetStamp, TableErrors> {
-    match read_rule_folder(dir).and_then(|source| rules::compile(&source)) {
-        Ok(rules) => {
-            let retired = live.load();
-            let stamp = live.swap(rules);
+/// Reads the folder `dir` and, when its bytes changed, compiles and swaps it in; on any error
+/// the current tables stay, the failure is counted and every error is logged. A folder holding
+/// the bytes of the live tables swaps nothing and counts nothing (reading the folder, or a
+/// SIGHUP or `POST /admin/reload` with nothing new, is not a reload).
+pub fn reload_from(dir: &Path, live: &LiveRules) -> Result<Reloaded, TableErrors> {
+    let outcome = live.reload(|| read_rule_folder(dir));
+    match &outcome {
+        Ok(Reloaded::Swapped { stamp, retired }) => {
             super::metrics::rules_retired(retired.id(), retired.version());
             let current = live.load();
             super::metrics::rules_live(current.id(), current.version());
             super::metrics::rule_reload(true);
             tracing::info!(ruleset = %stamp, "rule tables reloaded");
-            Ok(stamp)
+        }
+        Ok(Reloaded::Unchanged(stamp)) => {
+            tracing::debug!(ruleset = %stamp, "rule folder unchanged; nothing reloaded");
         }
         Err(errors) => {
-            live.count_failed_reload();
             super::metrics::rule_reload(false);
-            log_refusal(&errors, &live.stamp());
-            Err(errors)
+            log_refusal(errors, &live.stamp());
         }
     }
+    outcome
 }
 
 fn log_refusal(errors: &TableErrors, kept: &RulesetStamp) {
@@ -92,28 +99,70 @@ fn log_refusal(errors: &TableErrors, kept: &RulesetStamp) {
     }
 }
 
-/// A running folder watch; dropping it stops watching.
+/// A running folder watch; dropping it stops watching (the debounce thread then ends).
 pub struct RuleWatch {
-    _debouncer: Debouncer<notify::RecommendedWatcher>,
+    _watcher: notify::RecommendedWatcher,
 }
 
-/// Watches `dir` and reloads (debounced) whenever something in it changes.
+/// Whether a file event can change what the folder holds. Opening or reading a file (`cat`,
+/// `cp -r`, a backup job, the gateway's own reload) and metadata changes (`touch`, `chmod`)
+/// cannot, and must never trigger a reload: a reload reads every file, so reacting to reads
+/// would reload forever.
+pub fn is_content_change(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(_) => false,
+        EventKind::Modify(ModifyKind::Metadata(_)) => false,
+        EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) => true,
+        EventKind::Any | EventKind::Other => true,
+    }
+}
+
+/// Watches `dir` and reloads once the folder has been quiet for
+/// [`limits::RULES_WATCH_DEBOUNCE`] after a content change (so a folder written file by file
+/// reloads once), or at the latest [`limits::RULES_WATCH_SETTLE_MAX`] after the first change.
 pub fn watch_rule_folder(dir: &Path, live: Arc<LiveRules>) -> Result<RuleWatch, WatchError> {
+    // Capacity 1: a pending signal already means "reload soon"; further events add nothing.
+    let (changed, changes) = std::sync::mpsc::sync_channel::<()>(1);
+    let mut watcher =
+        notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
+            Ok(event) if is_content_change(&event.kind) => {
+                let _ = changed.try_send(());
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "rule folder watch error"),
+        })?;
+    watcher.watch(dir, RecursiveMode::NonRecursive)?;
     let folder = dir.to_path_buf();
-    let on_events = move |events: DebounceEventResult| match events {
-        Ok(_) => {
-            // Errors are logged and counted inside; the watch goes on.
-            let _ = reload_from(&folder, &live);
+    std::thread::Builder::new()
+        .name("durgate-rules-watch".into())
+        .spawn(move || reload_on_changes(&folder, &live, &changes))
+        .map_err(WatchError::Signal)?;
+    Ok(RuleWatch { _watcher: watcher })
+}
+
+/// The debounce loop: ends when the watcher (the only sender) is dropped.
+fn reload_on_changes(dir: &Path, live: &LiveRules, changes: &Receiver<()>) {
+    while changes.recv().is_ok() {
+        if !settle(changes) {
+            return;
         }
-        Err(error) => tracing::warn!(%error, "rule folder watch error"),
-    };
-    let mut debouncer = new_debouncer(limits::RULES_WATCH_DEBOUNCE, on_events)?;
-    debouncer
-        .watcher()
-        .watch(dir, RecursiveMode::NonRecursive)?;
-    Ok(RuleWatch {
-        _debouncer: debouncer,
-    })
+        // Errors are logged and counted inside; the watch goes on.
+        let _ = reload_from(dir, live);
+    }
+}
+
+/// Waits until no change arrived for the debounce interval (or the settle bound passed);
+/// false when the watch was dropped meanwhile.
+fn settle(changes: &Receiver<()>) -> bool {
+    let give_up_at = Instant::now() + limits::RULES_WATCH_SETTLE_MAX;
+    while Instant::now() < give_up_at {
+        match changes.recv_timeout(limits::RULES_WATCH_DEBOUNCE) {
+            Ok(()) => continue,
+            Err(RecvTimeoutError::Timeout) => return true,
+            Err(RecvTimeoutError::Disconnected) => return false,
+        }
+    }
+    true
 }
 
 /// Spawns a task that reloads `dir` on every SIGHUP (needs a running tokio runtime).
@@ -147,9 +196,14 @@ mod tests {
 
     fn live_from(dir: &Path) -> Arc<LiveRules> {
         let source = read_rule_folder(dir).expect("fixture folder reads");
-        Arc::new(LiveRules::new(
-            rules::compile(&source).expect("fixture compiles"),
-        ))
+        Arc::new(LiveRules::from_source(source).expect("fixture compiles"))
+    }
+
+    fn swapped_stamp(outcome: Result<Reloaded, TableErrors>) -> String {
+        match outcome {
+            Ok(Reloaded::Swapped { stamp, .. }) => stamp.to_string(),
+            other => panic!("expected a swap, got {other:?}"),
+        }
     }
 
     /// Polls `done` until it holds; fails after a generous deadline (file events are async).
@@ -184,7 +238,7 @@ mod tests {
         write_fixture(dir.path());
         let live = live_from(dir.path());
         std::fs::write(dir.path().join("ruleset.toml"), version("2")).unwrap();
-        assert_eq!(reload_from(dir.path(), &live).as_deref(), Ok("test@2"));
+        assert_eq!(swapped_stamp(reload_from(dir.path(), &live)), "test@2");
         std::fs::write(
             dir.path().join("ruleset.toml"),
             version("3").replace("schema = 1", "schema = 9"),
@@ -215,6 +269,68 @@ mod tests {
         std::fs::write(dir.path().join("ruleset.toml"), version("3")).unwrap();
         wait_until("a refused reload", || live.reloads_failed() >= 1);
         assert_eq!(&*live.stamp(), "test@2");
+    }
+
+    #[test]
+    fn an_unchanged_folder_swaps_nothing_and_counts_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        write_fixture(dir.path());
+        let live = live_from(dir.path());
+        let before = live.load();
+        let outcome = reload_from(dir.path(), &live).expect("folder is valid");
+        assert!(matches!(&outcome, Reloaded::Unchanged(stamp) if &**stamp == "test@1"));
+        assert!(
+            Arc::ptr_eq(&before, &live.load()),
+            "the same tables stay live"
+        );
+        assert_eq!((live.reloads_ok(), live.reloads_failed()), (0, 0));
+        // Same version string, different bytes: that is a change and it is swapped in.
+        let ruleset = format!("{}\n# a comment\n", fixture::RULESET);
+        std::fs::write(dir.path().join("ruleset.toml"), ruleset).unwrap();
+        assert_eq!(swapped_stamp(reload_from(dir.path(), &live)), "test@1");
+        assert_eq!(live.reloads_ok(), 1);
+    }
+
+    #[test]
+    fn reading_the_watched_folder_never_reloads() {
+        let dir = tempfile::tempdir().unwrap();
+        write_fixture(dir.path());
+        let live = live_from(dir.path());
+        let _watch = watch_rule_folder(dir.path(), live.clone()).expect("watch starts");
+        for _ in 0..100 {
+            for name in rules::FILES {
+                std::fs::read(dir.path().join(name)).expect("read a table");
+            }
+        }
+        // Longer than the debounce: a reload triggered by the reads would have run by now.
+        std::thread::sleep(limits::RULES_WATCH_DEBOUNCE * 4);
+        assert_eq!((live.reloads_ok(), live.reloads_failed()), (0, 0));
+        // The watch is alive: a real change still reloads, exactly once, and its own reads
+        // of the folder do not start another.
+        std::fs::write(dir.path().join("ruleset.toml"), version("2")).unwrap();
+        wait_until("version 2", || &*live.stamp() == "test@2");
+        std::thread::sleep(limits::RULES_WATCH_DEBOUNCE * 4);
+        assert_eq!((live.reloads_ok(), live.reloads_failed()), (1, 0));
+    }
+
+    #[test]
+    fn only_content_changes_count_as_changes() {
+        use notify::event::{AccessKind, CreateKind, DataChange, MetadataKind, RemoveKind};
+        use notify::event::{AccessMode, RenameMode};
+        let ignored = [
+            EventKind::Access(AccessKind::Open(AccessMode::Any)),
+            EventKind::Access(AccessKind::Close(AccessMode::Read)),
+            EventKind::Modify(ModifyKind::Metadata(MetadataKind::AccessTime)),
+            EventKind::Modify(ModifyKind::Metadata(MetadataKind::Permissions)),
+        ];
+        let changes = [
+            EventKind::Create(CreateKind::File),
+            EventKind::Modify(ModifyKind::Data(DataChange::Any)),
+            EventKind::Modify(ModifyKind::Name(RenameMode::To)),
+            EventKind::Remove(RemoveKind::File),
+        ];
+        assert!(ignored.iter().all(|kind| !is_content_change(kind)));
+        assert!(changes.iter().all(is_content_change));
     }
 
     #[tokio::test]
