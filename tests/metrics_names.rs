@@ -328,13 +328,29 @@ async fn refused_connection(gateway: &TestGateway) {
 
 /// One reload through the admin endpoint that succeeds, one that is refused.
 async fn reloads(gateway: &TestGateway, rules: &Path) {
+    // A reload of an unchanged folder swaps and counts nothing, so the good reload is of a
+    // new version (the watcher may take it first; either way it counts as `ok`).
+    let ruleset = rules.join("ruleset.toml");
+    let text = std::fs::read_to_string(&ruleset).expect("ruleset");
+    let bumped = text.replace("version = \"2026.11.0\"", "version = \"2026.11.1\"");
+    assert_ne!(bumped, text, "the sample ruleset's version line moved");
+    std::fs::write(&ruleset, &bumped).expect("bump ruleset");
     let ok = observe::http::post(gateway.admin, "/admin/reload")
         .await
         .expect("reload");
     assert_eq!(ok.status, 200, "{ok:?}");
-    let ruleset = rules.join("ruleset.toml");
-    let text = std::fs::read_to_string(&ruleset).expect("ruleset");
-    std::fs::write(&ruleset, text.replace("schema = 1", "schema = 9")).expect("break ruleset");
+    let text = bumped;
+    let broken: Vec<&str> = text
+        .lines()
+        .map(|line| {
+            if line.starts_with("schema") {
+                "schema = 9"
+            } else {
+                line
+            }
+        })
+        .collect();
+    std::fs::write(&ruleset, broken.join("\n")).expect("break ruleset");
     let refused = observe::http::post(gateway.admin, "/admin/reload")
         .await
         .expect("reload");
