@@ -705,17 +705,19 @@ pub enum Edit {
     Duplication,
     HighDose,
     ElderlyHighRisk,
+    AgeLimit,
     EarlyRefill,
     Opioid,
     Acetaminophen,
 }
 
 impl Edit {
-    pub const ALL: [Edit; 7] = [
+    pub const ALL: [Edit; 8] = [
         Edit::Ddi,
         Edit::Duplication,
         Edit::HighDose,
         Edit::ElderlyHighRisk,
+        Edit::AgeLimit,
         Edit::EarlyRefill,
         Edit::Opioid,
         Edit::Acetaminophen,
@@ -728,6 +730,7 @@ impl Edit {
             Edit::Duplication => "duplication",
             Edit::HighDose => "high_dose",
             Edit::ElderlyHighRisk => "elderly_high_risk",
+            Edit::AgeLimit => "age_limit",
             Edit::EarlyRefill => "early_refill",
             Edit::Opioid => "opioid",
             Edit::Acetaminophen => "acetaminophen",
@@ -772,9 +775,16 @@ pub struct Conflict {
     pub message: String,
     /// Whether any DUR/PPS code may override it (`never_override` severities may not).
     pub overridable: bool,
-    /// 473-7E counter of the DUR/PPS occurrence that overrode it.
+    /// 473-7E counter (1..9) of the DUR/PPS occurrence that overrode it, or
+    /// [`OVERRIDDEN_BY_CLARIFICATION`] for an early-refill conflict overridden by a 420-DK
+    /// submission clarification code.
     pub overridden_by: Option<u8>,
 }
+
+/// `Conflict::overridden_by` of a conflict overridden by a 420-DK submission clarification
+/// code (SCC override) rather than a DUR/PPS occurrence: 473-7E counters start at 1, so 0
+/// names no occurrence. Such an override earns no P4P credit.
+pub const OVERRIDDEN_BY_CLARIFICATION: u8 = 0;
 
 /// 112-AN transaction response status.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]

@@ -73,6 +73,22 @@ pub const PRODUCT_INGREDIENTS_MAX: usize = 8;
 pub const CONFLICTS_PER_TRANSACTION_MAX: usize = 32;
 /// Debounce window of the rule-folder watch.
 pub const RULES_WATCH_DEBOUNCE: Duration = Duration::from_millis(500);
+/// Whole years an age in a rule table may reach (dose bands, age limits, acetaminophen bands).
+pub const AGE_YEARS_MAX: u32 = 150;
+/// Bands of `[edits.acetaminophen] max_daily_mg_by_age`.
+pub const ACETAMINOPHEN_AGE_BANDS_MAX: usize = 32;
+/// Rows of age_limits.csv one ingredient may have.
+pub const AGE_LIMITS_PER_INGREDIENT_MAX: usize = 16;
+/// Largest `reject_multiple` (x `max_daily`) a dose row or `[edits.high_dose]` may set.
+pub const DOSE_REJECT_MULTIPLE_MAX: u32 = 100;
+/// `min_elapsed_percent` of the early-refill edit when its table leaves it out (schema 2).
+pub const EARLY_REFILL_MIN_ELAPSED_PERCENT_DEFAULT: u32 = 75;
+/// Largest `washout_days` a ddi.csv row may set.
+pub const DDI_WASHOUT_DAYS_MAX: u32 = 366;
+/// Hours one patch is worn when products.csv leaves `wear_hours` empty.
+pub const PATCH_WEAR_HOURS_DEFAULT: u32 = 72;
+/// Largest `wear_hours` products.csv may set.
+pub const PATCH_WEAR_HOURS_MAX: u32 = 24 * 31;
 /// Longest a steady stream of folder changes can postpone a reload.
 pub const RULES_WATCH_SETTLE_MAX: Duration = Duration::from_secs(10);
 /// Largest `active_grace_days` a ruleset may set.

@@ -75,7 +75,7 @@ fn a_valid_folder_prints_its_summary_and_exits_zero() {
         "{stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(stdout.contains("ruleset cli-test@7"), "{stdout}");
+    assert!(stdout.contains("ruleset cli-test@7 (schema 1)"), "{stdout}");
     assert!(stdout.contains("products           2"), "{stdout}");
     assert!(stdout.contains("ddi                1"), "{stdout}");
     assert!(
@@ -86,6 +86,35 @@ fn a_valid_folder_prints_its_summary_and_exits_zero() {
         stdout.contains("enabled edits: ddi, duplication, elderly_high_risk\n"),
         "{stdout}"
     );
+}
+
+#[test]
+fn a_schema_two_folder_says_so_and_reads_its_optional_age_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    write_folder(dir.path());
+    let ruleset = dir.path().join("ruleset.toml");
+    let text = std::fs::read_to_string(&ruleset).unwrap();
+    std::fs::write(&ruleset, text.replace("schema = 1", "schema = 2")).unwrap();
+    std::fs::write(
+        dir.path().join("age_limits.csv"),
+        "ingredient,min_age,max_age,message\ncodeine,0,11,ultra-rapid metabolizers\n",
+    )
+    .unwrap();
+    let output = check_rules(dir.path());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("(schema 2)"), "{stdout}");
+    assert!(stdout.contains("age_limits         1"), "{stdout}");
+    // A broken optional file is refused with its position like any other.
+    std::fs::write(
+        dir.path().join("age_limits.csv"),
+        "ingredient,min_age,max_age,message\ncodeine,0,200,x\n",
+    )
+    .unwrap();
+    let refused = check_rules(dir.path());
+    let stdout = String::from_utf8_lossy(&refused.stdout);
+    assert!(!refused.status.success());
+    assert!(stdout.contains("age_limits.csv:2:"), "{stdout}");
 }
 
 #[test]

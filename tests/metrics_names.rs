@@ -90,6 +90,7 @@ fn allowed_labels() -> BTreeMap<&'static str, Option<Vec<&'static str>>> {
         "duplication",
         "high_dose",
         "elderly_high_risk",
+        "age_limit",
         "early_refill",
         "opioid",
         "acetaminophen",

@@ -26,7 +26,7 @@ pub fn check_rules(dir: &std::path::Path) -> ExitCode {
 pub fn rules_summary(rules: &crate::rules::RuleSet) -> String {
     use std::fmt::Write;
     let counts = rules.counts();
-    let mut text = format!("ruleset {} (schema 1)\n", rules.stamp());
+    let mut text = format!("ruleset {} (schema {})\n", rules.stamp(), rules.schema());
     let rows = [
         ("products", counts.products),
         ("classes", counts.classes),
@@ -35,6 +35,7 @@ pub fn rules_summary(rules: &crate::rules::RuleSet) -> String {
         ("duplication", counts.duplication),
         ("dose_limits", counts.dose_limits),
         ("elderly_high_risk", counts.elderly_high_risk),
+        ("age_limits", counts.age_limits),
         ("mme", counts.mme),
     ];
     for (table, count) in rows {

@@ -21,7 +21,8 @@
 use super::edits::{run_all, Claim, Conflicts, Input, Seen};
 use super::RuleSet;
 use crate::claim::{
-    reject, Action, Conflict, Date, Decision, DurPps, Edit, Fill, Status, Transaction, Transmission,
+    reject, Action, Conflict, Date, Decision, DurPps, Edit, Fill, Status, Transaction,
+    Transmission, OVERRIDDEN_BY_CLARIFICATION,
 };
 use crate::limits;
 
@@ -45,7 +46,8 @@ pub fn adjudicate_claim(
     fills: &[Fill],
     today: Date,
 ) -> Decision {
-    adjudicate_with(ctx, rules, fills, &[], today)
+    let _ = today; // every window is relative to the date of service (see `window`)
+    adjudicate_with(ctx, rules, fills, &[])
 }
 
 /// Adjudicates every transaction of `transmission` in order (B1 and B3 transmissions: B2
@@ -58,6 +60,7 @@ pub fn adjudicate(
     fills: &[Fill],
     today: Date,
 ) -> Vec<Decision> {
+    let _ = today; // every window is relative to the date of service (see `window`)
     let date_of_service = transmission.header.date_of_service;
     let date_of_birth = transmission
         .patient
@@ -79,7 +82,7 @@ pub fn adjudicate(
             pharmacy,
             prescriber,
         };
-        let decision = adjudicate_with(&ctx, rules, fills, &earlier_paid, today);
+        let decision = adjudicate_with(&ctx, rules, fills, &earlier_paid);
         if decision.status == Status::Paid {
             earlier_paid.extend(Fill::of(transaction, date_of_service, pharmacy, prescriber));
         }
@@ -93,7 +96,6 @@ fn adjudicate_with(
     rules: &RuleSet,
     fills: &[Fill],
     earlier: &[Fill],
-    today: Date,
 ) -> Decision {
     let Some(product) = ctx.transaction.ndc.and_then(|ndc| rules.product(ndc)) else {
         let mut decision = Decision::rejected(vec![reject::NOT_COVERED], rules.stamp());
@@ -114,31 +116,57 @@ fn adjudicate_with(
     };
     let input = Input {
         rules,
-        fills: window(rules, &claim, fills, earlier, today),
+        fills: window(rules, &claim, fills, earlier),
         claim,
     };
     let mut conflicts = Conflicts::default();
     run_all(&input, &mut conflicts);
+    clear_by_clarification(
+        rules,
+        &mut conflicts.list,
+        &ctx.transaction.clarification_codes,
+    );
     decide(rules, conflicts, &ctx.transaction.dur_pps)
 }
 
-/// The fills inside the lookback window, dated on or before the claim and `today`, whose
-/// product is known, with their active flag.
+/// SCC override: an early-refill conflict is overridden when a 420-DK code of the claim is in
+/// the edit's `override_clarification` (compared as numbers). No other edit reads 420-DK.
+fn clear_by_clarification(rules: &RuleSet, conflicts: &mut [Conflict], clarification_codes: &[u8]) {
+    let accepted = &rules.params().early_refill_override_clarification;
+    if !clarification_codes
+        .iter()
+        .any(|code| accepted.contains(code))
+    {
+        return;
+    }
+    for conflict in conflicts.iter_mut().filter(|c| c.edit == Edit::EarlyRefill) {
+        conflict.overridden_by = Some(OVERRIDDEN_BY_CLARIFICATION);
+    }
+}
+
+/// The fills inside the lookback window whose product is known, with their active flag: a
+/// fill dated on or before the claim is active through its last active day; a fill dated after
+/// the claim but within the claim's own supply is an *overlapping* fill and counts as active
+/// (no backdating around an edit); later fills are ignored. `earlier` are the paid
+/// transactions before this one in the same transmission.
 fn window<'f, 'r>(
     rules: &'r RuleSet,
     claim: &Claim,
     fills: &'f [Fill],
     earlier: &'f [Fill],
-    today: Date,
 ) -> Vec<Seen<'f, 'r>> {
     let bound = limits::FILLS_PER_PATIENT_MAX + limits::TRANSACTIONS_MAX;
     let lookback = i64::from(rules.lookback_days());
     let grace = i32::try_from(rules.active_grace_days()).unwrap_or(0);
     let dos = claim.date_of_service;
+    let claim_last_day = dos.add_days(i32::from(claim.days_supply.max(1)) - 1);
     let mut seen = Vec::with_capacity(bound.min(fills.len() + earlier.len()));
-    for fill in fills.iter().chain(earlier).take(bound) {
+    let marked = fills.iter().map(|fill| (fill, false));
+    let all = marked.chain(earlier.iter().map(|fill| (fill, true)));
+    for (order, (fill, in_transmission)) in all.take(bound).enumerate() {
         let age_days = i64::from(dos.days_since(fill.date_of_service));
-        if age_days < 0 || age_days > lookback || fill.date_of_service > today {
+        let overlapping = age_days < 0 && fill.date_of_service <= claim_last_day;
+        if (age_days < 0 && !overlapping) || age_days > lookback {
             continue;
         }
         let Some(product) = rules.product(fill.ndc) else {
@@ -150,8 +178,11 @@ fn window<'f, 'r>(
         seen.push(Seen {
             fill,
             product,
-            active: dos <= last_active,
+            active: overlapping || dos <= last_active,
             last_active,
+            overlapping,
+            in_transmission,
+            order: order as u32,
         });
     }
     seen
@@ -203,7 +234,7 @@ fn answers(rules: &RuleSet, occurrence: &DurPps, conflict: &Conflict) -> bool {
     let policy = rules.policy(conflict.edit);
     conflict.overridable
         && reason == conflict.reason
-        && policy.is_some_and(|p| p.accepts(professional, result))
+        && policy.is_some_and(|p| p.accepts_for(conflict.severity, professional, result))
 }
 
 /// Sets `overridden_by` on answered conflicts; returns the counters that answered nothing.

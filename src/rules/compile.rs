@@ -56,6 +56,10 @@ pub const DUPLICATION_FILE: &str = "duplication.csv";
 pub const DOSE_LIMITS_FILE: &str = "dose_limits.csv";
 pub const ELDERLY_FILE: &str = "elderly_high_risk.csv";
 pub const MME_FILE: &str = "mme.csv";
+pub const AGE_LIMITS_FILE: &str = "age_limits.csv";
+
+/// Files a folder may hold or leave out (schema 2): an absent file has no rows.
+pub const OPTIONAL_FILES: [&str; 1] = [AGE_LIMITS_FILE];
 
 /// Every file a folder must hold (rule 1).
 pub const FILES: [&str; 8] = [
@@ -103,8 +107,14 @@ pub fn compile(source: &RuleSource) -> Result<RuleSet, TableErrors> {
             step(&mut builder, bytes, &mut errors);
         }
     }
+    if source.file(AGE_LIMITS_FILE).is_some() {
+        if let Some(bytes) = file(AGE_LIMITS_FILE, &mut errors) {
+            builder.age_limits(bytes, &mut errors);
+        }
+    }
     if let Some(draft) = &draft {
         builder.check_benzodiazepine(draft, &mut errors);
+        builder.check_opioids(draft, &mut errors);
     }
     match draft {
         Some(draft) if errors.is_empty() => Ok(builder.finish(draft)),
@@ -296,7 +306,7 @@ impl Builder {
     // ---- products.csv ----
 
     fn products(&mut self, bytes: &[u8], errors: &mut TableErrors) {
-        const COLUMNS: [Column; 10] = [
+        const COLUMNS: [Column; 12] = [
             required("ndc"),
             required("ingredients"),
             required("strengths"),
@@ -307,6 +317,8 @@ impl Builder {
             optional("long_acting"),
             optional("name"),
             optional("generic"),
+            optional("wear_hours"),
+            optional("package_quantity"),
         ];
         read(PRODUCTS_FILE, bytes, &COLUMNS, errors, |row, errors| {
             self.product_row(row, errors)
@@ -333,8 +345,10 @@ impl Builder {
         let dea_schedule = schedule_cell(row, errors);
         let long_acting = yes_no_cell(row, 7, errors);
         let generic = known_yes_no_cell(row, 9, errors);
-        let (Some(ndc), Some(unit), Some(strengths), Some(route), Some(generic)) =
-            (ndc, unit, strengths, route, generic)
+        let wear_hours = unit.and_then(|unit| wear_hours_cell(row, 10, unit, errors));
+        let package_quantity_micro = package_quantity_cell(row, 11, errors);
+        let (Some(ndc), Some(unit), Some(strengths), Some(route), Some(generic), Some(wear_hours)) =
+            (ndc, unit, strengths, route, generic, wear_hours)
         else {
             return;
         };
@@ -365,6 +379,9 @@ impl Builder {
             opioid: false,
             benzodiazepine: false,
             interacts: false,
+            wear_hours,
+            package_quantity_micro,
+            drug_product: 0,
         });
     }
 
@@ -417,12 +434,13 @@ impl Builder {
     // ---- ddi.csv ----
 
     fn ddi(&mut self, bytes: &[u8], errors: &mut TableErrors) {
-        const COLUMNS: [Column; 5] = [
+        const COLUMNS: [Column; 6] = [
             required("id"),
             required("left"),
             required("right"),
             required("severity"),
             required("message"),
+            optional("washout_days"),
         ];
         read(DDI_FILE, bytes, &COLUMNS, errors, |row, errors| {
             self.ddi_row(row, errors)
@@ -440,7 +458,11 @@ impl Builder {
         if severity.is_none() {
             errors.push(row.error(3, 5, format!("severity {:?} is not 1, 2 or 3", row.text(3))));
         }
-        let (Some(left), Some(right), Some(severity)) = (left, right, severity) else {
+        let washout_days =
+            optional_days(row, 5, "washout_days", limits::DDI_WASHOUT_DAYS_MAX, errors);
+        let (Some(left), Some(right), Some(severity), Some(washout_days)) =
+            (left, right, severity, washout_days)
+        else {
             return;
         };
         if self.ddi_ids.contains_key(id) {
@@ -459,6 +481,7 @@ impl Builder {
             id: id.to_string(),
             severity: severity as u8,
             message,
+            washout_days,
         });
     }
 
@@ -532,13 +555,14 @@ impl Builder {
     // ---- dose_limits.csv ----
 
     fn dose_limits(&mut self, bytes: &[u8], errors: &mut TableErrors) {
-        const COLUMNS: [Column; 6] = [
+        const COLUMNS: [Column; 7] = [
             required("ingredient"),
             required("route"),
             required("min_age"),
             required("max_age"),
             required("max_daily"),
             required("unit"),
+            optional("reject_multiple"),
         ];
         read(DOSE_LIMITS_FILE, bytes, &COLUMNS, errors, |row, errors| {
             self.dose_row(row, errors)
@@ -564,6 +588,7 @@ impl Builder {
         }
         let max_daily = unit
             .and_then(|unit| positive_amount(row, 4, "max_daily", |m| unit.canonical(m), errors));
+        let reject_multiple = reject_multiple_cell(row, 6, errors);
         let (
             Some(ingredient),
             Some(route),
@@ -571,7 +596,16 @@ impl Builder {
             Some(max_age),
             Some(unit),
             Some(max_daily),
-        ) = (ingredient, route, min_age, max_age, unit, max_daily)
+            Some(reject_multiple_micro),
+        ) = (
+            ingredient,
+            route,
+            min_age,
+            max_age,
+            unit,
+            max_daily,
+            reject_multiple,
+        )
         else {
             return;
         };
@@ -584,6 +618,7 @@ impl Builder {
             max_daily,
             unit,
             max_daily_text: row.text(4).to_string(),
+            reject_multiple_micro,
         };
         let at = row.error(2, 6, String::new());
         self.dose_bands
@@ -671,6 +706,51 @@ impl Builder {
         }
     }
 
+    // ---- age_limits.csv ----
+
+    fn age_limits(&mut self, bytes: &[u8], errors: &mut TableErrors) {
+        const COLUMNS: [Column; 4] = [
+            required("ingredient"),
+            required("min_age"),
+            required("max_age"),
+            required("message"),
+        ];
+        read(AGE_LIMITS_FILE, bytes, &COLUMNS, errors, |row, errors| {
+            self.age_limit_row(row, errors)
+        });
+    }
+
+    fn age_limit_row(&mut self, row: &Row, errors: &mut TableErrors) {
+        let ingredient = self.ingredient_cell(row, 0, errors);
+        let min_age = age_cell(row, 1, errors);
+        let max_age = age_cell(row, 2, errors);
+        let (Some(ingredient), Some(min_age), Some(max_age)) = (ingredient, min_age, max_age)
+        else {
+            return;
+        };
+        if min_age > max_age {
+            return errors.push(row.error(1, 6, format!("age band {min_age}..{max_age} is empty")));
+        }
+        let Some(info) = self.ingredients.get_mut(ingredient as usize) else {
+            return;
+        };
+        if info.age_limits.len() >= limits::AGE_LIMITS_PER_INGREDIENT_MAX {
+            let message = format!(
+                "more than {} rows for {}",
+                limits::AGE_LIMITS_PER_INGREDIENT_MAX,
+                row.text(0)
+            );
+            return errors.push(row.error(0, 2, message));
+        }
+        info.age_limits.push(AgeLimitRule {
+            rule_id: format!("{}:{min_age}-{max_age}", row.text(0)),
+            min_age,
+            max_age,
+            message: row.text(3).to_string(),
+        });
+        self.counts.age_limits += 1;
+    }
+
     /// An ingredient, or a `/`-joined combination, as a sorted set of ids.
     fn ingredient_set_cell(
         &mut self,
@@ -736,10 +816,78 @@ impl Builder {
     // ---- cross-file checks and the final indexes ----
 
     fn check_benzodiazepine(&mut self, draft: &PolicyDraft, errors: &mut TableErrors) {
-        let Some((line, column)) = draft.benzodiazepine_at else {
+        let Some(at) = draft.benzodiazepine_at else {
             return;
         };
-        let text = &draft.policies.params.with_benzodiazepine;
+        self.check_reference(&draft.policies.params.with_benzodiazepine, at, errors);
+    }
+
+    /// Rule 10: with the opioid edit enabled, a schema-2 folder names its opioids, and every
+    /// product holding an opioid has an MME factor for that ingredient and the product's route
+    /// (fail closed at load, never silently at the counter).
+    fn check_opioids(&mut self, draft: &PolicyDraft, errors: &mut TableErrors) {
+        let params = &draft.policies.params;
+        if let (Some(text), Some(at)) = (&params.opioids, draft.opioids_at) {
+            self.check_reference(text, at, errors);
+        }
+        let Some((line, column)) = draft.opioid_enabled_at else {
+            return;
+        };
+        if draft.policies.schema >= 2 && params.opioids.is_none() {
+            let message = "a schema-2 folder with the opioid edit enabled must set opioids".into();
+            let file = policy::FILE.to_string();
+            errors.push(TableError {
+                file,
+                line,
+                column,
+                rule: 10,
+                message,
+            });
+        }
+        let opioids = self.opioid_ingredients(params.opioids.as_deref());
+        for product in &self.products {
+            let line = self
+                .product_lines
+                .get(&product.ndc.value())
+                .copied()
+                .unwrap_or(1);
+            for part in product
+                .ingredients
+                .iter()
+                .filter(|p| opioids.contains(&p.ingredient))
+            {
+                if !self.mme.contains_key(&(part.ingredient, product.route)) {
+                    let name = self
+                        .ingredients
+                        .get(part.ingredient as usize)
+                        .map_or("", |i| &*i.name);
+                    let message = format!(
+                        "opioid {name} has no mme.csv factor for route {}",
+                        product.route.as_str()
+                    );
+                    let file = PRODUCTS_FILE.to_string();
+                    errors.push(TableError {
+                        file,
+                        line,
+                        column: 1,
+                        rule: 10,
+                        message,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The opioid ingredients: members of `opioids`, or (schema 1 without it) mme.csv's.
+    fn opioid_ingredients(&self, opioids: Option<&str>) -> FxHashSet<IngredientId> {
+        match opioids {
+            Some(reference) => self.members(reference).into_iter().collect(),
+            None => self.mme.keys().map(|(ingredient, _)| *ingredient).collect(),
+        }
+    }
+
+    /// Checks that `text` is `class:NAME` of an existing class (rule 4) or an ingredient name.
+    fn check_reference(&self, text: &str, (line, column): (u32, u32), errors: &mut TableErrors) {
         let problem = match text.strip_prefix("class:") {
             Some(name) if !self.class_ids.contains_key(name) => {
                 Some((4, format!("{text} is not in classes.csv")))
@@ -763,8 +911,11 @@ impl Builder {
 
     fn finish(mut self, draft: PolicyDraft) -> RuleSet {
         self.index_ingredients();
-        let benzodiazepines = self.benzodiazepines(&draft.policies.params.with_benzodiazepine);
-        self.flag_products(&benzodiazepines);
+        group_drug_products(&mut self.products);
+        let params = &draft.policies.params;
+        let benzodiazepines = self.members(&params.with_benzodiazepine);
+        let opioids = self.opioid_ingredients(params.opioids.as_deref());
+        self.flag_products(&benzodiazepines, &opioids);
         self.counts.products = self.products.len();
         self.counts.classes = self.classes.len();
         self.counts.ddi = self.ddi_rules.len();
@@ -828,8 +979,8 @@ impl Builder {
         }
     }
 
-    /// Ingredients matching the opioid edit's `with_benzodiazepine` reference.
-    fn benzodiazepines(&self, reference: &str) -> Vec<IngredientId> {
+    /// Ingredients matching a `class:NAME` or ingredient reference of `ruleset.toml`.
+    fn members(&self, reference: &str) -> Vec<IngredientId> {
         match reference.strip_prefix("class:") {
             Some(name) => self
                 .class_ids
@@ -843,7 +994,11 @@ impl Builder {
         }
     }
 
-    fn flag_products(&mut self, benzodiazepines: &[IngredientId]) {
+    fn flag_products(
+        &mut self,
+        benzodiazepines: &[IngredientId],
+        opioids: &FxHashSet<IngredientId>,
+    ) {
         for product in &mut self.products {
             for part in product.ingredients.iter_mut() {
                 part.mme_factor_micro = self
@@ -852,10 +1007,7 @@ impl Builder {
                     .map(|(factor, _)| *factor);
             }
             let ids = || product.ingredients.iter().map(|part| part.ingredient);
-            product.opioid = product
-                .ingredients
-                .iter()
-                .any(|part| part.mme_factor_micro.is_some());
+            product.opioid = ids().any(|id| opioids.contains(&id));
             product.benzodiazepine = ids().any(|id| benzodiazepines.contains(&id));
             product.interacts = ids().any(|id| {
                 self.ingredients
@@ -983,6 +1135,118 @@ fn whole_cell(row: &Row, column: usize, name: &str, errors: &mut TableErrors) ->
         ));
     }
     value
+}
+
+/// An optional whole number of days, 0..=`max` (empty: 0); rule 5 otherwise.
+fn optional_days(
+    row: &Row,
+    column: usize,
+    name: &str,
+    max: u32,
+    errors: &mut TableErrors,
+) -> Option<u32> {
+    let text = row.text(column);
+    if text.is_empty() {
+        return Some(0);
+    }
+    let value = whole(text).filter(|days| *days <= max);
+    if value.is_none() {
+        errors.push(row.error(
+            column,
+            5,
+            format!("{name} {text:?} is not a whole number 0..={max}"),
+        ));
+    }
+    value
+}
+
+/// `package_quantity`: empty, or a decimal > 0 (rule 5; unreadable: rule 2), in millionths.
+fn package_quantity_cell(row: &Row, column: usize, errors: &mut TableErrors) -> Option<u64> {
+    let text = row.text(column);
+    if text.is_empty() {
+        return None;
+    }
+    let parsed = parse_decimal_micro(text);
+    match parsed {
+        Some(micro) if micro > 0 => Some(micro),
+        Some(_) => {
+            errors.push(row.error(column, 5, "package_quantity must be > 0".into()));
+            None
+        }
+        None => {
+            let message = format!("package_quantity {text:?} is not a decimal number");
+            errors.push(row.error(column, 2, message));
+            None
+        }
+    }
+}
+
+/// `wear_hours`: only on `mcg/hr` rows, a whole number 1..=[`limits::PATCH_WEAR_HOURS_MAX`]
+/// (empty: [`limits::PATCH_WEAR_HOURS_DEFAULT`]); rule 5 otherwise. Other units read 0.
+fn wear_hours_cell(
+    row: &Row,
+    column: usize,
+    unit: StrengthUnit,
+    errors: &mut TableErrors,
+) -> Option<u32> {
+    let text = row.text(column);
+    let patch = unit == StrengthUnit::McgPerHr;
+    let value = match (text.is_empty(), patch) {
+        (true, true) => Some(limits::PATCH_WEAR_HOURS_DEFAULT),
+        (true, false) => Some(0),
+        (false, true) => whole(text).filter(|h| (1..=limits::PATCH_WEAR_HOURS_MAX).contains(h)),
+        (false, false) => None,
+    };
+    if value.is_none() {
+        let message = if patch {
+            format!(
+                "wear_hours {text:?} is not a whole number 1..={}",
+                limits::PATCH_WEAR_HOURS_MAX
+            )
+        } else {
+            "wear_hours is only for mcg/hr products".to_string()
+        };
+        errors.push(row.error(column, 5, message));
+    }
+    value
+}
+
+/// An optional `reject_multiple` cell in millionths (empty: 0 = the edit's); rule 5 below 1.
+fn reject_multiple_cell(row: &Row, column: usize, errors: &mut TableErrors) -> Option<u64> {
+    let text = row.text(column);
+    if text.is_empty() {
+        return Some(0);
+    }
+    let value = text.parse::<f64>().ok().and_then(policy::multiple_micro);
+    if value.is_none() {
+        errors.push(row.error(
+            column,
+            5,
+            format!("reject_multiple {text:?} must be a number >= 1"),
+        ));
+    }
+    value
+}
+
+/// Numbers the products by *same drug product*: the same ingredients at the same strengths
+/// (pairwise), strength unit, route and dose form (ASCII case and surrounding spaces ignored).
+/// Another labeler's or package size's NDC of one drug shares the number.
+fn group_drug_products(products: &mut [Product]) {
+    let mut groups: FxHashMap<(Vec<(IngredientId, u64)>, StrengthUnit, Route, String), u32> =
+        FxHashMap::default();
+    for product in products.iter_mut() {
+        let mut parts: Vec<_> = product
+            .ingredients
+            .iter()
+            .map(|p| (p.ingredient, p.strength))
+            .collect();
+        parts.sort_unstable();
+        let form = product.dose_form.trim().to_ascii_lowercase();
+        let next = groups.len() as u32;
+        product.drug_product = *groups
+            .entry((parts, product.unit, product.route, form))
+            .or_insert(next);
+    }
 }
 
 /// A decimal cell converted by `canonical`; rule 2 when unreadable, rule 5 when zero.

@@ -47,6 +47,12 @@ pub(crate) struct Seen<'f, 'r> {
     pub active: bool,
     /// Last day the fill counts as active.
     pub last_active: Date,
+    /// Dated after the claim but within the claim's own supply.
+    pub overlapping: bool,
+    /// An earlier paid transaction of the same transmission.
+    pub in_transmission: bool,
+    /// Recording order among the fills seen (later is newer on the same date).
+    pub order: u32,
 }
 
 /// What every edit reads.
@@ -86,6 +92,7 @@ pub(crate) fn run_all(input: &Input, out: &mut Conflicts) {
     duplication(input, out);
     high_dose(input, out);
     elderly(input, out);
+    age_limit(input, out);
     early_refill(input, out);
     opioid(input, out);
     acetaminophen(input, out);
@@ -161,6 +168,71 @@ fn simple(
     Some(conflict(policy, &input.claim, raised))
 }
 
+/// A conflict of an edit without severities with an explicit `action` (warning tiers).
+fn with_action(
+    policy: &EditPolicy,
+    input: &Input,
+    action: Action,
+    rule_id: String,
+    message: String,
+) -> Conflict {
+    let raised = Raised {
+        rule_id,
+        reason: policy.reason,
+        severity: Raised::severity_of(action),
+        action,
+        fill: None,
+        message,
+    };
+    conflict(policy, &input.claim, raised)
+}
+
+/// The daily amount of one ingredient of `product` (patches: the effective rate).
+fn daily_of(
+    product: &Product,
+    strength: u64,
+    quantity_milli: u64,
+    days_supply: u16,
+) -> DailyAmount {
+    let kind = product.unit.kind();
+    if kind == AmountKind::Rate {
+        DailyAmount::patch_rate(strength, quantity_milli, days_supply, product.wear_hours)
+    } else {
+        DailyAmount::of(kind, strength, quantity_milli, days_supply)
+    }
+}
+
+/// Newer: later date of service, then later recording order.
+fn newer(a: &Seen, b: &Seen) -> bool {
+    (a.fill.date_of_service, a.order) > (b.fill.date_of_service, b.order)
+}
+
+/// The active fills `keep` selects, one per (pharmacy, Rx number) — its newest — leaving out
+/// the claim's own pharmacy and Rx number (the claim replaces them): what cumulative sums add.
+fn latest_per_prescription<'s, 'f, 'r>(
+    input: &'s Input<'f, 'r>,
+    keep: impl Fn(&Seen) -> bool,
+) -> Vec<&'s Seen<'f, 'r>> {
+    let claim = &input.claim;
+    let key = |fill: &Fill| (fill.pharmacy, fill.rx_number);
+    let own = (claim.pharmacy, claim.rx_number);
+    let mut chosen: Vec<&Seen> = Vec::with_capacity(input.fills.len());
+    for seen in input
+        .active()
+        .filter(|seen| keep(seen) && key(seen.fill) != own)
+    {
+        match chosen
+            .iter_mut()
+            .find(|held| key(held.fill) == key(seen.fill))
+        {
+            Some(held) if newer(seen, held) => *held = seen,
+            Some(_) => {}
+            None => chosen.push(seen),
+        }
+    }
+    chosen
+}
+
 fn ingredient_ids(product: &Product) -> impl Iterator<Item = IngredientId> + '_ {
     product.ingredients.iter().map(|part| part.ingredient)
 }
@@ -183,8 +255,17 @@ fn ddi(input: &Input, out: &mut Conflicts) {
     }
     // (rule index, most recent fill matching it); bounded by the active fills seen.
     let mut fired: Vec<(u32, &Fill)> = Vec::new();
-    for seen in input.active().filter(|seen| seen.product.interacts) {
+    let dos = input.claim.date_of_service;
+    for seen in input.fills.iter().filter(|seen| seen.product.interacts) {
         for index in interactions(input.rules, input.claim.product, seen.product) {
+            let washout = input
+                .rules
+                .ddi_rules
+                .get(index as usize)
+                .map_or(0, |rule| rule.washout_days);
+            if !seen.active && dos > seen.last_active.add_days(grace(washout)) {
+                continue;
+            }
             match fired.iter_mut().find(|(held, _)| *held == index) {
                 Some((_, fill)) => *fill = more_recent(Some(fill), seen.fill).unwrap_or(fill),
                 None => fired.push((index, seen.fill)),
@@ -333,27 +414,45 @@ fn high_dose(input: &Input, out: &mut Conflicts) {
         if !band.unit.applies_to(kind) {
             continue;
         }
-        let daily = DailyAmount::of(kind, part.strength, claim.quantity_milli, claim.days_supply);
-        if daily.exceeds(band.max_daily) {
-            let name = input.rules.ingredient_name(part.ingredient);
-            let per = if kind == AmountKind::Rate {
-                "hr"
-            } else {
-                "day"
-            };
-            let rule_id = format!(
-                "{name}:{}:{}-{}",
-                claim.product.route.as_str(),
-                band.min_age,
-                band.max_age
-            );
-            let message = format!(
-                "{name} above {} {}/{per}",
-                band.max_daily_text,
-                band.unit.as_str()
-            );
-            out.extend(simple(policy, input, rule_id, None, message));
+        let daily = daily_of(
+            claim.product,
+            part.strength,
+            claim.quantity_milli,
+            claim.days_supply,
+        );
+        if !daily.exceeds(band.max_daily) {
+            continue;
         }
+        let multiple = match band.reject_multiple_micro {
+            0 => input.rules.params().high_dose_reject_multiple_micro,
+            own => own,
+        };
+        let action = if daily.exceeds_multiple(band.max_daily, multiple.max(1_000_000)) {
+            let Some(action) = policy.action() else {
+                continue;
+            };
+            action
+        } else {
+            Action::Warn
+        };
+        let name = input.rules.ingredient_name(part.ingredient);
+        let per = if kind == AmountKind::Rate {
+            "hr"
+        } else {
+            "day"
+        };
+        let rule_id = format!(
+            "{name}:{}:{}-{}",
+            claim.product.route.as_str(),
+            band.min_age,
+            band.max_age
+        );
+        let message = format!(
+            "{name} above {} {}/{per}",
+            band.max_daily_text,
+            band.unit.as_str()
+        );
+        out.push(with_action(policy, input, action, rule_id, message));
     }
 }
 
@@ -387,6 +486,28 @@ fn elderly(input: &Input, out: &mut Conflicts) {
     }
 }
 
+// ---- age limit ------------------------------------------------------------------------------
+
+fn age_limit(input: &Input, out: &mut Conflicts) {
+    let Some(policy) = running(input.rules, Edit::AgeLimit) else {
+        return;
+    };
+    let Some(age) = input.claim.age else { return };
+    for ingredient in input.claim.product.ingredient_set.iter() {
+        let Some(info) = input.rules.info(*ingredient) else {
+            continue;
+        };
+        let applies = info
+            .age_limits
+            .iter()
+            .filter(|rule| (rule.min_age..=rule.max_age).contains(&age));
+        for rule in applies {
+            let (rule_id, message) = (rule.rule_id.clone(), rule.message.clone());
+            out.extend(simple(policy, input, rule_id, None, message));
+        }
+    }
+}
+
 // ---- early refill ---------------------------------------------------------------------------
 
 fn early_refill(input: &Input, out: &mut Conflicts) {
@@ -394,21 +515,100 @@ fn early_refill(input: &Input, out: &mut Conflicts) {
         return;
     };
     let claim = &input.claim;
-    let same_set = input
+    let its_fills: Vec<&Seen> = input
         .fills
         .iter()
-        .filter(|seen| seen.product.ingredient_set == claim.product.ingredient_set);
-    let Some(previous) = same_set.map(|seen| seen.fill).fold(None, more_recent) else {
-        return;
-    };
-    let elapsed = i64::from(claim.date_of_service.days_since(previous.date_of_service));
-    let percent = i64::from(input.rules.params().early_refill_min_elapsed_percent);
-    let supply = i64::from(previous.days_supply.max(1));
-    if elapsed * 100 < percent * supply {
+        .filter(|seen| {
+            seen.product.drug_product == claim.product.drug_product
+                || (seen.fill.pharmacy == claim.pharmacy && seen.fill.rx_number == claim.rx_number)
+        })
+        .collect();
+    let failed = elapsed_test(input, &its_fills)
+        .or_else(|| overlap_test(&its_fills))
+        .or_else(|| accumulation_test(input, &its_fills));
+    if let Some((rule_id, fill, message)) = failed {
+        out.extend(simple(policy, input, rule_id, Some(fill), message));
+    }
+}
+
+/// What a failed early-refill test says: rule id, the fill it names, message.
+type RefillFailure<'f> = (String, &'f Fill, String);
+
+/// Test 1: the latest fill on or before the date of service, against the elapsed percent (by
+/// the claim product's DEA schedule when the table sets one).
+fn elapsed_test<'f>(input: &Input<'f, '_>, fills: &[&Seen<'f, '_>]) -> Option<RefillFailure<'f>> {
+    let claim = &input.claim;
+    let previous = fills
+        .iter()
+        .filter(|seen| !seen.overlapping)
+        .copied()
+        .reduce(|held, seen| if newer(seen, held) { seen } else { held })?;
+    let params = input.rules.params();
+    let by_schedule = claim
+        .product
+        .dea_schedule
+        .and_then(|schedule| {
+            params
+                .early_refill_percent_by_schedule
+                .get(usize::from(schedule))
+        })
+        .copied()
+        .flatten();
+    let percent = i64::from(by_schedule.unwrap_or(params.early_refill_min_elapsed_percent));
+    let elapsed = i64::from(
+        claim
+            .date_of_service
+            .days_since(previous.fill.date_of_service),
+    );
+    let supply = i64::from(previous.fill.days_supply.max(1));
+    (elapsed * 100 < percent * supply).then(|| {
         let rule_id = format!("min_elapsed_percent={percent}");
         let message = format!("refill too soon: day {elapsed} of {supply}");
-        out.extend(simple(policy, input, rule_id, Some(previous), message));
+        (rule_id, previous.fill, message)
+    })
+}
+
+/// Test 2: a fill of the same drug or prescription dated inside the claim's own supply.
+fn overlap_test<'f>(fills: &[&Seen<'f, '_>]) -> Option<RefillFailure<'f>> {
+    let first = fills
+        .iter()
+        .filter(|seen| seen.overlapping)
+        .min_by_key(|seen| (seen.fill.date_of_service, seen.order))?;
+    let (year, month, day) = first.fill.date_of_service.ymd();
+    let message = format!("overlaps a fill of {year:04}-{month:02}-{day:02}");
+    Some(("overlap".into(), first.fill, message))
+}
+
+/// Test 3 (when both keys are set): days of supply still on hand at the claim.
+fn accumulation_test<'f>(
+    input: &Input<'f, '_>,
+    fills: &[&Seen<'f, '_>],
+) -> Option<RefillFailure<'f>> {
+    let (lookback, max_days) = input.rules.params().early_refill_accumulation?;
+    let dos = input.claim.date_of_service;
+    let mut counted: Vec<&Seen> = fills
+        .iter()
+        .filter(|seen| {
+            !seen.overlapping && dos.days_since(seen.fill.date_of_service) <= lookback as i32
+        })
+        .copied()
+        .collect();
+    counted.sort_by_key(|seen| (seen.fill.date_of_service, seen.order));
+    let last = counted.last()?;
+    let mut balance = 0i64;
+    let mut previous_date = None;
+    for seen in &counted {
+        let gap = previous_date.map_or(0, |at: Date| {
+            i64::from(seen.fill.date_of_service.days_since(at))
+        });
+        balance = (balance - gap).max(0) + i64::from(seen.fill.days_supply);
+        previous_date = Some(seen.fill.date_of_service);
     }
+    let on_hand = (balance - i64::from(dos.days_since(last.fill.date_of_service))).max(0);
+    (on_hand > i64::from(max_days)).then(|| {
+        let message = format!("{on_hand} days on hand > {max_days}");
+        (format!("accumulation>{max_days}"), last.fill, message)
+    })
 }
 
 // ---- opioid safety --------------------------------------------------------------------------
@@ -422,7 +622,7 @@ fn mme_nano(product: &Product, quantity_milli: u64, days_supply: u16) -> u128 {
         .filter_map(|part| Some((part, part.mme_factor_micro?)));
     opioid_parts
         .map(|(part, factor)| {
-            DailyAmount::of(kind, part.strength, quantity_milli, days_supply).mme_nano(kind, factor)
+            daily_of(product, part.strength, quantity_milli, days_supply).mme_nano(kind, factor)
         })
         .fold(0u128, u128::saturating_add)
 }
@@ -445,7 +645,7 @@ fn cumulative_mme(policy: &EditPolicy, input: &Input, out: &mut Conflicts) {
     let claim = &input.claim;
     let mut total = mme_nano(claim.product, claim.quantity_milli, claim.days_supply);
     let mut latest: Option<&Fill> = None;
-    for seen in input.active().filter(|seen| seen.product.opioid) {
+    for seen in latest_per_prescription(input, |seen| seen.product.opioid) {
         total = total.saturating_add(mme_nano(
             seen.product,
             seen.fill.quantity_milli,
@@ -483,12 +683,16 @@ fn opioid_naive(policy: &EditPolicy, input: &Input, out: &mut Conflicts) {
         return;
     }
     let window = i64::from(params.naive_lookback_days);
-    let recent =
-        |fill: &Fill| i64::from(claim.date_of_service.days_since(fill.date_of_service)) <= window;
+    // Opioid history: fills recorded before this transmission, dated from the window's start
+    // through the day before the claim (not the same day, not an overlapping fill).
+    let history = |seen: &Seen| {
+        let days_before = i64::from(claim.date_of_service.days_since(seen.fill.date_of_service));
+        !seen.in_transmission && (1..=window).contains(&days_before)
+    };
     if input
         .fills
         .iter()
-        .any(|seen| seen.product.opioid && recent(seen.fill))
+        .any(|seen| seen.product.opioid && history(seen))
     {
         return;
     }
@@ -563,7 +767,7 @@ fn acetaminophen(input: &Input, out: &mut Conflicts) {
         return;
     }
     let mut latest: Option<&Fill> = None;
-    for seen in input.active() {
+    for seen in latest_per_prescription(input, |_| true) {
         let daily = acetaminophen_pg(
             seen.product,
             apap,
@@ -575,7 +779,7 @@ fn acetaminophen(input: &Input, out: &mut Conflicts) {
             latest = more_recent(latest, seen.fill);
         }
     }
-    let max_mg = input.rules.params().acetaminophen_max_daily_mg;
+    let max_mg = input.rules.params().acetaminophen_max_mg_at(claim.age);
     if total > picograms_of_mg(max_mg) {
         let whole = total / picograms_of_mg(1);
         let message = format!("acetaminophen {whole} mg/day > {max_mg}");

@@ -17,7 +17,7 @@ pub struct TableError {
     pub file: String,
     pub line: u32,
     pub column: u32,
-    /// The numbered validation rule of `rule-tables.md` that is broken (1..=8).
+    /// The numbered validation rule of `rule-tables.md` that is broken (1..=10).
     pub rule: u8,
     pub message: String,
 }

@@ -19,7 +19,7 @@ mod ruleset;
 pub mod units;
 
 pub use adjudicate::{adjudicate, adjudicate_claim, ClaimContext};
-pub use compile::{compile, file_error, RuleSource, FILES};
+pub use compile::{compile, file_error, RuleSource, FILES, OPTIONAL_FILES};
 pub use error::{TableError, TableErrors};
 pub use live::{LiveRules, Reloaded};
 pub use policy::{EditParams, EditPolicy};
@@ -32,3 +32,5 @@ pub use ruleset::{
 pub(crate) mod fixture;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_v2;

@@ -37,6 +37,9 @@ pub struct EditPolicy {
     pub override_result: Vec<Code2>,
     /// Severities no code may override (ddi only; empty elsewhere).
     pub never_override: Vec<u8>,
+    /// Schema 2, ddi only: `[edits.ddi.severity.N]` lists (E5, E6) replacing the edit's lists
+    /// for severity N (index N - 1).
+    pub severity_lists: [Option<(Vec<Code2>, Vec<Code2>)>; 3],
 }
 
 impl EditPolicy {
@@ -65,31 +68,85 @@ impl EditPolicy {
     pub fn accepts(&self, professional: Code2, result: Code2) -> bool {
         self.override_professional.contains(&professional) && self.override_result.contains(&result)
     }
+
+    /// The (E5, E6) lists that override a conflict of `severity`: the severity's own table when
+    /// there is one (ddi, schema 2), else the edit's.
+    pub fn lists_for(&self, severity: u8) -> (&[Code2], &[Code2]) {
+        let own = usize::from(severity)
+            .checked_sub(1)
+            .and_then(|index| self.severity_lists.get(index))
+            .and_then(Option::as_ref);
+        match own {
+            Some((professional, result)) => (professional, result),
+            None => (&self.override_professional, &self.override_result),
+        }
+    }
+
+    /// Whether the E5/E6 pair overrides a conflict of `severity` ([`EditPolicy::lists_for`]).
+    pub fn accepts_for(&self, severity: u8, professional: Code2, result: Code2) -> bool {
+        let (professionals, results) = self.lists_for(severity);
+        professionals.contains(&professional) && results.contains(&result)
+    }
 }
 
 /// Parameters of the optional edits that have them.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct EditParams {
     pub early_refill_min_elapsed_percent: u32,
+    /// Schema 2: percent by the claim product's DEA schedule (index = schedule, 2..=5).
+    pub early_refill_percent_by_schedule: [Option<u32>; 6],
+    /// Schema 2: (lookback days, most days on hand) of the accumulation test.
+    pub early_refill_accumulation: Option<(u32, u32)>,
+    /// Schema 2: 420-DK values (as numbers) that override an early-refill conflict.
+    pub early_refill_override_clarification: Vec<u8>,
+    /// Schema 2: `[edits.high_dose] reject_multiple` in millionths (default 1.0).
+    pub high_dose_reject_multiple_micro: u64,
     pub mme_warn: u64,
     pub mme_reject: u64,
     pub naive_max_days_supply: u32,
     pub naive_lookback_days: u32,
     /// `with_benzodiazepine` as written (`class:NAME` or an ingredient).
     pub with_benzodiazepine: String,
+    /// Schema 2 `opioids` as written (`class:NAME` or an ingredient); `None`: the ingredients
+    /// of mme.csv are the opioids.
+    pub opioids: Option<String>,
     pub acetaminophen_max_daily_mg: u64,
+    /// Schema 2 `max_daily_mg_by_age`, sorted by age, not overlapping.
+    pub acetaminophen_by_age: Vec<AgeBandMg>,
+}
+
+/// One band of `max_daily_mg_by_age`: whole years, both inclusive.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct AgeBandMg {
+    pub min_age: u32,
+    pub max_age: u32,
+    pub max_daily_mg: u64,
+}
+
+impl EditParams {
+    /// The acetaminophen maximum for a patient of `age` (no age or no band: `max_daily_mg`).
+    pub fn acetaminophen_max_mg_at(&self, age: Option<u32>) -> u64 {
+        age.and_then(|age| {
+            self.acetaminophen_by_age
+                .iter()
+                .find(|band| (band.min_age..=band.max_age).contains(&age))
+        })
+        .map_or(self.acetaminophen_max_daily_mg, |band| band.max_daily_mg)
+    }
 }
 
 /// Everything `ruleset.toml` says, validated.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Policies {
+    /// `schema` (1 or 2).
+    pub schema: u8,
     pub id: String,
     pub version: String,
     pub effective_from: Option<Date>,
     pub lookback_days: u32,
     pub active_grace_days: u32,
     /// Indexed by `Edit as usize`; `None` when the optional edit's table is absent.
-    pub edits: [Option<EditPolicy>; 7],
+    pub edits: [Option<EditPolicy>; Edit::ALL.len()],
     pub params: EditParams,
 }
 
@@ -98,6 +155,10 @@ pub struct Policies {
 pub(crate) struct PolicyDraft {
     pub policies: Policies,
     pub benzodiazepine_at: Option<(u32, u32)>,
+    /// Where `opioids` was written, when it was.
+    pub opioids_at: Option<(u32, u32)>,
+    /// Where the opioid edit's table starts (its `reason`), when it is enabled.
+    pub opioid_enabled_at: Option<(u32, u32)>,
 }
 
 // ---- the file's shape ---------------------------------------------------------------------
@@ -125,8 +186,9 @@ struct HistoryToml {
 struct EditsToml {
     ddi: DdiToml,
     duplication: CommonToml,
-    high_dose: CommonToml,
+    high_dose: HighDoseToml,
     elderly_high_risk: CommonToml,
+    age_limit: Option<CommonToml>,
     early_refill: Option<EarlyRefillToml>,
     opioid: Option<OpioidToml>,
     acetaminophen: Option<AcetaminophenToml>,
@@ -155,6 +217,43 @@ struct DdiToml {
     override_result: Codes,
     #[serde(default)]
     never_override: Vec<Spanned<i64>>,
+    #[serde(default)]
+    severity: std::collections::BTreeMap<Spanned<String>, SeverityListsToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeverityListsToml {
+    override_professional: Codes,
+    override_result: Codes,
+}
+
+/// A TOML number written as an integer or a float.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(untagged)]
+enum NumberToml {
+    Integer(i64),
+    Float(f64),
+}
+
+impl NumberToml {
+    fn as_f64(self) -> f64 {
+        match self {
+            NumberToml::Integer(value) => value as f64,
+            NumberToml::Float(value) => value,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HighDoseToml {
+    enabled: bool,
+    reason: Spanned<String>,
+    action: Spanned<String>,
+    override_professional: Codes,
+    override_result: Codes,
+    reject_multiple: Option<Spanned<NumberToml>>,
 }
 
 #[derive(Deserialize)]
@@ -175,7 +274,13 @@ struct EarlyRefillToml {
     action: Spanned<String>,
     override_professional: Codes,
     override_result: Codes,
-    min_elapsed_percent: Spanned<i64>,
+    min_elapsed_percent: Option<Spanned<i64>>,
+    #[serde(default)]
+    min_elapsed_percent_by_schedule: std::collections::BTreeMap<Spanned<String>, Spanned<i64>>,
+    accumulation_lookback_days: Option<Spanned<i64>>,
+    accumulation_max_days: Option<Spanned<i64>>,
+    #[serde(default)]
+    override_clarification: Codes,
 }
 
 #[derive(Deserialize)]
@@ -191,6 +296,7 @@ struct OpioidToml {
     naive_max_days_supply: Spanned<i64>,
     naive_lookback_days: Spanned<i64>,
     with_benzodiazepine: Spanned<String>,
+    opioids: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -201,6 +307,16 @@ struct AcetaminophenToml {
     action: Spanned<String>,
     override_professional: Codes,
     override_result: Codes,
+    max_daily_mg: Spanned<i64>,
+    #[serde(default)]
+    max_daily_mg_by_age: Vec<Spanned<AgeBandToml>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgeBandToml {
+    min_age: Spanned<i64>,
+    max_age: Spanned<i64>,
     max_daily_mg: Spanned<i64>,
 }
 
@@ -246,11 +362,22 @@ impl Doc<'_> {
     }
 
     fn whole_number(&mut self, value: &Spanned<i64>, name: &str, range: Range<i64>) -> u64 {
+        self.whole_number_of_rule(value, name, range, 5)
+    }
+
+    /// [`Doc::whole_number`] for a key whose range is numbered `rule` (the early-refill keys).
+    fn whole_number_of_rule(
+        &mut self,
+        value: &Spanned<i64>,
+        name: &str,
+        range: Range<i64>,
+        rule: u8,
+    ) -> u64 {
         let number = *value.get_ref();
         if !range.contains(&number) {
             let last = range.end.saturating_sub(1);
             let message = format!("{name} = {number} is outside {}..={last}", range.start);
-            self.error(value.span(), 5, message);
+            self.error(value.span(), rule, message);
         }
         u64::try_from(number).unwrap_or(0)
     }
@@ -284,9 +411,9 @@ pub(crate) fn parse(text: &[u8], errors: &mut TableErrors) -> Option<PolicyDraft
 }
 
 fn check(doc: &mut Doc, parsed: &RulesetToml) -> PolicyDraft {
-    if *parsed.schema.get_ref() != 1 {
+    if !(1..=2).contains(parsed.schema.get_ref()) {
         let message = format!(
-            "schema = {} is not supported (only 1)",
+            "schema = {} is not supported (1 or 2)",
             parsed.schema.get_ref()
         );
         doc.error(parsed.schema.span(), 1, message);
@@ -310,12 +437,21 @@ fn check(doc: &mut Doc, parsed: &RulesetToml) -> PolicyDraft {
         0..grace_max + 1,
     );
     let (edits, params) = check_edits(doc, &parsed.edits);
+    accumulation_within_lookback(doc, parsed, lookback);
     let benzodiazepine_at = parsed
         .edits
         .opioid
         .as_ref()
         .map(|opioid| line_column(doc.text, opioid.with_benzodiazepine.span().start));
+    let opioid_table = parsed.edits.opioid.as_ref();
+    let opioids_at = opioid_table
+        .and_then(|opioid| opioid.opioids.as_ref())
+        .map(|text| line_column(doc.text, text.span().start));
+    let opioid_enabled_at = opioid_table
+        .filter(|opioid| opioid.enabled)
+        .map(|opioid| line_column(doc.text, opioid.reason.span().start));
     let policies = Policies {
+        schema: u8::try_from(*parsed.schema.get_ref()).unwrap_or(0),
         id,
         version,
         effective_from,
@@ -327,6 +463,27 @@ fn check(doc: &mut Doc, parsed: &RulesetToml) -> PolicyDraft {
     PolicyDraft {
         policies,
         benzodiazepine_at,
+        opioids_at,
+        opioid_enabled_at,
+    }
+}
+
+/// Rule 9: the accumulation test looks back no further than the history does.
+fn accumulation_within_lookback(doc: &mut Doc, parsed: &RulesetToml, lookback_days: u64) {
+    let Some(value) = parsed
+        .edits
+        .early_refill
+        .as_ref()
+        .and_then(|table| table.accumulation_lookback_days.as_ref())
+    else {
+        return;
+    };
+    if u64::try_from(*value.get_ref()).is_ok_and(|days| days > lookback_days) {
+        let message = format!(
+            "accumulation_lookback_days = {} is beyond [history] lookback_days = {lookback_days}",
+            value.get_ref()
+        );
+        doc.error(value.span(), 9, message);
     }
 }
 
@@ -362,7 +519,10 @@ fn date(doc: &mut Doc, value: &Spanned<String>) -> Option<Date> {
     parsed
 }
 
-fn check_edits(doc: &mut Doc, edits: &EditsToml) -> ([Option<EditPolicy>; 7], EditParams) {
+fn check_edits(
+    doc: &mut Doc,
+    edits: &EditsToml,
+) -> ([Option<EditPolicy>; Edit::ALL.len()], EditParams) {
     let ddi = &edits.ddi;
     let ddi_common = Common {
         enabled: ddi.enabled,
@@ -377,12 +537,22 @@ fn check_edits(doc: &mut Doc, edits: &EditsToml) -> ([Option<EditPolicy>; 7], Ed
     };
     let mut ddi_policy = policy(doc, Edit::Ddi, &ddi_common);
     ddi_policy.never_override = never_override(doc, &ddi.never_override);
-    let mut params = EditParams::default();
-    let early = edits.early_refill.as_ref().map(|table| {
-        params.early_refill_min_elapsed_percent =
-            to_days(doc.whole_number(&table.min_elapsed_percent, "min_elapsed_percent", 0..101));
-        policy(doc, Edit::EarlyRefill, &common_of!(table))
-    });
+    ddi_policy.severity_lists = severity_lists(doc, &ddi.severity);
+    let mut params = EditParams {
+        high_dose_reject_multiple_micro: reject_multiple(
+            doc,
+            edits.high_dose.reject_multiple.clone(),
+        ),
+        ..EditParams::default()
+    };
+    let age_limit = edits
+        .age_limit
+        .as_ref()
+        .map(|table| policy(doc, Edit::AgeLimit, &common_of!(table)));
+    let early = edits
+        .early_refill
+        .as_ref()
+        .map(|table| early_refill(doc, table, &mut params));
     let opioid = edits
         .opioid
         .as_ref()
@@ -390,6 +560,7 @@ fn check_edits(doc: &mut Doc, edits: &EditsToml) -> ([Option<EditPolicy>; 7], Ed
     let acetaminophen = edits.acetaminophen.as_ref().map(|table| {
         let max = doc.whole_number(&table.max_daily_mg, "max_daily_mg", 1..i64::from(u32::MAX));
         params.acetaminophen_max_daily_mg = max;
+        params.acetaminophen_by_age = age_bands(doc, &table.max_daily_mg_by_age);
         policy(doc, Edit::Acetaminophen, &common_of!(table))
     });
     let policies = [
@@ -405,11 +576,197 @@ fn check_edits(doc: &mut Doc, edits: &EditsToml) -> ([Option<EditPolicy>; 7], Ed
             Edit::ElderlyHighRisk,
             &common_of!(edits.elderly_high_risk),
         )),
+        age_limit,
         early,
         opioid,
         acetaminophen,
     ];
     (policies, params)
+}
+
+/// Rule 6: `max_daily_mg_by_age` bands of whole years 0..150, `min_age <= max_age`, not
+/// overlapping, each maximum a whole number > 0; returned sorted by age.
+fn age_bands(doc: &mut Doc, bands: &[Spanned<AgeBandToml>]) -> Vec<AgeBandMg> {
+    let mut read: Vec<(AgeBandMg, std::ops::Range<usize>)> = Vec::with_capacity(bands.len());
+    for band in bands.iter().take(limits::ACETAMINOPHEN_AGE_BANDS_MAX + 1) {
+        let at = band.span();
+        let band = band.get_ref();
+        let ages = 0..i64::from(limits::AGE_YEARS_MAX) + 1;
+        let min_age = doc.whole_number_of_rule(&band.min_age, "min_age", ages.clone(), 6);
+        let max_age = doc.whole_number_of_rule(&band.max_age, "max_age", ages, 6);
+        let mg_max = i64::from(u32::MAX);
+        let max_daily_mg =
+            doc.whole_number_of_rule(&band.max_daily_mg, "max_daily_mg", 1..mg_max, 6);
+        if min_age > max_age {
+            doc.error(
+                at.clone(),
+                6,
+                format!("age band {min_age}..{max_age} is empty"),
+            );
+        }
+        let (min_age, max_age) = (to_days(min_age), to_days(max_age));
+        read.push((
+            AgeBandMg {
+                min_age,
+                max_age,
+                max_daily_mg,
+            },
+            at,
+        ));
+    }
+    if bands.len() > limits::ACETAMINOPHEN_AGE_BANDS_MAX {
+        let message = format!(
+            "more than {} age bands",
+            limits::ACETAMINOPHEN_AGE_BANDS_MAX
+        );
+        doc.error(
+            bands[limits::ACETAMINOPHEN_AGE_BANDS_MAX].span(),
+            6,
+            message,
+        );
+    }
+    read.sort_by_key(|(band, _)| band.min_age);
+    for pair in read.windows(2) {
+        let [(earlier, _), (later, at)] = pair else {
+            continue;
+        };
+        if later.min_age <= earlier.max_age {
+            let message = format!(
+                "age band {}..{} overlaps {}..{}",
+                later.min_age, later.max_age, earlier.min_age, earlier.max_age
+            );
+            doc.error(at.clone(), 6, message);
+        }
+    }
+    read.into_iter().map(|(band, _)| band).collect()
+}
+
+/// Millionths of an `x max_daily` multiple; 1.0 when absent; rule 5 below 1.
+fn reject_multiple(doc: &mut Doc, value: Option<Spanned<NumberToml>>) -> u64 {
+    let Some(value) = value else {
+        return 1_000_000;
+    };
+    let number = value.get_ref().as_f64();
+    match multiple_micro(number) {
+        Some(micro) => micro,
+        None => {
+            let message = format!("reject_multiple = {number} must be a number >= 1");
+            doc.error(value.span(), 5, message);
+            1_000_000
+        }
+    }
+}
+
+/// A multiple >= 1 (at most [`limits::DOSE_REJECT_MULTIPLE_MAX`]) in millionths.
+pub(crate) fn multiple_micro(number: f64) -> Option<u64> {
+    let in_range =
+        number.is_finite() && number >= 1.0 && number <= limits::DOSE_REJECT_MULTIPLE_MAX as f64;
+    in_range.then(|| (number * 1_000_000.0).round() as u64)
+}
+
+fn severity_lists(
+    doc: &mut Doc,
+    tables: &std::collections::BTreeMap<Spanned<String>, SeverityListsToml>,
+) -> [Option<(Vec<Code2>, Vec<Code2>)>; 3] {
+    let mut lists: [Option<(Vec<Code2>, Vec<Code2>)>; 3] = Default::default();
+    for (key, table) in tables {
+        let professional = code_list(
+            doc,
+            &table.override_professional,
+            codes::is_professional_service,
+            "440-E5",
+        );
+        let result = code_list(
+            doc,
+            &table.override_result,
+            codes::is_result_of_service,
+            "441-E6",
+        );
+        match key
+            .get_ref()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=3).contains(n))
+        {
+            Some(severity) => lists[severity - 1] = Some((professional, result)),
+            None => {
+                let message = format!(
+                    "[edits.ddi.severity.{}] is not a severity 1..3",
+                    key.get_ref()
+                );
+                doc.error(key.span(), 9, message);
+            }
+        }
+    }
+    lists
+}
+
+fn early_refill(doc: &mut Doc, table: &EarlyRefillToml, params: &mut EditParams) -> EditPolicy {
+    params.early_refill_min_elapsed_percent = table
+        .min_elapsed_percent
+        .as_ref()
+        .map_or(limits::EARLY_REFILL_MIN_ELAPSED_PERCENT_DEFAULT, |value| {
+            to_days(doc.whole_number_of_rule(value, "min_elapsed_percent", 0..101, 9))
+        });
+    for (key, value) in &table.min_elapsed_percent_by_schedule {
+        let schedule = key
+            .get_ref()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (2..=5).contains(n));
+        let percent =
+            to_days(doc.whole_number_of_rule(value, "min_elapsed_percent_by_schedule", 1..101, 9));
+        match schedule {
+            Some(schedule) => params.early_refill_percent_by_schedule[schedule] = Some(percent),
+            None => {
+                let message = format!("schedule {:?} is not a DEA schedule 2..5", key.get_ref());
+                doc.error(key.span(), 9, message);
+            }
+        }
+    }
+    params.early_refill_accumulation = accumulation(doc, table);
+    params.early_refill_override_clarification = table
+        .override_clarification
+        .iter()
+        .filter_map(|text| clarification(doc, text))
+        .collect();
+    policy(doc, Edit::EarlyRefill, &common_of!(table))
+}
+
+fn accumulation(doc: &mut Doc, table: &EarlyRefillToml) -> Option<(u32, u32)> {
+    match (
+        &table.accumulation_lookback_days,
+        &table.accumulation_max_days,
+    ) {
+        (None, None) => None,
+        (Some(lookback), Some(max)) => {
+            let days_max = i64::from(limits::HISTORY_LOOKBACK_DAYS_MAX) + 1;
+            let lookback =
+                doc.whole_number_of_rule(lookback, "accumulation_lookback_days", 1..days_max, 9);
+            let max = doc.whole_number_of_rule(max, "accumulation_max_days", 0..days_max, 9);
+            Some((to_days(lookback), to_days(max)))
+        }
+        (Some(one), None) | (None, Some(one)) => {
+            let message =
+                "accumulation_lookback_days and accumulation_max_days must be set together".into();
+            doc.error(one.span(), 9, message);
+            None
+        }
+    }
+}
+
+/// One 420-DK value, 1..99 (written `"03"` or `"3"`).
+fn clarification(doc: &mut Doc, text: &Spanned<String>) -> Option<u8> {
+    let value = text.get_ref();
+    let number = value
+        .parse::<u8>()
+        .ok()
+        .filter(|n| (1..=99).contains(n) && value.len() <= 2 && !value.is_empty());
+    if number.is_none() {
+        let message = format!("420-DK {value:?} is not a submission clarification code 1..99");
+        doc.error(text.span(), 8, message);
+    }
+    number
 }
 
 fn opioid(doc: &mut Doc, table: &OpioidToml, params: &mut EditParams) -> EditPolicy {
@@ -435,6 +792,10 @@ fn opioid(doc: &mut Doc, table: &OpioidToml, params: &mut EditParams) -> EditPol
         1..days_max,
     ));
     params.with_benzodiazepine = table.with_benzodiazepine.get_ref().trim().to_string();
+    params.opioids = table
+        .opioids
+        .as_ref()
+        .map(|text| text.get_ref().trim().to_string());
     policy(doc, Edit::Opioid, &common_of!(table))
 }
 
@@ -465,6 +826,7 @@ fn policy(doc: &mut Doc, edit: Edit, common: &Common) -> EditPolicy {
             "441-E6",
         ),
         never_override: Vec::new(),
+        severity_lists: Default::default(),
     }
 }
 

@@ -54,6 +54,14 @@ pub struct Product {
     pub benzodiazepine: bool,
     /// Some ingredient takes part in an interaction.
     pub interacts: bool,
+    /// `mcg/hr` products: hours one unit is worn (default 72); 0 for other units.
+    pub wear_hours: u32,
+    /// Schema 2 `package_quantity` (442-E7 units in one package) in millionths: validated
+    /// and kept for reporting; no edit reads it.
+    pub package_quantity_micro: Option<u64>,
+    /// The product's *same drug product* group: equal for every NDC of one drug (same
+    /// ingredients and strengths, unit, route and dose form), whatever the labeler or package.
+    pub drug_product: u32,
 }
 
 /// One row of ddi.csv.
@@ -62,6 +70,8 @@ pub struct DdiRule {
     pub id: String,
     pub severity: u8,
     pub message: String,
+    /// Days past its last active day a fill matching the other side still counts (schema 2).
+    pub washout_days: u32,
 }
 
 /// One row of duplication.csv.
@@ -85,6 +95,8 @@ pub struct DoseBand {
     pub unit: DoseUnit,
     /// The limit as written, for messages.
     pub max_daily_text: String,
+    /// This row's `reject_multiple` in millionths; 0 = the edit's.
+    pub reject_multiple_micro: u64,
 }
 
 /// One row of elderly_high_risk.csv (the lowest `min_age` when a row repeats).
@@ -98,6 +110,16 @@ pub struct ElderlyRule {
     pub message: String,
 }
 
+/// One row of age_limits.csv: the ingredient is contraindicated at these ages.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct AgeLimitRule {
+    /// `ingredient:min-max`: the conflict's rule id.
+    pub rule_id: String,
+    pub min_age: u32,
+    pub max_age: u32,
+    pub message: String,
+}
+
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub(crate) struct IngredientInfo {
     pub name: Box<str>,
@@ -108,6 +130,8 @@ pub(crate) struct IngredientInfo {
     pub duplication: Vec<u32>,
     /// Elderly rows whose first (lowest id) ingredient is this one.
     pub elderly: Vec<ElderlyRule>,
+    /// age_limits.csv rows of this ingredient.
+    pub age_limits: Vec<AgeLimitRule>,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
@@ -126,6 +150,7 @@ pub struct TableCounts {
     pub duplication: usize,
     pub dose_limits: usize,
     pub elderly_high_risk: usize,
+    pub age_limits: usize,
     pub mme: usize,
 }
 
@@ -181,6 +206,11 @@ impl RuleSet {
 
     pub fn effective_from(&self) -> Option<Date> {
         self.policies.effective_from
+    }
+
+    /// The folder's `schema` (1 or 2).
+    pub fn schema(&self) -> u8 {
+        self.policies.schema
     }
 
     /// Fills older than this (by date of service, relative to the claim's) are ignored.

@@ -234,6 +234,29 @@ impl DailyAmount {
         }
     }
 
+    /// The effective rate of a patch (`mcg/hr` strength, base units per hour): strength x patches
+    /// worn at once, where patches worn at once = max(1, quantity x wear hours / (days x 24)),
+    /// not rounded (50 mcg/hr, 20 patches, 30 days, 72 hours: 2 at once, 100 mcg/hr).
+    pub fn patch_rate(
+        strength: u64,
+        quantity_milli: u64,
+        days_supply: u16,
+        wear_hours: u32,
+    ) -> Self {
+        let hours_milli = 1_000 * 24 * u128::from(days_supply.max(1));
+        let worn_milli = u128::from(quantity_milli) * u128::from(wear_hours.max(1));
+        DailyAmount {
+            numerator: u128::from(strength) * worn_milli.max(hours_milli),
+            denominator: hours_milli,
+        }
+    }
+
+    /// Strictly above `limit` x `multiple_micro` / 10^6 base units.
+    pub fn exceeds_multiple(self, limit: u64, multiple_micro: u64) -> bool {
+        let scaled = u128::from(limit) * u128::from(multiple_micro);
+        self.numerator.saturating_mul(1_000_000) > scaled.saturating_mul(self.denominator)
+    }
+
     /// Strictly above `limit` base units (exactly at the limit is not above).
     pub fn exceeds(self, limit: u64) -> bool {
         self.numerator > u128::from(limit).saturating_mul(self.denominator)

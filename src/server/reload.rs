@@ -32,14 +32,22 @@ pub enum WatchError {
     Signal(#[from] std::io::Error),
 }
 
-/// Reads every file of the rule-table format from `dir`; a missing, unreadable or oversized
-/// file is an error naming it (all of them are reported).
+/// Reads every file of the rule-table format from `dir`, and each optional one it holds; a
+/// missing required, unreadable or oversized file is an error naming it (all are reported).
 pub fn read_rule_folder(dir: &Path) -> Result<RuleSource, TableErrors> {
     let mut source = RuleSource::default();
     let mut errors = TableErrors::default();
     for name in rules::FILES {
         match read_file(&dir.join(name)) {
             Ok(bytes) => source.set(name, bytes),
+            Err(message) => errors.push(file_error(name, 1, message)),
+        }
+    }
+    for name in rules::OPTIONAL_FILES {
+        let path = dir.join(name);
+        match read_file(&path) {
+            Ok(bytes) => source.set(name, bytes),
+            Err(_) if !path.exists() => {}
             Err(message) => errors.push(file_error(name, 1, message)),
         }
     }

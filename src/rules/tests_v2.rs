@@ -1,0 +1,634 @@
+//! Tests of the schema-2 clinical model: warning tiers of high dose, patches at their effective
+//! rate, cumulative sums one fill per prescription, opioid-naive history, DDI washout,
+//! per-severity override lists, early refill by drug product with its three tests and its 420-DK
+//! override, and the validation rules of the new keys and columns.
+
+use super::fixture;
+use super::tests::*;
+use super::*;
+use crate::claim::{
+    Action, Conflict, Decision, Edit, Fill, Ndc, Status, Transaction, OVERRIDDEN_BY_CLARIFICATION,
+};
+
+/// A second NDC of the SERTRALINE 50 tablet (same drug product) and a 100 mg tablet.
+const SERTRALINE_OTHER_LABELER: u64 = 20;
+const SERTRALINE_100: u64 = 21;
+
+/// The fixture as a schema-2 folder with every new key set.
+fn v2_ruleset() -> String {
+    let age_limit = "[edits.age_limit]\nenabled = true\nreason = \"PA\"\naction = \"reject\"\n\
+                     override_professional = [\"M0\"]\noverride_result = [\"1G\"]\n\n[edits.early_refill]";
+    let by_age = "max_daily_mg = 4000\nmax_daily_mg_by_age = [\n\
+                  { min_age = 0, max_age = 1, max_daily_mg = 600 },\n\
+                  { min_age = 2, max_age = 3, max_daily_mg = 800 },\n]";
+    fixture::RULESET
+        .replace("[edits.early_refill]", age_limit)
+        .replace("max_daily_mg = 4000", by_age)
+        .replace("schema = 1", "schema = 2")
+        .replace(
+            "with_benzodiazepine = \"class:BENZODIAZEPINE\"",
+            "with_benzodiazepine = \"class:BENZODIAZEPINE\"\nopioids = \"class:OPIOID\"",
+        )
+        .replace(
+            "min_elapsed_percent = 75",
+            "min_elapsed_percent = 75\n\
+             min_elapsed_percent_by_schedule = { 2 = 90 }\n\
+             accumulation_lookback_days = 180\n\
+             accumulation_max_days = 14\n\
+             override_clarification = [\"03\", \"4\"]",
+        )
+        .replace(
+            "reason = \"HD\"\naction = \"reject\"\noverride_professional = [\"M0\"]\noverride_result = [\"1G\"]\n\n[edits.elderly",
+            "reason = \"HD\"\naction = \"reject\"\nreject_multiple = 2.0\noverride_professional = [\"M0\"]\noverride_result = [\"1G\"]\n\n[edits.elderly",
+        )
+        .replace(
+            "never_override = [1]",
+            "never_override = []\n\n[edits.ddi.severity.1]\noverride_professional = [\"M0\"]\noverride_result = [\"1G\"]",
+        )
+}
+
+fn v2_products() -> String {
+    format!(
+        "{}00000000020,sertraline,50,mg,tablet,oral,,N,SERTRALINE 50 OTHER LABELER\n\
+         00000000021,sertraline,100,mg,tablet,oral,,N,SERTRALINE 100\n",
+        fixture::PRODUCTS
+    )
+}
+
+const AGE_LIMITS: &str = "ingredient,min_age,max_age,message\naspirin,0,11,Reye syndrome\n";
+
+fn v2_source() -> RuleSource {
+    let mut source = fixture::source();
+    source.set("age_limits.csv", AGE_LIMITS);
+    source.set("ruleset.toml", v2_ruleset());
+    source.set("products.csv", v2_products());
+    source
+}
+
+fn v2() -> RuleSet {
+    rules_from(&v2_source())
+}
+
+fn v2_with(name: &str, text: &str) -> RuleSet {
+    let mut source = v2_source();
+    source.set(name, text);
+    rules_from(&source)
+}
+
+fn run_v2(transaction: &Transaction, fills: &[Fill]) -> Decision {
+    run_with(&v2(), transaction, fills, Some(born_aged(40)))
+}
+
+fn conflict_of(decision: &Decision, edit: Edit) -> &Conflict {
+    decision
+        .conflicts
+        .iter()
+        .find(|conflict| conflict.edit == edit)
+        .unwrap_or_else(|| panic!("no {edit:?} conflict in {:#?}", decision.conflicts))
+}
+
+fn from_other_pharmacy(mut fill: Fill) -> Fill {
+    fill.pharmacy = PHARMACY + 1;
+    fill
+}
+
+/// `table` with a `column` added: `cell(row)` for each row.
+fn add_column(table: &str, column: &str, cell: impl Fn(&str) -> &'static str) -> String {
+    let mut lines = table.lines();
+    let header = lines.next().unwrap_or_default();
+    let mut out = format!("{header},{column}\n");
+    for row in lines {
+        out.push_str(&format!("{row},{}\n", cell(row)));
+    }
+    out
+}
+
+// ---- the fixture itself ---------------------------------------------------------------------
+
+#[test]
+fn the_schema_two_fixture_compiles_and_sets_every_new_key() {
+    let rules = v2();
+    let params = rules.params();
+    assert_eq!(params.early_refill_percent_by_schedule[2], Some(90));
+    assert_eq!(params.early_refill_accumulation, Some((180, 14)));
+    assert_eq!(params.early_refill_override_clarification, vec![3, 4]);
+    assert_eq!(params.high_dose_reject_multiple_micro, 2_000_000);
+}
+
+// ---- high dose: warning tier up to reject_multiple ------------------------------------------
+
+#[test]
+fn a_dose_above_the_limit_up_to_the_multiple_warns_and_above_it_rejects() {
+    // SERTRALINE 50 tablets, adult limit 200 mg/day, reject_multiple 2.
+    for (quantity, expected) in [
+        (180, Action::Warn),
+        (240, Action::Warn),
+        (241, Action::Reject),
+    ] {
+        let decision = run_v2(&tx(SERTRALINE, 1, quantity, 30), &[]);
+        let high = conflict_of(&decision, Edit::HighDose);
+        assert_eq!(high.action, expected, "quantity {quantity}");
+    }
+    let within = run_v2(&tx(SERTRALINE, 1, 120, 30), &[]);
+    assert!(!has(&within, Edit::HighDose));
+}
+
+#[test]
+fn a_dose_limit_rows_reject_multiple_replaces_the_tables() {
+    let rows = add_column(fixture::DOSE_LIMITS, "reject_multiple", |row| {
+        if row.starts_with("sertraline,oral,18") {
+            "3"
+        } else {
+            ""
+        }
+    });
+    let rules = v2_with("dose_limits.csv", &rows);
+    let at = |quantity| {
+        run_with(
+            &rules,
+            &tx(SERTRALINE, 1, quantity, 30),
+            &[],
+            Some(born_aged(40)),
+        )
+    };
+    assert_eq!(conflict_of(&at(360), Edit::HighDose).action, Action::Warn);
+    assert_eq!(conflict_of(&at(361), Edit::HighDose).action, Action::Reject);
+}
+
+#[test]
+fn schema_one_without_reject_multiple_rejects_just_above_the_limit() {
+    let decision = run(&tx(SERTRALINE, 1, 121, 30), &[]);
+    assert_eq!(
+        conflict_of(&decision, Edit::HighDose).action,
+        Action::Reject
+    );
+}
+
+// ---- patches at their effective rate --------------------------------------------------------
+
+#[test]
+fn two_patches_worn_at_once_count_twice_the_rate() {
+    // 20 FENTANYL 50 patches over 30 days at 72 h each: two at a time, 100 mcg/h, 240 MME.
+    let two_at_once = run_v2(
+        &tx(FENTANYL_50, 1, 20, 30),
+        &[fill(FENTANYL_50, 1, 27, 20, 30)],
+    );
+    let mme = conflict_of(&two_at_once, Edit::Opioid);
+    assert_eq!(mme.action, Action::Reject);
+    assert!(mme.message.contains("MME 240"), "{}", mme.message);
+    // 10 patches over 30 days: one at a time, 120 MME: a warning.
+    let one_at_a_time = run_v2(
+        &tx(FENTANYL_50, 1, 10, 30),
+        &[fill(FENTANYL_50, 1, 27, 10, 30)],
+    );
+    let mme = conflict_of(&one_at_a_time, Edit::Opioid);
+    assert_eq!(mme.action, Action::Warn);
+    assert!(mme.message.contains("MME 120"), "{}", mme.message);
+}
+
+#[test]
+fn a_products_wear_hours_change_its_effective_rate() {
+    let products = add_column(&v2_products(), "wear_hours", |row| {
+        if row.starts_with("00000000019") {
+            "144"
+        } else {
+            ""
+        }
+    });
+    let rules = v2_with("products.csv", &products);
+    // 10 patches of 144 h over 30 days: two at a time, 240 MME.
+    let decision = run_with(
+        &rules,
+        &tx(FENTANYL_50, 1, 10, 30),
+        &[fill(FENTANYL_50, 1, 27, 10, 30)],
+        Some(born_aged(40)),
+    );
+    assert!(conflict_of(&decision, Edit::Opioid)
+        .message
+        .contains("MME 240"));
+}
+
+// ---- cumulative sums: one fill per prescription ---------------------------------------------
+
+#[test]
+fn a_refill_of_the_same_prescription_replaces_its_previous_fill_in_the_mme_sum() {
+    // OXYCODONE 10 mg, 8 a day: 120 MME; the previous fill of Rx 1 is not added.
+    let decision = run_v2(
+        &tx(OXYCODONE, 1, 240, 30),
+        &[fill(OXYCODONE, 1, 28, 240, 30)],
+    );
+    let mme = conflict_of(&decision, Edit::Opioid);
+    assert_eq!(mme.action, Action::Warn);
+    assert!(mme.message.contains("MME 120"), "{}", mme.message);
+    assert_eq!(decision.status, Status::Paid);
+}
+
+#[test]
+fn another_prescription_of_the_same_opioid_is_added_to_the_mme_sum() {
+    let other_rx = run_v2(
+        &tx(OXYCODONE, 1, 240, 30),
+        &[fill(OXYCODONE, 2, 28, 240, 30)],
+    );
+    let mme = conflict_of(&other_rx, Edit::Opioid);
+    assert_eq!(mme.action, Action::Reject);
+    assert!(mme.message.contains("MME 240"), "{}", mme.message);
+    // The same Rx number at another pharmacy is another prescription.
+    let elsewhere = from_other_pharmacy(fill(OXYCODONE, 1, 28, 240, 30));
+    let decision = run_v2(&tx(OXYCODONE, 1, 240, 30), &[elsewhere]);
+    assert_eq!(conflict_of(&decision, Edit::Opioid).action, Action::Reject);
+}
+
+#[test]
+fn a_refill_of_hydrocodone_apap_on_time_is_not_summed_with_itself() {
+    // 5/325, 8 a day: 2600 mg acetaminophen; the previous fill of the same Rx is replaced.
+    let decision = run_v2(
+        &tx(HYDROCODONE_APAP, 1, 240, 30),
+        &[fill(HYDROCODONE_APAP, 1, 28, 240, 30)],
+    );
+    assert!(
+        !has(&decision, Edit::Acetaminophen),
+        "{:#?}",
+        decision.conflicts
+    );
+    let two_prescriptions = run_v2(
+        &tx(HYDROCODONE_APAP, 1, 240, 30),
+        &[fill(HYDROCODONE_APAP, 2, 28, 240, 30)],
+    );
+    assert!(has(&two_prescriptions, Edit::Acetaminophen));
+}
+
+// ---- opioid-naive history -------------------------------------------------------------------
+
+fn naive(decision: &Decision) -> bool {
+    decision.conflicts.iter().any(|conflict| {
+        conflict.edit == Edit::Opioid && conflict.rule_id.starts_with("opioid_naive")
+    })
+}
+
+#[test]
+fn an_earlier_opioid_of_the_same_transmission_does_not_make_the_patient_tolerant() {
+    let primer = tx(HYDROCODONE_APAP, 7, 4, 1);
+    let long_supply = tx(OXYCODONE, 8, 60, 30);
+    let decisions = adjudicate(&transmission(vec![primer, long_supply]), &v2(), &[], dos());
+    assert_eq!(decisions[0].status, Status::Paid);
+    assert!(naive(&decisions[1]), "{:#?}", decisions[1].conflicts);
+}
+
+#[test]
+fn an_opioid_filled_the_same_day_does_not_count_and_one_ten_days_ago_does() {
+    let same_day = run_v2(
+        &tx(OXYCODONE, 8, 60, 30),
+        &[fill(HYDROCODONE_APAP, 7, 0, 4, 1)],
+    );
+    assert!(naive(&same_day));
+    let ten_days_ago = run_v2(
+        &tx(OXYCODONE, 8, 60, 30),
+        &[fill(HYDROCODONE_APAP, 7, 10, 4, 1)],
+    );
+    assert!(!naive(&ten_days_ago), "{:#?}", ten_days_ago.conflicts);
+}
+
+// ---- a fill dated after the claim -----------------------------------------------------------
+
+#[test]
+fn a_claim_backdated_before_a_fill_is_checked_against_it() {
+    // Warfarin filled 5 days after the date of service, inside the aspirin claim's supply.
+    let decision = run_v2(&tx(ASPIRIN, 1, 30, 30), &[fill(WARFARIN, 2, -5, 30, 30)]);
+    assert!(has(&decision, Edit::Ddi), "{:#?}", decision.conflicts);
+    // Dated after the claim's supply: not seen.
+    let later = run_v2(&tx(ASPIRIN, 1, 30, 30), &[fill(WARFARIN, 2, -31, 30, 30)]);
+    assert!(!has(&later, Edit::Ddi));
+}
+
+// ---- DDI washout ----------------------------------------------------------------------------
+
+fn ddi_with_washout(days: &str) -> RuleSet {
+    let table = format!(
+        "id,left,right,severity,message,washout_days\n\
+         D2,warfarin,aspirin,2,bleeding risk,{days}\n"
+    );
+    v2_with("ddi.csv", &table)
+}
+
+#[test]
+fn an_interaction_counts_the_other_fill_through_its_washout() {
+    // Warfarin 30 days filled 40 days ago: last active 11 days ago.
+    let stopped = [fill(WARFARIN, 2, 40, 30, 30)];
+    let aspirin = tx(ASPIRIN, 1, 30, 30);
+    let with_washout = run_with(
+        &ddi_with_washout("14"),
+        &aspirin,
+        &stopped,
+        Some(born_aged(40)),
+    );
+    assert!(has(&with_washout, Edit::Ddi));
+    let without = run_with(
+        &ddi_with_washout(""),
+        &aspirin,
+        &stopped,
+        Some(born_aged(40)),
+    );
+    assert!(!has(&without, Edit::Ddi));
+    let washed_out = [fill(WARFARIN, 2, 50, 30, 30)];
+    let after = run_with(
+        &ddi_with_washout("14"),
+        &aspirin,
+        &washed_out,
+        Some(born_aged(40)),
+    );
+    assert!(!has(&after, Edit::Ddi));
+}
+
+// ---- per-severity override lists ------------------------------------------------------------
+
+#[test]
+fn a_severity_table_replaces_the_edits_override_lists_for_that_severity() {
+    // D1 simvastatin + clarithromycin is severity 1: only M0/1G answer it.
+    let history = [fill(CLARITHROMYCIN, 2, 2, 20, 10)];
+    let mut claim = tx(SIMVASTATIN, 1, 30, 30);
+    claim.dur_pps = vec![dur(1, "DD", "R0", "1A")];
+    let refused = run_v2(&claim, &history);
+    assert_eq!(refused.status, Status::Rejected);
+    claim.dur_pps = vec![dur(1, "DD", "M0", "1G")];
+    let accepted = run_v2(&claim, &history);
+    assert_eq!(accepted.status, Status::Paid, "{:#?}", accepted.conflicts);
+    // Severity 2 still takes the edit's own lists (R0/1A).
+    let mut warfarin = tx(ASPIRIN, 1, 30, 30);
+    warfarin.dur_pps = vec![dur(1, "DD", "R0", "1A")];
+    let other_severity = run_v2(&warfarin, &[fill(WARFARIN, 2, 2, 30, 30)]);
+    assert_eq!(
+        other_severity.status,
+        Status::Paid,
+        "{:#?}",
+        other_severity.conflicts
+    );
+}
+
+// ---- early refill ---------------------------------------------------------------------------
+
+fn early(decision: &Decision) -> bool {
+    has(decision, Edit::EarlyRefill)
+}
+
+#[test]
+fn early_refill_follows_the_drug_product_across_ndcs_and_prescriptions() {
+    let earlier = [fill(SERTRALINE, 1, 10, 30, 30)];
+    let same_drug = run_v2(&tx(SERTRALINE_OTHER_LABELER, 2, 30, 30), &earlier);
+    assert!(early(&same_drug), "{:#?}", same_drug.conflicts);
+    // A new strength on a new prescription is a dose change, not an early refill.
+    let dose_change = run_v2(&tx(SERTRALINE_100, 2, 30, 30), &earlier);
+    assert!(!early(&dose_change), "{:#?}", dose_change.conflicts);
+}
+
+#[test]
+fn a_controlled_drug_takes_its_schedules_percent() {
+    // OXYCODONE is C-II: 90 %. Day 26 of 30 (86.7 %) is early; day 27 (90 %) is not.
+    let day = |elapsed| {
+        run_v2(
+            &tx(OXYCODONE, 1, 60, 30),
+            &[fill(OXYCODONE, 1, elapsed, 60, 30)],
+        )
+    };
+    assert!(early(&day(26)));
+    assert!(!early(&day(27)), "{:#?}", day(27).conflicts);
+    // Sertraline has no schedule: 75 %, day 23 (76.7 %) is on time.
+    let sertraline = run_v2(
+        &tx(SERTRALINE, 1, 30, 30),
+        &[fill(SERTRALINE, 1, 23, 30, 30)],
+    );
+    assert!(!early(&sertraline));
+}
+
+#[test]
+fn a_listed_clarification_code_overrides_an_early_refill_and_others_do_not() {
+    let lost_supply = |code: u8| {
+        let mut claim = tx(LAMOTRIGINE, 1, 30, 30);
+        claim.clarification_codes = vec![code];
+        run_v2(&claim, &[fill(LAMOTRIGINE, 1, 5, 30, 30)])
+    };
+    let overridden = lost_supply(4);
+    assert_eq!(
+        overridden.status,
+        Status::Paid,
+        "{:#?}",
+        overridden.conflicts
+    );
+    assert_eq!(
+        conflict_of(&overridden, Edit::EarlyRefill).overridden_by,
+        Some(OVERRIDDEN_BY_CLARIFICATION)
+    );
+    let not_listed = lost_supply(8);
+    assert_eq!(not_listed.status, Status::Rejected);
+}
+
+#[test]
+fn a_fill_dated_inside_the_claims_supply_is_an_early_refill() {
+    let decision = run_v2(
+        &tx(SERTRALINE, 1, 30, 30),
+        &[fill(SERTRALINE, 1, -5, 30, 30)],
+    );
+    let refill = conflict_of(&decision, Edit::EarlyRefill);
+    assert!(
+        refill.message.contains("overlaps a fill of 2026-06-20"),
+        "{}",
+        refill.message
+    );
+}
+
+#[test]
+fn supply_accumulated_by_refills_each_on_time_is_an_early_refill() {
+    // Three 30-day fills 23 days apart: each passes 75 %, yet 21 days are on hand at the claim.
+    let fills = [
+        fill(SERTRALINE, 1, 69, 30, 30),
+        fill(SERTRALINE, 1, 46, 30, 30),
+        fill(SERTRALINE, 1, 23, 30, 30),
+    ];
+    let decision = run_v2(&tx(SERTRALINE, 1, 30, 30), &fills);
+    let refill = conflict_of(&decision, Edit::EarlyRefill);
+    assert!(
+        refill.message.contains("21 days on hand > 14"),
+        "{}",
+        refill.message
+    );
+    // The schema-1 fixture has no accumulation test.
+    assert!(!early(&run(&tx(SERTRALINE, 1, 30, 30), &fills)));
+}
+
+// ---- age limits -----------------------------------------------------------------------------
+
+#[test]
+fn an_ingredient_is_refused_inside_its_age_limit_and_paid_outside_it() {
+    let at = |age| run_with(&v2(), &tx(ASPIRIN, 1, 30, 30), &[], Some(born_aged(age)));
+    for (age, limited) in [(0, true), (8, true), (11, true), (12, false), (40, false)] {
+        assert_eq!(has(&at(age), Edit::AgeLimit), limited, "age {age}");
+    }
+    let eight = at(8);
+    let limit = conflict_of(&eight, Edit::AgeLimit);
+    assert_eq!(
+        (limit.rule_id.as_str(), limit.action),
+        ("aspirin:0-11", Action::Reject)
+    );
+    assert_eq!(eight.status, Status::Rejected);
+}
+
+#[test]
+fn age_limits_are_optional_and_off_without_their_edit() {
+    let mut absent = v2_source();
+    absent.files.retain(|(name, _)| name != "age_limits.csv");
+    let rules = rules_from(&absent);
+    let child = run_with(&rules, &tx(ASPIRIN, 1, 30, 30), &[], Some(born_aged(8)));
+    assert!(!has(&child, Edit::AgeLimit));
+    // The schema-1 fixture has no [edits.age_limit]: the file alone fires nothing.
+    let mut schema_one = fixture::source();
+    schema_one.set("age_limits.csv", AGE_LIMITS);
+    let rules = rules_from(&schema_one);
+    let child = run_with(&rules, &tx(ASPIRIN, 1, 30, 30), &[], Some(born_aged(8)));
+    assert!(!has(&child, Edit::AgeLimit));
+}
+
+#[test]
+fn age_limit_rows_are_validated() {
+    let empty_band = "ingredient,min_age,max_age,message\naspirin,12,11,backwards\n";
+    v2_refused("age_limits.csv", empty_band, "age_limits.csv:2:");
+    v2_refused("age_limits.csv", empty_band, "(rule 6)");
+    let upper_case = "ingredient,min_age,max_age,message\nAspirin,0,11,x\n";
+    v2_refused("age_limits.csv", upper_case, "age_limits.csv:2:1:");
+}
+
+// ---- acetaminophen by age -------------------------------------------------------------------
+
+#[test]
+fn a_childs_acetaminophen_is_held_to_the_band_of_its_age() {
+    // APAP 160 mg/5 mL (32 mg/mL), 60 mL a day: 1920 mg/day.
+    let claim = tx(APAP_SOLUTION, 1, 600, 10);
+    let two = run_with(&v2(), &claim, &[], Some(born_aged(2)));
+    let apap = conflict_of(&two, Edit::Acetaminophen);
+    assert!(apap.message.contains("> 800"), "{}", apap.message);
+    // An adult is held to max_daily_mg (4000): paid.
+    let adult = run_with(&v2(), &claim, &[], Some(born_aged(40)));
+    assert!(!has(&adult, Edit::Acetaminophen));
+    // 20 mL a day (640 mg) is within the 2..3 band.
+    let within = run_with(
+        &v2(),
+        &tx(APAP_SOLUTION, 1, 200, 10),
+        &[],
+        Some(born_aged(3)),
+    );
+    assert!(!has(&within, Edit::Acetaminophen));
+}
+
+#[test]
+fn acetaminophen_age_bands_are_validated() {
+    let ruleset = v2_ruleset();
+    let overlapping = ruleset.replace("{ min_age = 2, max_age = 3", "{ min_age = 1, max_age = 3");
+    v2_refused("ruleset.toml", &overlapping, "overlaps 0..1 (rule 6)");
+    let zero = ruleset.replace(
+        "max_age = 3, max_daily_mg = 800",
+        "max_age = 3, max_daily_mg = 0",
+    );
+    v2_refused("ruleset.toml", &zero, "(rule 6)");
+    let backwards = ruleset.replace("{ min_age = 2, max_age = 3", "{ min_age = 3, max_age = 2");
+    v2_refused("ruleset.toml", &backwards, "is empty (rule 6)");
+}
+
+// ---- validation of the new keys and columns -------------------------------------------------
+
+fn v2_refused(name: &str, text: &str, expected: &str) {
+    let mut source = v2_source();
+    source.set(name, text);
+    let errors = errors_of(&source);
+    assert!(
+        errors.iter().any(|error| error.contains(expected)),
+        "expected {expected:?} in {errors:#?}"
+    );
+}
+
+#[test]
+fn each_new_ruleset_key_is_validated_with_its_rule() {
+    let cases = [
+        (
+            "min_elapsed_percent_by_schedule = { 2 = 90 }",
+            "min_elapsed_percent_by_schedule = { 1 = 90 }",
+            "(rule 9)",
+        ),
+        (
+            "min_elapsed_percent_by_schedule = { 2 = 90 }",
+            "min_elapsed_percent_by_schedule = { 2 = 0 }",
+            "(rule 9)",
+        ),
+        (
+            "accumulation_max_days = 14\n",
+            "",
+            "must be set together (rule 9)",
+        ),
+        (
+            "accumulation_lookback_days = 180",
+            "accumulation_lookback_days = 181",
+            "(rule 9)",
+        ),
+        (
+            "override_clarification = [\"03\", \"4\"]",
+            "override_clarification = [\"00\"]",
+            "(rule 8)",
+        ),
+        ("reject_multiple = 2.0", "reject_multiple = 0.5", "(rule 5)"),
+        (
+            "[edits.ddi.severity.1]",
+            "[edits.ddi.severity.4]",
+            "(rule 9)",
+        ),
+        ("opioids = \"class:OPIOID\"\n", "", "(rule 10)"),
+    ];
+    for (from, to, expected) in cases {
+        let ruleset = v2_ruleset();
+        assert!(ruleset.contains(from), "fixture lacks {from:?}");
+        v2_refused("ruleset.toml", &ruleset.replacen(from, to, 1), expected);
+    }
+}
+
+#[test]
+fn an_opioid_product_without_an_mme_row_for_its_route_is_refused_at_its_row() {
+    let products = format!(
+        "{}00000000022,oxycodone,5,mg,suppository,rectal,2,N,OXYCODONE RECTAL\n",
+        v2_products()
+    );
+    let line = products.lines().count();
+    v2_refused("products.csv", &products, &format!("products.csv:{line}:"));
+    v2_refused("products.csv", &products, "(rule 10)");
+}
+
+#[test]
+fn wear_hours_only_on_patch_rates_and_washout_never_negative() {
+    let products = add_column(&v2_products(), "wear_hours", |row| {
+        if row.starts_with("00000000001,") {
+            "24"
+        } else {
+            ""
+        }
+    });
+    v2_refused("products.csv", &products, "(rule 5)");
+    let ddi = "id,left,right,severity,message,washout_days\nD2,warfarin,aspirin,2,bleeding,-1\n";
+    v2_refused("ddi.csv", ddi, "(rule 5)");
+}
+
+#[test]
+fn package_quantity_is_kept_and_must_be_positive() {
+    let products = add_column(&v2_products(), "package_quantity", |row| {
+        if row.starts_with("00000000001,") {
+            "8.5"
+        } else {
+            ""
+        }
+    });
+    let rules = v2_with("products.csv", &products);
+    let sertraline = rules.product(Ndc::from_value(SERTRALINE).unwrap()).unwrap();
+    assert_eq!(sertraline.package_quantity_micro, Some(8_500_000));
+    let zero = add_column(&v2_products(), "package_quantity", |row| {
+        if row.starts_with("00000000001,") {
+            "0"
+        } else {
+            ""
+        }
+    });
+    v2_refused("products.csv", &zero, "(rule 5)");
+}
