@@ -45,3 +45,44 @@ async fn the_synthetic_workload_hits_a_dur_conflict_about_one_claim_in_five() {
     assert_eq!(count("rejected_99") + count("unreadable"), 0, "{report:?}");
     gateway.stop().await;
 }
+
+#[test]
+fn a_run_against_nothing_fails_loudly_and_says_why() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_durgate"))
+        .args([
+            "loadgen",
+            "--addr",
+            &addr.to_string(),
+            "--count",
+            "5",
+            "--conns",
+            "2",
+        ])
+        .arg("--rules")
+        .arg(sample_rules())
+        .arg("--patients")
+        .arg("50")
+        .output()
+        .expect("loadgen runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("2 connections failed")
+            && stderr.contains("connect: connection refused (x2)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_rule_folder_it_cannot_read_is_a_configuration_error() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_durgate"))
+        .args(["loadgen", "--count", "1", "--rules", "/nonexistent/rules"])
+        .output()
+        .expect("loadgen runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("ruleset.toml"), "{stderr}");
+}

@@ -81,30 +81,44 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
+/// Why a load run did not succeed: a configuration it cannot use (exit 2), or a run that
+/// failed or saw failures (exit 1).
+enum Failure {
+    Config(anyhow::Error),
+    Run(anyhow::Error),
+}
+
+/// `loadgen`: exit 0 only when every request sent was answered on a healthy connection.
 pub fn loadgen(args: &LoadgenArgs) -> ExitCode {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build();
-    match runtime
-        .context("cannot start the runtime")
-        .and_then(|runtime| runtime.block_on(run(args)))
-    {
+        .build()
+        .context("cannot start the runtime");
+    let outcome = match runtime {
+        Ok(runtime) => runtime.block_on(run(args)),
+        Err(error) => Err(Failure::Run(error)),
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
+        Err(Failure::Config(error)) => {
             eprintln!("durgate loadgen: {error:#}");
             ExitCode::from(2)
+        }
+        Err(Failure::Run(error)) => {
+            eprintln!("durgate loadgen: {error:#}");
+            ExitCode::FAILURE
         }
     }
 }
 
-async fn run(args: &LoadgenArgs) -> anyhow::Result<()> {
-    let source = source(args)?;
+async fn run(args: &LoadgenArgs) -> Result<(), Failure> {
+    let source = source(args).map_err(Failure::Config)?;
     if let Some(path) = &args.write_corpus {
-        return write_corpus(&*source, path, args.count.unwrap_or(10_000));
+        return write_corpus(&*source, path, args.count.unwrap_or(10_000)).map_err(Failure::Run);
     }
     let plan = plan(args, args.addr);
     let echo = match args.echo_baseline {
-        true => Some(echo_run(args, source.clone()).await?),
+        true => Some(echo_run(args, source.clone()).await.map_err(Failure::Run)?),
         false => None,
     };
     let progress = Arc::new(Progress::default());
@@ -115,7 +129,25 @@ async fn run(args: &LoadgenArgs) -> anyhow::Result<()> {
     )
     .await;
     print_results(args, &gateway, echo.as_ref());
-    Ok(())
+    run_verdict(&gateway).map_err(Failure::Run)
+}
+
+/// A run with failed connections or unanswered requests is a failed run, with the reasons.
+fn run_verdict(gateway: &Report) -> anyhow::Result<()> {
+    let unanswered = gateway.sent.saturating_sub(gateway.completed);
+    if gateway.connection_errors == 0 && unanswered == 0 {
+        return Ok(());
+    }
+    let reasons: Vec<String> = gateway
+        .failures
+        .iter()
+        .map(|(reason, n)| format!("{reason} (x{n})"))
+        .collect();
+    anyhow::bail!(
+        "{} connections failed, {unanswered} requests unanswered: {}",
+        gateway.connection_errors,
+        reasons.join("; ")
+    )
 }
 
 fn source(args: &LoadgenArgs) -> anyhow::Result<Arc<dyn Source>> {

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -32,6 +32,10 @@ const LATENCY_MAX_MICROS: u64 = 60_000_000;
 /// Requests one open-loop connection may have outstanding; beyond it a scheduled request is
 /// counted as `skipped` rather than queued without bound.
 pub const OPEN_LOOP_IN_FLIGHT_MAX: usize = 4_096;
+/// A request with no reply after this long fails its connection ("no reply within ...").
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Distinct failure reasons a run keeps; later new reasons are counted under "other".
+pub const FAILURE_REASONS_MAX: usize = 16;
 
 /// Where requests come from and how replies are labelled.
 pub trait Source: Send + Sync + 'static {
@@ -72,6 +76,8 @@ pub struct Report {
     pub completed: u64,
     pub skipped: u64,
     pub connection_errors: u64,
+    /// Why connections failed, e.g. `connect: connection refused` → 3.
+    pub failures: BTreeMap<String, u64>,
     pub elapsed_secs: f64,
     pub throughput_per_sec: f64,
     pub latency_micros: Percentiles,
@@ -96,6 +102,45 @@ pub struct Progress {
     pub completed: AtomicU64,
     pub skipped: AtomicU64,
     pub connection_errors: AtomicU64,
+    failures: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Progress {
+    /// Counts one failed connection and why (at most [`FAILURE_REASONS_MAX`] reasons).
+    pub fn fail(&self, reason: String) {
+        self.connection_errors.fetch_add(1, Ordering::Relaxed);
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(|held| held.into_inner());
+        let known = failures.contains_key(&reason) || failures.len() < FAILURE_REASONS_MAX;
+        let key = if known { reason } else { "other".to_string() };
+        *failures.entry(key).or_default() += 1;
+    }
+
+    fn failures(&self) -> BTreeMap<String, u64> {
+        self.failures
+            .lock()
+            .unwrap_or_else(|held| held.into_inner())
+            .clone()
+    }
+}
+
+/// Why a connection stopped early, in words an operator can act on.
+fn io_failure(step: &str, error: &std::io::Error) -> String {
+    format!("{step}: {}", error.kind())
+}
+
+/// What waiting for one reply gave, as a failure reason when it gave no reply.
+fn reply_failure<T, E: std::fmt::Display>(
+    waited: Result<Option<Result<T, E>>, tokio::time::error::Elapsed>,
+) -> Result<T, String> {
+    match waited {
+        Ok(Some(Ok(reply))) => Ok(reply),
+        Ok(Some(Err(error))) => Err(format!("unreadable reply: {error}")),
+        Ok(None) => Err("connection closed by the server".into()),
+        Err(_) => Err(format!("no reply within {}s", REPLY_TIMEOUT.as_secs())),
+    }
 }
 
 /// Per-connection results, merged at the end.
@@ -203,6 +248,7 @@ fn report(plan: &Plan, merged: &ConnStats, progress: &Progress, elapsed: Duratio
         completed,
         skipped: progress.skipped.load(Ordering::Relaxed),
         connection_errors: progress.connection_errors.load(Ordering::Relaxed),
+        failures: progress.failures(),
         elapsed_secs: elapsed.as_secs_f64(),
         throughput_per_sec: completed as f64 / elapsed.as_secs_f64().max(1e-9),
         latency_micros: Percentiles {
@@ -229,9 +275,12 @@ async fn drive_connection(
     budget: Arc<Budget>,
     progress: Arc<Progress>,
 ) -> ConnStats {
-    let Ok(stream) = TcpStream::connect(plan.addr).await else {
-        progress.connection_errors.fetch_add(1, Ordering::Relaxed);
-        return ConnStats::new();
+    let stream = match TcpStream::connect(plan.addr).await {
+        Ok(stream) => stream,
+        Err(error) => {
+            progress.fail(io_failure("connect", &error));
+            return ConnStats::new();
+        }
     };
     let _ = stream.set_nodelay(true);
     let result = match plan.pace {
@@ -248,13 +297,13 @@ async fn drive_connection(
                 offset,
                 source,
                 &budget,
-                &progress,
+                progress.clone(),
             )
             .await
         }
     };
-    result.unwrap_or_else(|stats| {
-        progress.connection_errors.fetch_add(1, Ordering::Relaxed);
+    result.unwrap_or_else(|(stats, reason)| {
+        progress.fail(reason);
         stats
     })
 }
@@ -283,6 +332,9 @@ fn reply_reader(
     FramedRead::new(read, FrameCodec::new(framing, limits::FRAME_BYTES_MAX, 0))
 }
 
+/// What a connection measured, and why it stopped early.
+type Failed = (ConnStats, String);
+
 /// Keeps `depth` requests in flight; `Err` carries what was measured before a socket failed.
 async fn closed_loop(
     stream: TcpStream,
@@ -291,7 +343,7 @@ async fn closed_loop(
     source: &dyn Source,
     budget: &Budget,
     progress: &Progress,
-) -> Result<ConnStats, ConnStats> {
+) -> Result<ConnStats, Failed> {
     let (read, mut write) = stream.into_split();
     let mut replies = reply_reader(read, framing);
     let mut stats = ConnStats::new();
@@ -308,8 +360,8 @@ async fn closed_loop(
             just_sent += 1;
         }
         if just_sent > 0 {
-            if write.write_all(&out).await.is_err() {
-                return Err(stats);
+            if let Err(error) = write.write_all(&out).await {
+                return Err((stats, io_failure("send", &error)));
             }
             progress.sent.fetch_add(just_sent, Ordering::Relaxed);
             out.clear();
@@ -317,9 +369,9 @@ async fn closed_loop(
         let Some(since) = sent_at.pop_front() else {
             return Ok(stats);
         };
-        match replies.next().await {
-            Some(Ok(reply)) => stats.record(since, source.classify(&reply)),
-            _ => return Err(stats),
+        match reply_failure(tokio::time::timeout(REPLY_TIMEOUT, replies.next()).await) {
+            Ok(reply) => stats.record(since, source.classify(&reply)),
+            Err(reason) => return Err((stats, reason)),
         }
         progress.completed.fetch_add(1, Ordering::Relaxed);
         refill = 1;
@@ -334,35 +386,35 @@ async fn open_loop(
     offset: Duration,
     source: Arc<dyn Source>,
     budget: &Budget,
-    progress: &Progress,
-) -> Result<ConnStats, ConnStats> {
+    progress: Arc<Progress>,
+) -> Result<ConnStats, Failed> {
     let (read, mut write) = stream.into_split();
     let (times_tx, mut times_rx) = tokio::sync::mpsc::channel::<Instant>(OPEN_LOOP_IN_FLIGHT_MAX);
-    let reader_source = source.clone();
+    let (reader_source, reader_progress) = (source.clone(), progress.clone());
     let reader = tokio::spawn(async move {
         let mut replies = reply_reader(read, framing);
         let mut stats = ConnStats::new();
         while let Some(scheduled) = times_rx.recv().await {
-            match replies.next().await {
-                Some(Ok(reply)) => stats.record(scheduled, reader_source.classify(&reply)),
-                _ => return (stats, false),
+            let waited = tokio::time::timeout(REPLY_TIMEOUT, replies.next()).await;
+            match reply_failure(waited) {
+                Ok(reply) => stats.record(scheduled, reader_source.classify(&reply)),
+                Err(reason) => return Err((stats, reason)),
             }
+            reader_progress.completed.fetch_add(1, Ordering::Relaxed);
         }
-        (stats, true)
+        Ok(stats)
     });
-    let writer_ok = schedule_sends(
-        &mut write, framing, interval, offset, &*source, budget, progress, &times_tx,
+    let sent = schedule_sends(
+        &mut write, framing, interval, offset, &*source, budget, &progress, &times_tx,
     )
     .await;
     drop(times_tx);
-    let (stats, reader_ok) = reader.await.unwrap_or_else(|_| (ConnStats::new(), false));
-    progress
-        .completed
-        .fetch_add(stats.latency.len(), Ordering::Relaxed);
-    if writer_ok && reader_ok {
-        Ok(stats)
-    } else {
-        Err(stats)
+    let read = reader
+        .await
+        .unwrap_or_else(|_| Err((ConnStats::new(), "reply reader stopped".into())));
+    match (sent, read) {
+        (Ok(()), read) => read,
+        (Err(reason), Ok(stats) | Err((stats, _))) => Err((stats, reason)),
     }
 }
 
@@ -376,7 +428,7 @@ async fn schedule_sends(
     budget: &Budget,
     progress: &Progress,
     times: &tokio::sync::mpsc::Sender<Instant>,
-) -> bool {
+) -> Result<(), String> {
     let (mut scratch, mut out) = (Vec::new(), BytesMut::new());
     let mut scheduled = Instant::now() + offset;
     // Bounded by the budget: one request (or one skip) per scheduled slot.
@@ -386,15 +438,15 @@ async fn schedule_sends(
             progress.skipped.fetch_add(1, Ordering::Relaxed);
         } else {
             frame_request(source, framing, seq, &mut scratch, &mut out);
-            if write.write_all(&out).await.is_err() {
-                return false;
+            if let Err(error) = write.write_all(&out).await {
+                return Err(io_failure("send", &error));
             }
             out.clear();
             progress.sent.fetch_add(1, Ordering::Relaxed);
         }
         scheduled += interval;
     }
-    true
+    Ok(())
 }
 
 #[cfg(test)]
@@ -492,5 +544,68 @@ mod tests {
         let plan = plan(addr, Pace::Closed { conns: 3, depth: 1 }, Stop::Count(10));
         let report = run(&plan, Arc::new(Numbers), Arc::new(Progress::default())).await;
         assert_eq!((report.completed, report.connection_errors), (0, 3));
+        let refused = report.failures.get("connect: connection refused");
+        assert_eq!(refused, Some(&3), "{:?}", report.failures);
+    }
+
+    #[tokio::test]
+    async fn a_server_that_closes_without_replying_is_a_named_failure() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let closer = tokio::spawn(async move {
+            for _ in 0..2 {
+                let (socket, _) = listener.accept().await.unwrap();
+                drop(socket);
+            }
+        });
+        let plan = plan(addr, Pace::Closed { conns: 2, depth: 1 }, Stop::Count(10));
+        let report = run(&plan, Arc::new(Numbers), Arc::new(Progress::default())).await;
+        closer.await.unwrap();
+        assert_eq!((report.completed, report.connection_errors), (0, 2));
+        let reasons: Vec<&String> = report.failures.keys().collect();
+        assert!(
+            reasons.iter().all(
+                |reason| reason.starts_with("connection closed") || reason.starts_with("send:")
+            ),
+            "{reasons:?}"
+        );
+    }
+
+    #[test]
+    fn failure_reasons_are_bounded() {
+        let progress = Progress::default();
+        for n in 0..FAILURE_REASONS_MAX + 5 {
+            progress.fail(format!("reason {n}"));
+        }
+        progress.fail("reason 0".into());
+        let failures = progress.failures();
+        assert_eq!(failures.len(), FAILURE_REASONS_MAX + 1, "{failures:?}");
+        assert_eq!(failures.get("other"), Some(&5));
+        assert_eq!(failures.get("reason 0"), Some(&2));
+    }
+
+    #[tokio::test]
+    async fn the_open_loop_counts_completions_as_replies_arrive() {
+        let server = echo_server().await;
+        let plan = plan(
+            server.addr,
+            Pace::Open {
+                rate_per_sec: 200,
+                conns: 1,
+            },
+            Stop::Count(100),
+        );
+        let progress = Arc::new(Progress::default());
+        let running = {
+            let (plan, progress) = (plan.clone(), progress.clone());
+            tokio::spawn(async move { run(&plan, Arc::new(Numbers), progress).await })
+        };
+        // Half-way through the 500 ms schedule, replies have been counted already.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let midway = progress.completed.load(Ordering::Relaxed);
+        let report = running.await.unwrap();
+        assert!(midway > 0 && midway < 100, "midway {midway}");
+        assert_eq!(report.completed, 100);
+        server.stop().await;
     }
 }
