@@ -32,7 +32,7 @@ pub enum LogFormat {
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{0}")]
+    #[error(transparent)]
     Syntax(#[from] toml::de::Error),
     #[error("{key} = {value}: {problem}")]
     Bound {

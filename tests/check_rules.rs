@@ -149,3 +149,16 @@ fn a_broken_folder_prints_every_error_and_exits_one() {
         "{report}"
     );
 }
+
+#[test]
+fn a_missing_folder_is_one_line_and_exit_two() {
+    let output = check_rules(Path::new("/nonexistent/rules"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent/rules: no such folder"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+}

@@ -1,13 +1,18 @@
 //! `durgate check-rules DIR`: validate a rule-table folder as the gateway would load it.
 //!
 //! Prints a summary (counts per table, `id@version`, enabled edits) and exits 0, or prints every
-//! error as `file:line:column: message (rule N)` and exits 1. Must never change the folder.
+//! error as `file:line:column: message (rule N)` and exits 1; a path that is not a folder is
+//! one line and exit 2. Must never change the folder.
 
 use std::process::ExitCode;
 
 /// `check-rules DIR`.
 pub fn check_rules(dir: &std::path::Path) -> ExitCode {
     use crate::server::reload::read_rule_folder;
+    if !dir.is_dir() {
+        eprintln!("durgate check-rules: {}: no such folder", dir.display());
+        return ExitCode::from(2);
+    }
     match read_rule_folder(dir).and_then(|source| crate::rules::compile(&source)) {
         Ok(rules) => {
             print!("{}", rules_summary(&rules));

@@ -118,7 +118,7 @@ pub fn serve(args: &ServeArgs) -> ExitCode {
     match runtime.block_on(crate::server::run(&config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(%error, "gateway stopped");
+            // Printed once, here: the server's own logs do not repeat a fatal error.
             eprintln!("durgate serve: {error}");
             ExitCode::FAILURE
         }

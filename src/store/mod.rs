@@ -268,6 +268,9 @@ pub enum StoreError {
     NotSupported(&'static str),
     #[error("claim store: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The store file cannot be opened: its path and the operating system's reason.
+    #[error("claim store: cannot open {path}: {reason}")]
+    Open { path: String, reason: String },
     /// A PostgreSQL failure: SQLSTATE and message only (a server's DETAIL may quote row
     /// values, which can be PHI).
     #[error("claim store (PostgreSQL): {0}")]

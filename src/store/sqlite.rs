@@ -115,10 +115,26 @@ impl SqliteStore {
     }
 }
 
+/// Opens (creating if needed) the store file as SQLite will, so that a failure names the path
+/// and the operating system's reason (SQLite says only "unable to open database file").
+fn probe_file(path: &Path) -> Result<(), StoreError> {
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path);
+    opened.map(drop).map_err(|error| StoreError::Open {
+        path: path.display().to_string(),
+        reason: error.to_string(),
+    })
+}
+
 /// Page cache per connection: 64 MiB (SQLite reads a negative `cache_size` as KiB).
 const STORE_PAGE_CACHE_KIB_NEGATIVE: i64 = -64 * 1024;
 
 fn connect(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {
+    probe_file(path)?;
     let connection = Connection::open(path)?;
     connection.busy_timeout(busy_timeout)?;
     let mode: String =
