@@ -11,7 +11,7 @@
 //! | 3 | A | 3 | rejected 88 on day 5 ... |
 //! | 4 | B | 3 | ... paid for the same product on day 12 (day 7 of the window): dispensed |
 //! | 5 | A | 4 | paid without conflict, PE/1B answering nothing: no credit |
-//! | 6 | B | 5 | paid, HD warning answered with M0/1A: payable override |
+//! | 6 | B | 5 | paid, HD warning answered with M0/1A: codes on a warning earn nothing |
 //! | 7, 8 | B | 6 | paid, then reversed by a B2 (row 8): counts nowhere |
 //! | 9-12 | A | 7, 8 | rosuvastatin: patient 7 adherent (31/31 days), patient 8 not (15/31) |
 //! | 13-16 | A-D | 9 | oxycodone from 4 prescribers at 4 pharmacies: opioid overutilization |
@@ -225,8 +225,9 @@ async fn story_store() -> (TempDir, PathBuf) {
 
 fn settings() -> Settings {
     let mut settings = Settings::default();
-    // One paid claim in 31 days is enough: ceil(1 × 2 × 31 / 365) = 1.
-    settings.p4p.eligibility_paid_claims_per_half_year = 1;
+    // No volume is required (0 claims), so one paid claim is over it; two alerts rank.
+    settings.p4p.eligibility_paid_claims_per_half_year = 0;
+    settings.p4p.premier_min_alerts = 1;
     settings
 }
 
@@ -273,14 +274,15 @@ async fn the_three_reports_read_the_story_back() {
     );
     assert_eq!((a.dur_rejects, a.not_dispensed_after_review), (2, 1));
     assert_eq!((a.claims_with_conflicts, b.claims_with_conflicts), (3, 1));
-    assert_eq!(b.payable_overrides, 1);
-    // Pools: 5M × 31/365 = 42,465,753 cents split 1:1, the odd cent to the lower id (A);
+    // B's M0/1A answered a warning: recorded, no intervention credit.
+    assert_eq!((b.payable_overrides, b.uncredited_code_claims), (0, 1));
+    // Pools: 5M × 31/365 = 42,465,753 cents, all to A (the only intervention credit);
     // 3M × 31/365 = 25,479,452 to C and D, the only pharmacies below the 5 % code share.
     let totals = &p4p.totals;
     assert_eq!(totals.intervention_pool_cents, 42_465_753);
     assert_eq!(
         (a.intervention_cents, b.intervention_cents),
-        (21_232_877, 21_232_876)
+        (42_465_753, 0)
     );
     assert_eq!(totals.bonus_pool_cents, 25_479_452);
     assert_eq!(
@@ -289,11 +291,12 @@ async fn the_three_reports_read_the_story_back() {
     );
     assert_eq!(totals.intervention_cents, totals.intervention_pool_cents);
     assert_eq!(totals.bonus_cents, totals.bonus_pool_cents);
-    // Premier: A's three conflict claims are two alerts (claim 3 was dispensed at B after
-    // review, so its outcome is claim 4), both handled (R0; never dispensed); B handled 1 of
-    // 1. Both score 100 %; the top 10 % of two ranked is one: A, with more alerts.
+    // Premier: A has two alerts, both handled (claim 1's accepted R0 override; claim 2's
+    // episode, never dispensed; claim 3 was dispensed at B). B's only answered conflict was a
+    // warning: no alert, not ranked. One ranked pharmacy, n = 1: A.
     assert_eq!(a.premier_score_basis_points, Some(10_000));
     assert_eq!((a.premier, b.premier), (true, false));
+    assert_eq!(b.premier_score_basis_points, None);
     let edits: Vec<(&str, u64)> = totals
         .conflicts_by_edit
         .iter()
@@ -413,13 +416,14 @@ fn settings_file(folder: &Path, text: &str) -> String {
     path.display().to_string()
 }
 
-const ELIGIBLE_AT_ONE: &str = "[p4p]\neligibility_paid_claims_per_half_year = 1\n";
+const ANY_VOLUME_RANKED: &str =
+    "[p4p]\neligibility_paid_claims_per_half_year = 0\npremier_min_alerts = 1\n";
 
 #[tokio::test]
 async fn the_command_writes_json_csv_and_a_self_contained_page() {
     let (folder, path) = story_store().await;
     let store = format!("sqlite:{}", path.display());
-    let settings = settings_file(folder.path(), ELIGIBLE_AT_ONE);
+    let settings = settings_file(folder.path(), ANY_VOLUME_RANKED);
     let period = ["--from", "2018-03-01", "--to", "2018-03-31"];
     let mut args = vec!["report", "p4p", "--store", &store, "--settings", &settings];
     args.extend(period);

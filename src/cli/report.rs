@@ -78,10 +78,8 @@ fn run(kind: Kind, args: &ReportArgs) -> Result<(), ReportError> {
     let period = Period::new(args.from, args.to)?;
     let settings = read_settings(&args.settings)?;
     let source = source::open(&args.store)?;
-    let rules = match kind {
-        Kind::P4p => None,
-        Kind::Quality | Kind::Safety => Some(read_rules(&args.rules)?),
-    };
+    // Every report reads the rule tables: P4P for the same-drug-product follow-up.
+    let rules = Some(read_rules(&args.rules)?);
     let mut progress = progress_line(kind);
     let report = report::run(
         kind,

@@ -156,9 +156,35 @@ pub struct DurPpsRow {
     pub answered: bool,
     /// It overrode that conflict.
     pub overrode: bool,
+    /// The edit and action of the conflict it answered (`None` when it answered none).
+    pub answered_conflict: Option<ConflictRow>,
+}
+
+impl ConflictRow {
+    /// A stored conflict's `edit` and `action` columns; `None` when either is unreadable.
+    pub fn from_columns(edit: Option<&str>, action: Option<&str>) -> Option<ConflictRow> {
+        let action = match action? {
+            "reject" => Action::Reject,
+            "warn" => Action::Warn,
+            _ => return None,
+        };
+        Some(ConflictRow {
+            edit: Edit::parse(edit?)?,
+            action,
+        })
+    }
 }
 
 impl DurPpsRow {
+    /// It was accepted as the override of a rejecting conflict of one of `edits`: the only
+    /// occurrence that can earn intervention credit (with a payable code).
+    pub fn overrode_rejecting(&self, edits: &[Edit]) -> bool {
+        self.overrode
+            && self
+                .answered_conflict
+                .is_some_and(|c| c.action == Action::Reject && edits.contains(&c.edit))
+    }
+
     /// 440-E5 as text.
     pub fn professional_code(&self) -> Option<&str> {
         self.professional.as_ref().map(Code2::as_str)

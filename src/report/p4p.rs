@@ -11,8 +11,9 @@
 use super::money::{largest_remainder, prorate};
 use super::settings::P4pSettings;
 use super::{ClaimRow, DurPpsRow, Period, ReportError, RowStatus, ScanDates};
-use crate::claim::{id_hash, Date, Edit};
+use crate::claim::{id_hash, reject, Date, Edit};
 use crate::limits::{REPORT_CLAIMS_MAX, REPORT_PHARMACIES_MAX};
+use crate::rules::RuleSet;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::cmp::Ordering;
@@ -28,29 +29,46 @@ pub struct PharmacyP4p {
     pub claims_with_conflicts: u64,
     /// Paid claims that raised no DUR conflict (not even a warning).
     pub paid_claims_without_alerts: u64,
-    /// Paid claims with a payable code (R0/SW/M0 and a result code) answering a raised conflict.
+    /// Paid claims earning intervention credit: an occurrence with a payable code (R0/SW/M0)
+    /// and a result code was accepted as the override of a rejecting conflict of a credit edit.
     pub payable_overrides: u64,
-    /// Paid claims whose answering codes are unpaid ones (PE/P0) and none payable.
+    /// Paid claims with such an accepted override whose codes are unpaid ones (PE/P0), none
+    /// payable.
     pub unpaid_overrides: u64,
-    /// Paid claims whose answering codes are neither payable nor unpaid (MR, DE, ...).
+    /// Paid claims with such an accepted override whose codes are neither payable nor unpaid
+    /// (MR, DE, a payable code without a result code, ...).
     pub other_overrides: u64,
     /// Paid claims carrying a DUR/PPS occurrence that answered no raised conflict: no credit.
     pub unmatched_code_claims: u64,
+    /// Paid claims whose codes answered a conflict but earn nothing: refused codes, codes on a
+    /// warning, conflicts of edits outside `credit_edits`.
+    pub uncredited_code_claims: u64,
+    /// Paid claims that raised a conflict of a credit edit (rejecting or warning): the
+    /// numerator of the program's Tier-2 "safety DUR alert" rate.
+    pub safety_alert_claims: u64,
+    /// `safety_alert_claims / paid_claims` in basis points, rounded down.
+    pub safety_alert_rate_basis_points: u32,
     /// Paid claims carrying any DUR/PPS professional or result code.
     pub coded_paid_claims: u64,
     /// `coded_paid_claims / paid_claims` in basis points, rounded down.
     pub code_share_basis_points: u32,
     /// The share is below the bonus threshold.
     pub below_threshold: bool,
-    /// Claims rejected 88 or 79 in the period.
+    /// Claims rejected 88 in the period (79 refill-too-soon rejects are no DUR review).
     pub dur_rejects: u64,
-    /// DUR rejects with no paid claim for the same patient and product in the follow-up window.
+    /// Not-dispensed episodes opened in the period: per patient, pharmacy and same drug
+    /// product, the 88 rejects within the follow-up window are one episode, dispensed when the
+    /// patient has a paid claim of the same drug product (any NDC, any pharmacy) in it.
     pub not_dispensed_after_review: u64,
-    /// Enough paid claims for the period (prorated volume).
+    /// Premier alerts: accepted overrides of rejecting credit-edit conflicts plus
+    /// not-dispensed episodes.
+    pub premier_alerts: u64,
+    /// More paid claims than the period's prorated volume requires.
     pub eligible: bool,
     pub intervention_cents: u64,
     pub bonus_cents: u64,
-    /// Premier score in basis points; only eligible pharmacies with conflicts are ranked.
+    /// Premier score in basis points; only eligible pharmacies with at least
+    /// `premier_min_alerts` alerts are ranked.
     pub premier_score_basis_points: Option<u32>,
     pub premier: bool,
 }
@@ -75,6 +93,8 @@ pub struct P4pTotals {
     pub unpaid_overrides: u64,
     pub other_overrides: u64,
     pub unmatched_code_claims: u64,
+    pub uncredited_code_claims: u64,
+    pub safety_alert_claims: u64,
     pub dur_rejects: u64,
     pub not_dispensed_after_review: u64,
     /// The period's intervention pool (prorated yearly pool).
@@ -92,6 +112,9 @@ pub struct P4pTotals {
     pub follow_up_days: u32,
     /// The store holds paid claims up to the end of the follow-up window.
     pub follow_up_complete: bool,
+    pub premier_min_alerts: u64,
+    /// The edits whose overrides can earn intervention credit.
+    pub credit_edits: Vec<&'static str>,
     pub conflicts_by_edit: Vec<EditCount>,
 }
 
@@ -118,20 +141,21 @@ fn follow_up_end(date: Date, settings: &P4pSettings) -> Date {
     date.add_days(i32::try_from(settings.follow_up_days).unwrap_or(i32::MAX))
 }
 
-/// The report over an iterator of claim rows.
+/// The report over an iterator of claim rows, each product its own drug product group (no
+/// rule tables).
 pub fn p4p_report(
     rows: impl IntoIterator<Item = ClaimRow>,
     settings: &P4pSettings,
     period: Period,
 ) -> Result<P4pReport, ReportError> {
-    let mut tally = P4pTally::new(settings, period);
+    let mut tally = P4pTally::new(settings, period, DrugProducts::default());
     for row in rows {
         tally.add(&row)?;
     }
     Ok(tally.finish())
 }
 
-/// Patient, product (hash of 407-D7) and day of a claim: what the follow-up matches on.
+/// Patient, drug (see [`DrugProducts::key`]) and day of a claim: what the follow-up matches.
 type FollowKey = (u32, u64, i32);
 
 /// Counts of one pharmacy while rows are read.
@@ -144,27 +168,78 @@ struct Counts {
     unpaid: u64,
     other: u64,
     unmatched: u64,
+    uncredited: u64,
+    safety_alerts: u64,
     coded: u64,
     dur_rejects: u64,
     not_dispensed: u64,
 }
 
+/// The *same drug product* group of each NDC of the rule tables; a product the tables do not
+/// know is its own group (its 407-D7).
+#[derive(Default)]
+pub struct DrugProducts {
+    groups: FxHashMap<u64, u32>,
+}
+
+/// Set on group keys so that they never equal a product id hash (which has it cleared).
+const DRUG_GROUP_TAG: u64 = 1 << 63;
+
+impl DrugProducts {
+    /// The groups of every product of `rules`.
+    pub fn of(rules: &RuleSet) -> DrugProducts {
+        let groups = rules
+            .products()
+            .iter()
+            .map(|product| (product.ndc.value(), product.drug_product))
+            .collect();
+        DrugProducts { groups }
+    }
+
+    /// Groups given as (NDC value, group) pairs.
+    #[cfg(test)]
+    fn from_groups(pairs: &[(u64, u32)]) -> DrugProducts {
+        DrugProducts {
+            groups: pairs.iter().copied().collect(),
+        }
+    }
+
+    fn key(&self, row: &ClaimRow) -> u64 {
+        let group = row.ndc.and_then(|ndc| self.groups.get(&ndc.value()));
+        match group {
+            Some(group) => u64::from(*group) | DRUG_GROUP_TAG,
+            None => id_hash(row.product_id.as_bytes()) & !DRUG_GROUP_TAG,
+        }
+    }
+}
+
+/// A DUR reject (88) of the period: its follow key and pharmacy.
+struct Reject {
+    key: FollowKey,
+    pharmacy: Arc<str>,
+}
+
 /// The running fold of the P4P report.
 pub struct P4pTally<'s> {
     settings: &'s P4pSettings,
+    credit_edits: Vec<Edit>,
     period: Period,
+    drugs: DrugProducts,
     pharmacies: FxHashMap<Arc<str>, Counts>,
     paid: Vec<FollowKey>,
-    rejects: Vec<(FollowKey, Arc<str>)>,
+    rejects: Vec<Reject>,
     conflicts_by_edit: [u64; Edit::ALL.len()],
     latest_paid: Option<Date>,
 }
 
 impl<'s> P4pTally<'s> {
-    pub fn new(settings: &'s P4pSettings, period: Period) -> P4pTally<'s> {
+    /// A tally that groups products by `drugs` (see [`DrugProducts::of`]).
+    pub fn new(settings: &'s P4pSettings, period: Period, drugs: DrugProducts) -> P4pTally<'s> {
         P4pTally {
             settings,
+            credit_edits: settings.credit_edits(),
             period,
+            drugs,
             pharmacies: FxHashMap::default(),
             paid: Vec::new(),
             rejects: Vec::new(),
@@ -189,14 +264,18 @@ impl<'s> P4pTally<'s> {
         if !self.period.contains(row.date_of_service) {
             return Ok(());
         }
-        let settings = self.settings;
-        self.counts(&row.pharmacy)?.add(row, settings);
+        let credit = Credit::new(self.settings, &self.credit_edits);
+        counts_of(&mut self.pharmacies, &row.pharmacy)?.add(row, &credit);
         if row.status != RowStatus::Reversed {
             self.count_edits(row);
         }
-        if row.is_dur_rejected() {
-            if let Some(key) = follow_key(row) {
-                self.rejects.push((key, Arc::clone(&row.pharmacy)));
+        if is_review_reject(row) {
+            if self.rejects.len() as u64 >= REPORT_CLAIMS_MAX {
+                return Err(too_large("DUR rejects", REPORT_CLAIMS_MAX));
+            }
+            if let Some(key) = follow_key(row, &self.drugs) {
+                let pharmacy = Arc::clone(&row.pharmacy);
+                self.rejects.push(Reject { key, pharmacy });
             }
         }
         Ok(())
@@ -206,16 +285,8 @@ impl<'s> P4pTally<'s> {
         if self.paid.len() as u64 >= REPORT_CLAIMS_MAX {
             return Err(too_large("paid claims", REPORT_CLAIMS_MAX));
         }
-        self.paid.extend(follow_key(row));
+        self.paid.extend(follow_key(row, &self.drugs));
         Ok(())
-    }
-
-    fn counts(&mut self, pharmacy: &Arc<str>) -> Result<&mut Counts, ReportError> {
-        let known = self.pharmacies.contains_key(pharmacy);
-        if !known && self.pharmacies.len() >= REPORT_PHARMACIES_MAX {
-            return Err(too_large("pharmacies", REPORT_PHARMACIES_MAX as u64));
-        }
-        Ok(self.pharmacies.entry(Arc::clone(pharmacy)).or_default())
     }
 
     fn count_edits(&mut self, row: &ClaimRow) {
@@ -235,29 +306,44 @@ impl<'s> P4pTally<'s> {
         let lines = pharmacy_lines(&pharmacies, self.settings, self.period);
         let follow_up_complete =
             self.latest_paid >= Some(follow_up_end(self.period.to(), self.settings));
+        let edits = &self.credit_edits;
         build_report(
             lines,
             self.settings,
             self.period,
             follow_up_complete,
-            self.conflicts_by_edit,
+            (self.conflicts_by_edit, edits),
         )
     }
 
-    /// Marks every DUR reject with no paid claim for the same patient and product on its day
-    /// or within the follow-up window after it.
+    /// Groups the period's 88 rejects into episodes per patient, pharmacy and drug product
+    /// (the first reject opens one spanning its day through + `follow_up_days`; later rejects
+    /// in the span join it) and counts each episode with no paid claim of the patient for the
+    /// drug product (any pharmacy) in its span.
     fn follow_up(&mut self) {
         self.paid.sort_unstable();
         let window = i32::try_from(self.settings.follow_up_days).unwrap_or(i32::MAX);
-        for ((patient, product, day), pharmacy) in &self.rejects {
-            let first = self
-                .paid
-                .partition_point(|key| *key < (*patient, *product, *day));
-            let dispensed = self.paid.get(first).is_some_and(|(p, q, paid_day)| {
-                (p, q) == (patient, product) && *paid_day <= day.saturating_add(window)
+        self.rejects.sort_by(|a, b| {
+            let group = |r: &Reject| (r.key.0, r.key.1, Arc::clone(&r.pharmacy), r.key.2);
+            group(a).cmp(&group(b))
+        });
+        let mut open: Option<(u32, u64, &str, i32)> = None;
+        for reject in &self.rejects {
+            let (patient, drug, day) = reject.key;
+            let joins = open.is_some_and(|(p, d, pharmacy, opened)| {
+                (p, d, pharmacy) == (patient, drug, &*reject.pharmacy)
+                    && day <= opened.saturating_add(window)
+            });
+            if joins {
+                continue;
+            }
+            open = Some((patient, drug, &reject.pharmacy, day));
+            let first = self.paid.partition_point(|key| *key < (patient, drug, day));
+            let dispensed = self.paid.get(first).is_some_and(|(p, d, paid_day)| {
+                (*p, *d) == (patient, drug) && *paid_day <= day.saturating_add(window)
             });
             if !dispensed {
-                if let Some(counts) = self.pharmacies.get_mut(pharmacy) {
+                if let Some(counts) = self.pharmacies.get_mut(&reject.pharmacy) {
                     counts.not_dispensed += 1;
                 }
             }
@@ -265,14 +351,30 @@ impl<'s> P4pTally<'s> {
     }
 }
 
+/// A claim rejected 88: a DUR review (a claim rejected 79 and not 88 is none).
+fn is_review_reject(row: &ClaimRow) -> bool {
+    row.status == RowStatus::Rejected && row.reject_codes.contains(&reject::DUR_REJECT)
+}
+
+/// The counts of `pharmacy`, refusing a pharmacy beyond [`REPORT_PHARMACIES_MAX`].
+fn counts_of<'p>(
+    pharmacies: &'p mut FxHashMap<Arc<str>, Counts>,
+    pharmacy: &Arc<str>,
+) -> Result<&'p mut Counts, ReportError> {
+    let known = pharmacies.contains_key(pharmacy);
+    if !known && pharmacies.len() >= REPORT_PHARMACIES_MAX {
+        return Err(too_large("pharmacies", REPORT_PHARMACIES_MAX as u64));
+    }
+    Ok(pharmacies.entry(Arc::clone(pharmacy)).or_default())
+}
+
 fn too_large(what: &'static str, max: u64) -> ReportError {
     ReportError::TooLarge { what, max }
 }
 
-fn follow_key(row: &ClaimRow) -> Option<FollowKey> {
+fn follow_key(row: &ClaimRow, drugs: &DrugProducts) -> Option<FollowKey> {
     let patient = row.patient?.0;
-    let product = id_hash(row.product_id.as_bytes());
-    Some((patient, product, row.date_of_service.days()))
+    Some((patient, drugs.key(row), row.date_of_service.days()))
 }
 
 /// How the DUR/PPS codes of a paid claim answered its conflicts.
@@ -283,8 +385,31 @@ enum OverrideKind {
     Other,
 }
 
-fn override_kind(row: &ClaimRow, settings: &P4pSettings) -> Option<OverrideKind> {
-    let answering = || row.dur_pps.iter().filter(|occurrence| occurrence.answered);
+/// What decides credit for one row: the settings and the credit edits.
+struct Credit<'a> {
+    settings: &'a P4pSettings,
+    edits: &'a [Edit],
+}
+
+impl<'a> Credit<'a> {
+    fn new(settings: &'a P4pSettings, edits: &'a [Edit]) -> Credit<'a> {
+        Credit { settings, edits }
+    }
+
+    fn is_credit_edit(&self, edit: Edit) -> bool {
+        self.edits.contains(&edit)
+    }
+}
+
+/// How the accepted overrides of rejecting credit-edit conflicts on a paid claim were coded;
+/// `None` when it has none (refused codes, codes on warnings or other edits: no credit).
+fn override_kind(row: &ClaimRow, credit: &Credit) -> Option<OverrideKind> {
+    let settings = credit.settings;
+    let answering = || {
+        row.dur_pps
+            .iter()
+            .filter(|occurrence| occurrence.overrode_rejecting(credit.edits))
+    };
     let payable = |occurrence: &DurPpsRow| {
         let code = occurrence.professional_code();
         occurrence.result.is_some() && code.is_some_and(|code| settings.is_payable(code))
@@ -305,27 +430,32 @@ fn override_kind(row: &ClaimRow, settings: &P4pSettings) -> Option<OverrideKind>
 }
 
 impl Counts {
-    fn add(&mut self, row: &ClaimRow, settings: &P4pSettings) {
+    fn add(&mut self, row: &ClaimRow, credit: &Credit) {
         match row.status {
-            RowStatus::Paid => self.add_paid(row, settings),
-            RowStatus::Rejected => self.dur_rejects += u64::from(row.is_dur_rejected()),
+            RowStatus::Paid => self.add_paid(row, credit),
+            RowStatus::Rejected => self.dur_rejects += u64::from(is_review_reject(row)),
             RowStatus::Reversed => return,
         }
         self.with_conflicts += u64::from(!row.conflicts.is_empty());
     }
 
-    fn add_paid(&mut self, row: &ClaimRow, settings: &P4pSettings) {
+    fn add_paid(&mut self, row: &ClaimRow, credit: &Credit) {
         self.paid += 1;
         self.without_alerts += u64::from(row.conflicts.is_empty());
+        let safety = row.conflicts.iter().any(|c| credit.is_credit_edit(c.edit));
+        self.safety_alerts += u64::from(safety);
         let codes = &row.dur_pps;
         self.coded += u64::from(codes.iter().any(|occurrence| occurrence.carries_codes()));
         self.unmatched += u64::from(codes.iter().any(|occurrence| !occurrence.answered));
-        match override_kind(row, settings) {
+        let kind = override_kind(row, credit);
+        match kind {
             Some(OverrideKind::Payable) => self.payable += 1,
             Some(OverrideKind::Unpaid) => self.unpaid += 1,
             Some(OverrideKind::Other) => self.other += 1,
             None => {}
         }
+        let answered_codes = codes.iter().any(|o| o.answered && o.carries_codes());
+        self.uncredited += u64::from(kind.is_none() && answered_codes);
     }
 }
 
@@ -350,11 +480,16 @@ fn pharmacy_lines(
         .collect()
 }
 
+/// `part / whole` in basis points, rounded down (0 when `whole` is 0).
+fn basis_points(part: u64, whole: u64) -> u32 {
+    let share = (u128::from(part) * 10_000)
+        .checked_div(u128::from(whole))
+        .unwrap_or(0);
+    u32::try_from(share).unwrap_or(u32::MAX)
+}
+
 fn pharmacy_line(id: &str, counts: &Counts, settings: &P4pSettings, required: u64) -> PharmacyP4p {
     let threshold = u128::from(settings.bonus_threshold_basis_points);
-    let share = (u128::from(counts.coded) * 10_000)
-        .checked_div(u128::from(counts.paid))
-        .unwrap_or(0);
     PharmacyP4p {
         pharmacy_id: id.to_owned(),
         paid_claims: counts.paid,
@@ -364,12 +499,16 @@ fn pharmacy_line(id: &str, counts: &Counts, settings: &P4pSettings, required: u6
         unpaid_overrides: counts.unpaid,
         other_overrides: counts.other,
         unmatched_code_claims: counts.unmatched,
+        uncredited_code_claims: counts.uncredited,
+        safety_alert_claims: counts.safety_alerts,
+        safety_alert_rate_basis_points: basis_points(counts.safety_alerts, counts.paid),
         coded_paid_claims: counts.coded,
-        code_share_basis_points: u32::try_from(share).unwrap_or(u32::MAX),
+        code_share_basis_points: basis_points(counts.coded, counts.paid),
         below_threshold: u128::from(counts.coded) * 10_000 < threshold * u128::from(counts.paid),
         dur_rejects: counts.dur_rejects,
         not_dispensed_after_review: counts.not_dispensed,
-        eligible: counts.paid >= required && counts.paid > 0,
+        premier_alerts: counts.payable + counts.unpaid + counts.other + counts.not_dispensed,
+        eligible: counts.paid > required && counts.paid > 0,
         ..PharmacyP4p::default()
     }
 }
@@ -405,45 +544,39 @@ fn pay(lines: &mut [PharmacyP4p], settings: &P4pSettings, pools: (u64, u64)) {
     }
 }
 
-/// `(handled, alerts)` of the premier score, for ranked pharmacies. A DUR reject that was
-/// dispensed within the follow-up window is not an alert of its own: its outcome is the claim
-/// that followed it (counted there, as an override or not).
-fn premier_score(line: &PharmacyP4p) -> Option<(u64, u64)> {
-    let dispensed_after_reject = line.dur_rejects - line.not_dispensed_after_review;
-    let alerts = line
-        .claims_with_conflicts
-        .saturating_sub(dispensed_after_reject);
+/// `(handled, alerts)` of the premier score, for ranked pharmacies: eligible, with at least
+/// `min_alerts` alerts (accepted overrides of rejecting credit-edit conflicts plus
+/// not-dispensed episodes); handled = intervention credits plus not-dispensed episodes.
+fn premier_score(line: &PharmacyP4p, min_alerts: u64) -> Option<(u64, u64)> {
+    let alerts = line.premier_alerts;
     let handled = line.payable_overrides + line.not_dispensed_after_review;
-    (line.eligible && alerts > 0).then_some((handled.min(alerts), alerts))
+    (line.eligible && alerts > 0 && alerts >= min_alerts).then_some((handled.min(alerts), alerts))
 }
 
-/// Best first: higher score (exact fractions), then more alerts, then lower pharmacy id.
-fn rank(a: &PharmacyP4p, b: &PharmacyP4p) -> Ordering {
-    let (Some((an, ad)), Some((bn, bd))) = (premier_score(a), premier_score(b)) else {
-        return Ordering::Equal;
-    };
-    let by_score = (u128::from(bn) * u128::from(ad)).cmp(&(u128::from(an) * u128::from(bd)));
-    by_score
-        .then(bd.cmp(&ad))
-        .then(a.pharmacy_id.cmp(&b.pharmacy_id))
+/// Higher score first, compared as exact fractions.
+fn by_score(a: (u64, u64), b: (u64, u64)) -> Ordering {
+    (u128::from(b.0) * u128::from(a.1)).cmp(&(u128::from(a.0) * u128::from(b.1)))
 }
 
-fn designate_premier(lines: &mut [PharmacyP4p], percentile: u32) {
-    let mut ranked: Vec<usize> = (0..lines.len())
-        .filter(|index| lines.get(*index).and_then(premier_score).is_some())
+/// Premier: every ranked pharmacy whose score is at least the n-th highest, n = ceil(ranked x
+/// `percentile` / 100) — all pharmacies tied at the cut-off are in.
+fn designate_premier(lines: &mut [PharmacyP4p], percentile: u32, min_alerts: u64) {
+    let mut scores: Vec<(u64, u64)> = lines
+        .iter()
+        .filter_map(|line| premier_score(line, min_alerts))
         .collect();
-    ranked.sort_by(|a, b| match (lines.get(*a), lines.get(*b)) {
-        (Some(a), Some(b)) => rank(a, b),
-        _ => Ordering::Equal,
-    });
-    let count = (ranked.len() as u64 * u64::from(percentile)).div_ceil(100);
-    for (position, index) in ranked.into_iter().enumerate() {
-        let Some(line) = lines.get_mut(index) else {
+    scores.sort_by(|a, b| by_score(*a, *b));
+    let count = (scores.len() as u64 * u64::from(percentile)).div_ceil(100);
+    let cut = usize::try_from(count)
+        .ok()
+        .and_then(|n| n.checked_sub(1))
+        .and_then(|n| scores.get(n).copied());
+    for line in lines.iter_mut() {
+        let Some((handled, alerts)) = premier_score(line, min_alerts) else {
             continue;
         };
-        let (handled, alerts) = premier_score(line).unwrap_or((0, 1));
-        line.premier_score_basis_points = u32::try_from(handled * 10_000 / alerts).ok();
-        line.premier = (position as u64) < count;
+        line.premier_score_basis_points = Some(basis_points(handled, alerts));
+        line.premier = cut.is_some_and(|cut| by_score((handled, alerts), cut) != Ordering::Greater);
     }
 }
 
@@ -452,14 +585,18 @@ fn build_report(
     settings: &P4pSettings,
     period: Period,
     follow_up_complete: bool,
-    conflicts_by_edit: [u64; Edit::ALL.len()],
+    (conflicts_by_edit, credit_edits): ([u64; Edit::ALL.len()], &[Edit]),
 ) -> P4pReport {
     let pools = (
         prorate(settings.intervention_pool_cents_per_year, period),
         prorate(settings.bonus_pool_cents_per_year, period),
     );
     pay(&mut lines, settings, pools);
-    designate_premier(&mut lines, settings.premier_percentile);
+    designate_premier(
+        &mut lines,
+        settings.premier_percentile,
+        settings.premier_min_alerts,
+    );
     let totals = P4pTotals {
         intervention_pool_cents: pools.0,
         bonus_pool_cents: pools.1,
@@ -468,6 +605,8 @@ fn build_report(
         bonus_threshold_basis_points: settings.bonus_threshold_basis_points,
         follow_up_days: settings.follow_up_days,
         follow_up_complete,
+        premier_min_alerts: settings.premier_min_alerts,
+        credit_edits: credit_edits.iter().map(|edit| edit.as_str()).collect(),
         conflicts_by_edit: edit_counts(conflicts_by_edit),
         ..sum_lines(&lines)
     };
@@ -505,6 +644,8 @@ fn sum_lines(lines: &[PharmacyP4p]) -> P4pTotals {
         unpaid_overrides: sum(|line| line.unpaid_overrides),
         other_overrides: sum(|line| line.other_overrides),
         unmatched_code_claims: sum(|line| line.unmatched_code_claims),
+        uncredited_code_claims: sum(|line| line.uncredited_code_claims),
+        safety_alert_claims: sum(|line| line.safety_alert_claims),
         dur_rejects: sum(|line| line.dur_rejects),
         not_dispensed_after_review: sum(|line| line.not_dispensed_after_review),
         intervention_cents: sum(|line| line.intervention_cents),
@@ -520,7 +661,7 @@ fn notes(totals: &P4pTotals, period: Period) -> Vec<String> {
         totals.unmatched_code_claims
     )];
     notes.push(format!(
-        "Eligibility checks plan volume only: at least {} paid claims in these {} days; \
+        "Eligibility checks plan volume only: more than {} paid claims in these {} days; \
          network contracts and time in business are not in the claim store.",
         totals.eligibility_paid_claims_required, totals.days_in_period
     ));
@@ -551,7 +692,8 @@ mod tests {
     use super::*;
     use crate::claim::{reject, Action};
     use crate::report::testing::{
-        dur_rejected, half_year, paid, with_codes, with_conflict, with_product, with_reject_code,
+        dur_rejected, half_year, paid, with_codes, with_conflict, with_occurrence, with_product,
+        with_reject_code,
     };
     use crate::report::Settings;
 
@@ -577,15 +719,92 @@ mod tests {
     }
 
     #[test]
-    fn eligibility_is_prorated_and_inclusive() {
-        // 500 per half year → 1000 × 181 / 365 = 495.9 → 496 claims for 2018-01..06.
+    fn eligibility_is_prorated_and_strictly_over() {
+        // 500 per half year → 1000 × 181 / 365 = 495.9 → 496 claims for 2018-01..06; the
+        // program says "over": 497 qualify, 496 do not.
         let settings = settings();
         assert_eq!(eligibility_required(&settings, half_year()), 496);
-        let mut rows = volume("A", 0, 496);
-        rows.extend(volume("B", 10_000, 495));
+        let mut rows = volume("A", 0, 497);
+        rows.extend(volume("B", 10_000, 496));
         let report = p4p_report(rows, &settings, half_year()).unwrap();
         assert!(line(&report, "A").eligible);
         assert!(!line(&report, "B").eligible);
+    }
+
+    #[test]
+    fn codes_that_were_refused_or_answered_a_warning_or_another_edit_earn_nothing() {
+        let settings = settings();
+        let mut rows = volume("A", 0, 600);
+        // A warning answered with R0/2A (matched, no override needed): no credit.
+        let warned = with_conflict(paid(20_000, "A", 1, 10), Edit::Ddi, Action::Warn);
+        rows.push(with_occurrence(warned, "R0", "1B", true, true));
+        // A refused code next to a rejecting conflict (the claim paid on another override).
+        let refused = with_conflict(paid(20_001, "A", 2, 10), Edit::Ddi, Action::Reject);
+        rows.push(with_occurrence(refused, "R0", "1G", true, false));
+        // An accepted override of a rejecting conflict of an edit outside credit_edits.
+        let opioid = with_conflict(paid(20_002, "A", 3, 10), Edit::Opioid, Action::Reject);
+        rows.push(with_occurrence(opioid, "M0", "1G", true, true));
+        // The one that counts: an accepted M0/1G override of a rejecting duplication.
+        let credited = with_conflict(paid(20_003, "A", 4, 10), Edit::Duplication, Action::Reject);
+        rows.push(with_occurrence(credited, "M0", "1G", true, true));
+        let report = p4p_report(rows, &settings, half_year()).unwrap();
+        let a = line(&report, "A");
+        assert_eq!((a.payable_overrides, a.uncredited_code_claims), (1, 3));
+        assert_eq!((a.unpaid_overrides, a.other_overrides), (0, 0));
+        // Safety alerts: the three paid claims with a credit-edit conflict (the opioid is not).
+        assert_eq!(a.safety_alert_claims, 3);
+        assert_eq!(a.paid_claims, 604);
+        assert_eq!(a.safety_alert_rate_basis_points, 49); // 3 / 604 = 0.497 %
+    }
+
+    #[test]
+    fn the_credit_edits_setting_decides_what_earns() {
+        let mut settings = settings();
+        settings.credit_edits = vec!["opioid".into()];
+        let mut rows = volume("A", 0, 600);
+        let opioid = with_conflict(paid(20_002, "A", 3, 10), Edit::Opioid, Action::Reject);
+        rows.push(with_occurrence(opioid, "M0", "1G", true, true));
+        let ddi = with_conflict(paid(20_003, "A", 4, 10), Edit::Ddi, Action::Reject);
+        rows.push(with_occurrence(ddi, "M0", "1G", true, true));
+        let report = p4p_report(rows, &settings, half_year()).unwrap();
+        assert_eq!(line(&report, "A").payable_overrides, 1);
+        assert_eq!(report.totals.credit_edits, vec!["opioid"]);
+    }
+
+    #[test]
+    fn repeated_rejects_of_one_drug_are_one_episode_per_follow_up_window() {
+        let settings = settings();
+        let mut rows = volume("A", 0, 600);
+        // Patient 7 rejected on days 10, 11 and 17 (inside 10..17): one episode; day 18
+        // opens a second; neither dispensed.
+        for (id, day) in [(30_000, 10), (30_001, 11), (30_002, 17), (30_003, 18)] {
+            rows.push(dur_rejected(id, "A", 7, day));
+        }
+        // The same patient rejected at another pharmacy: that pharmacy's own episode.
+        rows.push(dur_rejected(30_004, "B", 7, 11));
+        let report = p4p_report(rows, &settings, half_year()).unwrap();
+        let a = line(&report, "A");
+        assert_eq!((a.dur_rejects, a.not_dispensed_after_review), (4, 2));
+        assert_eq!(line(&report, "B").not_dispensed_after_review, 1);
+    }
+
+    #[test]
+    fn another_ndc_of_the_same_drug_product_dispenses_the_episode() {
+        let settings = settings();
+        // NDCs 1 and 2 are one drug product; NDC 3 is another strength.
+        let drugs = DrugProducts::from_groups(&[(1, 0), (2, 0), (3, 1)]);
+        let mut tally = P4pTally::new(&settings, half_year(), drugs);
+        let rows = [
+            dur_rejected(1, "A", 1, 10),
+            with_product(paid(2, "B", 1, 12), 2, 30), // other labeler: dispensed
+            dur_rejected(3, "A", 2, 10),
+            with_product(paid(4, "A", 2, 12), 3, 30), // other strength: not dispensed
+        ];
+        for row in &rows {
+            tally.add(row).unwrap();
+        }
+        let report = tally.finish();
+        assert_eq!(line(&report, "A").not_dispensed_after_review, 1);
     }
 
     #[test]
@@ -616,7 +835,9 @@ mod tests {
     fn a_payable_professional_code_needs_a_result_code() {
         let row = with_conflict(paid(1, "A", 1, 3), Edit::Ddi, Action::Reject);
         let row = with_codes(row, "R0", "", true);
-        assert_eq!(override_kind(&row, &settings()), Some(OverrideKind::Other));
+        let (settings, edits) = (settings(), [Edit::Ddi]);
+        let credit = Credit::new(&settings, &edits);
+        assert_eq!(override_kind(&row, &credit), Some(OverrideKind::Other));
     }
 
     #[test]
@@ -652,7 +873,7 @@ mod tests {
         // Patient 90003 rejected, then paid a different product the same day: not dispensed.
         rows.push(dur_rejected(50_004, "A", 90_003, 30));
         rows.push(with_product(paid(50_005, "A", 90_003, 30), 2, 30));
-        // Refill too soon (79) counts as a DUR reject; a validation reject (21) does not.
+        // Refill too soon (79) is no DUR review; a validation reject (21) is none either.
         rows.push(with_reject_code(
             dur_rejected(50_006, "A", 90_004, 40),
             reject::REFILL_TOO_SOON,
@@ -663,8 +884,8 @@ mod tests {
         ));
         let report = p4p_report(rows, &settings, half_year()).unwrap();
         let a = line(&report, "A");
-        assert_eq!(a.dur_rejects, 4);
-        assert_eq!(a.not_dispensed_after_review, 3);
+        assert_eq!(a.dur_rejects, 3);
+        assert_eq!(a.not_dispensed_after_review, 2);
     }
 
     #[test]
@@ -735,20 +956,26 @@ mod tests {
     }
 
     #[test]
-    fn premier_goes_to_the_top_tenth_by_handled_alerts() {
+    fn premier_goes_to_the_top_tenth_with_every_tie_at_the_cut_off() {
         let settings = settings();
         let mut rows = Vec::new();
-        // Eleven eligible pharmacies, each with 4 conflict claims; pharmacy P00 answers none of
-        // them with a payable code, P10 answers all four: premier count ceil(11 × 10 %) = 2.
+        // Eleven eligible pharmacies with 12 accepted overrides each; Pk codes k+2 of them R0
+        // (payable) and the rest PE, except P08..P10 which code 11: ranked 11, n = ceil(1.1)
+        // = 2, the 2nd highest score is 11/12, and P08, P09, P10 all have it.
         for index in 0..11u64 {
             let pharmacy = format!("P{index:02}");
             let first = index * 10_000;
             rows.extend(volume(&pharmacy, first, 600));
-            for n in 0..4u64 {
-                let answered = n < index.min(4);
-                let claim = override_claim(first + 5_000 + n, &pharmacy, "R0", answered);
-                rows.push(claim);
+            let payable = if index >= 8 { 11 } else { index + 2 };
+            for n in 0..12u64 {
+                let code = if n < payable { "R0" } else { "PE" };
+                rows.push(override_claim(first + 5_000 + n, &pharmacy, code, true));
             }
+        }
+        // 5 alerts at 100 %: below premier_min_alerts (10), not ranked.
+        rows.extend(volume("SMALL", 200_000, 600));
+        for n in 0..5u64 {
+            rows.push(override_claim(205_000 + n, "SMALL", "R0", true));
         }
         let report = p4p_report(rows, &settings, half_year()).unwrap();
         let premier: Vec<&str> = report
@@ -757,18 +984,20 @@ mod tests {
             .filter(|line| line.premier)
             .map(|line| line.pharmacy_id.as_str())
             .collect();
-        // P04..P10 all score 100 %: the tie goes to the lower pharmacy ids.
-        assert_eq!(premier, vec!["P04", "P05"]);
-        assert_eq!(line(&report, "P02").premier_score_basis_points, Some(5_000));
-        assert_eq!(report.totals.premier_pharmacies, 2);
+        assert_eq!(premier, vec!["P08", "P09", "P10"]);
+        assert_eq!(line(&report, "P02").premier_score_basis_points, Some(3_333));
+        assert_eq!(line(&report, "P10").premier_alerts, 12);
+        assert_eq!(line(&report, "SMALL").premier_score_basis_points, None);
+        assert_eq!(report.totals.premier_pharmacies, 3);
     }
 
     #[test]
     fn a_reject_dispensed_after_review_is_one_alert_with_the_claim_that_followed() {
-        // Rejected, then paid with R0 two days later: one alert, handled → 100 %.
-        // Rejected and never dispensed: one alert, handled → 100 %.
-        // Rejected, then paid without a code: one alert, not handled → 0 %.
-        let settings = settings();
+        // Rejected, then paid with an accepted R0 override two days later: one alert, handled
+        // → 100 %. Rejected and never dispensed: one episode, handled → 100 %. Rejected, then
+        // paid without a code: dispensed, no override: no alert, not ranked.
+        let mut settings = settings();
+        settings.premier_min_alerts = 1;
         let mut rows = volume("A", 0, 600);
         rows.extend(volume("B", 10_000, 600));
         rows.extend(volume("C", 20_000, 600));
@@ -791,7 +1020,7 @@ mod tests {
         let score = |id| line(&report, id).premier_score_basis_points;
         assert_eq!(
             (score("A"), score("B"), score("C")),
-            (Some(10_000), Some(10_000), Some(0))
+            (Some(10_000), Some(10_000), None)
         );
     }
 

@@ -248,7 +248,7 @@ fn scan_rows(
 fn statements() -> [String; 4] {
     let child = |columns: &str, table: &str, order: &str| {
         format!(
-            "SELECT {columns} FROM {table} x JOIN claims c ON c.id = x.claim_id \
+            "SELECT {columns} FROM {table} JOIN claims c ON c.id = x.claim_id \
              WHERE {ROW_FILTER} ORDER BY x.claim_id, x.{order}"
         )
     };
@@ -261,12 +261,12 @@ fn statements() -> [String; 4] {
     );
     [
         claims,
-        child("x.claim_id, x.code", "claim_reject_codes", "position"),
-        child("x.claim_id, x.edit, x.action", "conflicts", "position"),
+        child("x.claim_id, x.code", "claim_reject_codes x", "position"),
+        child("x.claim_id, x.edit, x.action", "conflicts x", "position"),
         child(
             "x.claim_id, x.professional, x.result, \
-             x.matched_conflict_id IS NOT NULL, x.overrode",
-            "dur_pps",
+             x.matched_conflict_id IS NOT NULL, x.overrode, m.edit, m.action",
+            "dur_pps x LEFT JOIN conflicts m ON m.id = x.matched_conflict_id",
             "counter",
         ),
     ]
@@ -391,6 +391,7 @@ fn dur_pps_row(row: Row) -> Child<DurPpsRow> {
             result,
             answered: row.try_get(3)?,
             overrode: row.try_get(4)?,
+            answered_conflict: ConflictRow::from_columns(row.try_get(5)?, row.try_get(6)?),
         }),
         _ => Err(corrupt(claim_id, "DUR/PPS code")),
     };

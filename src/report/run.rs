@@ -74,11 +74,11 @@ pub fn run(
         let (from, to) = (period.from(), period.to());
         return Err(ReportError::NoClaims { from, to });
     }
-    let rules = || rules.ok_or_else(|| ReportError::Rules("no rule tables given".into()));
+    let required = || rules.ok_or_else(|| ReportError::Rules("no rule tables given".into()));
     match kind {
-        Kind::P4p => run_p4p(source, settings, period, progress).map(Report::P4p),
-        Kind::Quality => run_quality(source, settings, rules()?, period, progress),
-        Kind::Safety => run_safety(source, settings, rules()?, period, progress),
+        Kind::P4p => run_p4p(source, settings, rules, period, progress).map(Report::P4p),
+        Kind::Quality => run_quality(source, settings, required()?, period, progress),
+        Kind::Safety => run_safety(source, settings, required()?, period, progress),
     }
 }
 
@@ -108,13 +108,17 @@ fn run_safety(
     Ok(Report::Safety(tally.finish()))
 }
 
+/// The P4P report; with rule tables, the NDCs of one drug product are one drug for the
+/// not-dispensed follow-up (without them, each product is its own).
 fn run_p4p(
     source: &dyn ClaimSource,
     settings: &Settings,
+    rules: Option<&RuleSet>,
     period: Period,
     progress: Progress<'_>,
 ) -> Result<P4pReport, ReportError> {
-    let mut tally = P4pTally::new(&settings.p4p, period);
+    let drugs = rules.map(p4p::DrugProducts::of).unwrap_or_default();
+    let mut tally = P4pTally::new(&settings.p4p, period, drugs);
     if let Some(latest) = source.latest_paid_date()? {
         tally.note_store_latest_paid(latest);
     }

@@ -6,7 +6,7 @@
 //! are refused (`deny_unknown_fields`), so a misspelt key can never silently fall back to a
 //! default. Must never read files itself or hold anything but plain settings.
 
-use crate::claim::codes;
+use crate::claim::{codes, Edit};
 use crate::limits::{REPORT_SETTINGS_CLASSES_MAX, REPORT_WINDOW_DAYS_MAX};
 use crate::report::ReportError;
 use serde::Deserialize;
@@ -46,6 +46,12 @@ pub struct P4pSettings {
     pub eligibility_paid_claims_per_half_year: u64,
     /// Premier designation: the top this-many percent of ranked pharmacies.
     pub premier_percentile: u32,
+    /// Edits whose rejecting conflicts, overridden, can earn intervention credit (names as in
+    /// `ruleset.toml`).
+    pub credit_edits: Vec<String>,
+    /// Alerts (credited-edit overrides plus not-dispensed episodes) a pharmacy needs to be
+    /// ranked for premier.
+    pub premier_min_alerts: u64,
 }
 
 impl Default for P4pSettings {
@@ -60,11 +66,21 @@ impl Default for P4pSettings {
             follow_up_days: 7,
             eligibility_paid_claims_per_half_year: 500,
             premier_percentile: 10,
+            credit_edits: strings(&["ddi", "duplication", "high_dose", "elderly_high_risk"]),
+            premier_min_alerts: 10,
         }
     }
 }
 
 impl P4pSettings {
+    /// The credit edits (names that are no edit are refused by validation).
+    pub fn credit_edits(&self) -> Vec<Edit> {
+        self.credit_edits
+            .iter()
+            .filter_map(|name| Edit::parse(name))
+            .collect()
+    }
+
     pub fn is_payable(&self, professional: &str) -> bool {
         self.payable_professional_codes
             .iter()
@@ -100,6 +116,12 @@ impl P4pSettings {
             "p4p: bonus_threshold_basis_points is above 10000 (100 %)".into(),
         )?;
         check_window("p4p.follow_up_days", self.follow_up_days, 0)?;
+        for name in &self.credit_edits {
+            check(
+                Edit::parse(name).is_some(),
+                format!("p4p: credit_edits: {name:?} is not an edit"),
+            )?;
+        }
         check(
             self.premier_percentile <= 100,
             "p4p: premier_percentile is above 100".into(),

@@ -226,7 +226,7 @@ impl<'c> Statements<'c> {
     fn prepare(connection: &'c Connection) -> Result<Statements<'c>, ReportError> {
         let child = |columns: &str, table: &str, order: &str| {
             format!(
-                "SELECT {columns} FROM {table} x JOIN claims c ON c.id = x.claim_id \
+                "SELECT {columns} FROM {table} JOIN claims c ON c.id = x.claim_id \
                  WHERE {ROW_FILTER} ORDER BY x.claim_id, x.{order}"
             )
         };
@@ -234,18 +234,18 @@ impl<'c> Statements<'c> {
             claims: connection.prepare(&claims_sql())?,
             rejects: connection.prepare(&child(
                 "x.claim_id, x.code",
-                "claim_reject_codes",
+                "claim_reject_codes x",
                 "position",
             ))?,
             conflicts: connection.prepare(&child(
                 "x.claim_id, x.edit, x.action",
-                "conflicts",
+                "conflicts x",
                 "position",
             ))?,
             dur_pps: connection.prepare(&child(
                 "x.claim_id, x.professional, x.result, \
-                 x.matched_conflict_id IS NOT NULL, x.overrode",
-                "dur_pps",
+                 x.matched_conflict_id IS NOT NULL, x.overrode, m.edit, m.action",
+                "dur_pps x LEFT JOIN conflicts m ON m.id = x.matched_conflict_id",
                 "counter",
             ))?,
         })
@@ -380,6 +380,7 @@ fn dur_pps_row(row: &Row<'_>) -> Child<DurPpsRow> {
             result,
             answered: row.get(3)?,
             overrode: row.get(4)?,
+            answered_conflict: ConflictRow::from_columns(text(row, 5)?, text(row, 6)?),
         }),
         _ => Err(corrupt(claim_id, "DUR/PPS code")),
     };

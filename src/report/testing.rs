@@ -53,18 +53,33 @@ pub(crate) fn with_conflict(mut row: ClaimRow, edit: Edit, action: Action) -> Cl
     row
 }
 
-/// Adds a DUR/PPS occurrence; `answered` says whether it matched a raised conflict.
+/// Adds a DUR/PPS occurrence; `answered` says whether it matched (and overrode) the claim's
+/// last conflict.
 pub(crate) fn with_codes(
-    mut row: ClaimRow,
+    row: ClaimRow,
     professional: &str,
     result: &str,
     answered: bool,
 ) -> ClaimRow {
+    with_occurrence(row, professional, result, answered, answered)
+}
+
+/// Adds a DUR/PPS occurrence that answered the claim's last conflict (when `answered`) and
+/// overrode it (when `overrode` too): `answered && !overrode` is a refused override.
+pub(crate) fn with_occurrence(
+    mut row: ClaimRow,
+    professional: &str,
+    result: &str,
+    answered: bool,
+    overrode: bool,
+) -> ClaimRow {
+    let answered_conflict = row.conflicts.last().copied().filter(|_| answered);
     row.dur_pps.push(DurPpsRow {
         professional: Code2::parse(professional.as_bytes()),
         result: Code2::parse(result.as_bytes()),
         answered,
-        overrode: answered,
+        overrode: answered && overrode,
+        answered_conflict,
     });
     row
 }
