@@ -88,6 +88,7 @@ async fn three_nodes_share_fills_reversals_and_races_through_the_database() {
 
     race_the_same_claim_on_two_nodes(&nodes.a, &nodes.b, &schema).await;
     race_the_same_reversal_on_two_nodes(&nodes.a, &nodes.b).await;
+    race_another_product_on_two_nodes(&nodes.a, &nodes.b, &schema).await;
     kill_a_node_mid_stream(nodes, &schema).await;
 }
 
@@ -137,6 +138,61 @@ async fn race_the_same_claim_on_two_nodes(
     assert!(
         caught >= 1,
         "no round raced past the history reads of both nodes"
+    );
+}
+
+/// Each round sends the same Rx, fill and date with two different products to A and B at the
+/// same moment: one P, and the other 83 without an authorization — whether its node saw the
+/// paid claim before planning or only the unique index at commit.
+async fn race_another_product_on_two_nodes(
+    a: &GatewayProcess,
+    b: &GatewayProcess,
+    schema: &PgSchema,
+) {
+    let caught = || -> usize {
+        [a, b]
+            .iter()
+            .map(|node| node.logs().matches("already paid").count())
+            .sum()
+    };
+    let caught_before = caught();
+    let mut on_a = Client::connect(a.addr).await;
+    let mut on_b = Client::connect(b.addr).await;
+    for round in 0..RACE_ROUNDS {
+        let patient = Person::adult(&format!("PROD{round:06}"));
+        let rx = 900 + round;
+        let atorvastatin = patient.b1(rx, ATORVASTATIN_10MG, days_ago(1)).encode();
+        let warfarin = patient.b1(rx, WARFARIN_5MG, days_ago(1)).encode();
+        let (first, second) = tokio::join!(on_a.send(&atorvastatin), on_b.send(&warfarin));
+        let mut answers = [
+            (
+                statuses(&first),
+                rejects(&first, 0),
+                authorization(&first, 0),
+            ),
+            (
+                statuses(&second),
+                rejects(&second, 0),
+                authorization(&second, 0),
+            ),
+        ];
+        answers.sort();
+        let [(paid, _, number), (refused, codes, none)] = answers;
+        assert_eq!(
+            (paid.as_str(), refused.as_str()),
+            ("P", "R"),
+            "round {round}"
+        );
+        assert_eq!(codes, ["83"], "round {round}");
+        assert!(!number.is_empty() && none.is_empty(), "round {round}");
+    }
+    let paid = schema.number(
+        "SELECT count(*) FROM claims WHERE rx_number BETWEEN 900 AND 999 AND status = 'paid'",
+    );
+    assert_eq!(paid, RACE_ROUNDS as i64, "one product paid per raced key");
+    assert!(
+        caught() > caught_before,
+        "no round reached the unique index at commit (the path that answered D before)"
     );
 }
 

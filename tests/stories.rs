@@ -629,6 +629,41 @@ async fn a_duplicate_is_answered_d_with_the_original_authorization_and_not_recor
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_rx_and_fill_in_one_transmission_is_83_and_only_committed_claims_carry_an_authorization(
+) {
+    let mut story = Story::start().await;
+    let patient = Person::adult("REPEAT0001");
+    let day = days_ago(1);
+    // The second transaction repeats the first's Rx 1, fill 0 with another product.
+    let repeated = patient
+        .b1(1, ATORVASTATIN_10MG, day)
+        .next_claim()
+        .rx(1)
+        .ndc(WARFARIN_5MG);
+    let response = story.send(repeated).await;
+    assert_eq!(statuses(&response), "PR", "{response:?}");
+    assert_eq!(rejects(&response, 1), ["83"]);
+    assert_eq!(authorization(&response, 1), "");
+    let first = story.recorded(&response, "paid");
+    assert_eq!(story.store().claims_for_rx(1).len(), 1, "{first:?}");
+    // Two reversals of one claim in one transmission: the first reverses it, the second is 83.
+    let reversals = patient
+        .b2(1, ATORVASTATIN_10MG, day)
+        .no_patient()
+        .next_claim()
+        .rx(1);
+    let reversed = story.send(reversals).await;
+    assert_eq!(statuses(&reversed), "AR", "{reversed:?}");
+    assert_eq!(rejects(&reversed, 1), ["83"]);
+    let original = story
+        .store()
+        .claim_by_authorization(&authorization(&response, 0))
+        .expect("the original");
+    assert!(!original.counts_as_paid());
+    story.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reversal_is_approved_and_the_claim_it_conflicted_with_then_pays() {
     let mut story = Story::start().await;
     let patient = Person::adult("REV0000001");

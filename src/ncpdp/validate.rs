@@ -99,6 +99,8 @@ pub enum ProblemKind {
     RxQualifier,
     RxNumber,
     FillNumber,
+    /// Rx and fill number repeat an earlier transaction of the transmission.
+    RepeatedClaimKey,
     DaysSupply,
     CompoundCode,
     ProductQualifier,
@@ -164,6 +166,7 @@ impl ProblemKind {
             K::RxQualifier => reject::RX_QUALIFIER,
             K::RxNumber => reject::RX_NUMBER,
             K::FillNumber => reject::FILL_NUMBER,
+            K::RepeatedClaimKey => reject::DUPLICATE_PAID,
             K::DaysSupply => reject::DAYS_SUPPLY,
             K::CompoundCode => reject::COMPOUND_CODE,
             K::ProductQualifier => reject::PRODUCT_QUALIFIER,
@@ -817,6 +820,7 @@ pub fn validate_request(message: &Message<'_>) -> Validated {
     let patient = read_patient(&mut c, message, needs, date_of_service);
     check_group_count(&mut c, message, needs);
     let transactions = read_transactions(&mut c, message, needs);
+    check_repeated_claim_keys(&mut c, &transactions);
     let transmission_problems = c.take(Place::Transmission);
     let transactions = transactions
         .into_iter()
@@ -1175,6 +1179,29 @@ fn read_transactions(
     }
     c.place = Place::Transmission;
     transactions
+}
+
+/// A transaction whose Rx number and fill number repeat an earlier one's (one pharmacy per
+/// transmission) is rejected 83 and never adjudicated; the earlier one is processed normally.
+/// Transactions whose Rx number was unreadable (0) are left to their own problems.
+fn check_repeated_claim_keys(c: &mut Collector, transactions: &[Transaction]) {
+    for (index, transaction) in transactions.iter().enumerate() {
+        let key = (transaction.rx_number, transaction.fill_number);
+        let earlier = transactions.get(..index).unwrap_or_default();
+        let Some(first) = earlier
+            .iter()
+            .position(|other| key.0 != 0 && (other.rx_number, other.fill_number) == key)
+        else {
+            continue;
+        };
+        c.place = Place::Transaction(index);
+        let message = format!(
+            "Rx number and fill number repeat transaction {} of this transmission",
+            first + 1
+        );
+        c.add(ProblemKind::RepeatedClaimKey, Some(*b"D2"), message);
+    }
+    c.place = Place::Transmission;
 }
 
 fn find<'s, 'a>(group: &'s [Segment<'a>], id: &[u8; 2]) -> Option<&'s Segment<'a>> {

@@ -519,3 +519,32 @@ fn field_kinds_map_the_fields_the_brief_names() {
         assert_eq!(field_kind(field_id).reject_code().as_str(), code, "{field}");
     }
 }
+
+#[test]
+fn a_repeated_rx_and_fill_in_one_transmission_is_83_on_the_later_one_only() {
+    let repeated = ClaimBuilder::b1()
+        .rx(5)
+        .next_claim()
+        .rx(6)
+        .next_claim()
+        .rx(5);
+    let message_bytes = repeated.encode();
+    let message = parse(&message_bytes).expect("a request");
+    let validated = validate_request(&message);
+    assert!(validated.reject_codes(0).is_empty());
+    assert!(validated.reject_codes(1).is_empty());
+    assert_eq!(validated.reject_codes(2), [reject::DUPLICATE_PAID]);
+    let problem = validated
+        .problems()
+        .find(|(place, _)| *place == Place::Transaction(2));
+    let (_, problem) = problem.expect("a problem at the third transaction");
+    assert!(
+        problem.message.contains("repeat transaction 1"),
+        "{problem:?}"
+    );
+    // Another fill of the same Rx is another claim key; reversals obey the same rule.
+    let refill = ClaimBuilder::b1().rx(5).next_claim().rx(5).fill(1);
+    assert_eq!(codes(&refill.encode()), Vec::<String>::new());
+    let reversals = ClaimBuilder::b2().no_patient().rx(9).next_claim().rx(9);
+    assert_eq!(codes(&reversals.encode()), ["83"]);
+}

@@ -40,7 +40,7 @@ use futures::future::{BoxFuture, FutureExt};
 use tokio::sync::oneshot;
 use tracing::Instrument;
 
-use crate::claim::{reject, Date, Decision, PatientKey, Status, TransactionCode};
+use crate::claim::{reject, Date, Decision, Ndc, PatientKey, Status, TransactionCode};
 use crate::history::{self, History, PaidClaim};
 use crate::ncpdp::{self, Response, ResponseHeader, Validated};
 use crate::rules::LiveRules;
@@ -295,8 +295,9 @@ impl Finish {
     }
 
     /// The commit failed: every recorded transaction is rejected 99 — except a race the store
-    /// caught: the same claim paid meanwhile is answered D with the original number, and a
-    /// reversal of a claim reversed meanwhile (by another node) S.
+    /// caught: the same claim paid meanwhile is answered D with the original number (83 when
+    /// that claim is of another product), and a reversal of a claim reversed meanwhile (by
+    /// another node) S. No reply gets an authorization the store did not commit.
     fn failed(&mut self, error: &StoreError) {
         tracing::error!(%error, "claim store refused a transmission: answering 99");
         for outcome in self
@@ -304,7 +305,8 @@ impl Finish {
             .iter_mut()
             .filter(|outcome| outcome.recorded.is_some())
         {
-            let reversal = matches!(outcome.update.take(), Some(Update::Reversal(_)));
+            let update = outcome.update.take();
+            let reversal = matches!(update, Some(Update::Reversal(_)));
             outcome.decision = match error {
                 StoreError::AlreadyReversed { index, .. }
                     if reversal && outcome.recorded == Some(*index) =>
@@ -313,6 +315,14 @@ impl Finish {
                         status: Status::DuplicateOfApproved,
                         ..Decision::rejected(Vec::new(), outcome.decision.ruleset.clone())
                     }
+                }
+                StoreError::AlreadyPaid {
+                    index, product_id, ..
+                } if outcome.recorded == Some(*index) && !same_product(&update, product_id) => {
+                    Decision::rejected(
+                        vec![reject::DUPLICATE_PAID],
+                        outcome.decision.ruleset.clone(),
+                    )
                 }
                 StoreError::AlreadyPaid {
                     index,
@@ -332,6 +342,16 @@ impl Finish {
             };
         }
     }
+}
+
+/// Whether the paid claim `update` would have recorded is of the committed claim's product
+/// (407-D7 as stored).
+fn same_product(update: &Option<Update>, product_id: &str) -> bool {
+    let paid = match update {
+        Some(Update::Paid(fill)) | Some(Update::Rebill { paid: fill, .. }) => fill,
+        _ => return false,
+    };
+    Ndc::parse(product_id.trim().as_bytes()) == Some(paid.ndc)
 }
 
 fn apply(history: &History, key: Option<&PatientKey>, update: Update, claim_id: u64) {
