@@ -64,6 +64,10 @@ const REQUIRED: &[(&str, &str)] = &[
     ("durgate_history_patients", "gauge"),
     ("durgate_history_fills", "gauge"),
     ("durgate_rules_info", "gauge"),
+    ("durgate_build_info", "gauge"),
+    ("durgate_process_cpu_seconds_total", "counter"),
+    ("durgate_process_resident_memory_bytes", "gauge"),
+    ("durgate_process_open_fds", "gauge"),
 ];
 
 /// Every label name the gateway may use, with the values it may take (`None`: open but
@@ -128,7 +132,9 @@ fn allowed_labels() -> BTreeMap<&'static str, Option<Vec<&'static str>>> {
         ("outcome", Some(outcomes)),
         ("reason", Some(reasons)),
         ("id", None),
+        // The rule tables' version, or the build's version and commit (durgate_build_info).
         ("version", None),
+        ("commit", None),
         ("le", None),
     ])
 }

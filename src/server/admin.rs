@@ -106,7 +106,9 @@ async fn answer<A: Admin>(
 
 /// The store check may wait for a lock (up to the store's busy timeout): a blocking thread.
 async fn readiness<A: Admin>(admin: Arc<A>) -> (StatusCode, String) {
-    match tokio::task::spawn_blocking(move || admin.ready()).await {
+    let checked = tokio::task::spawn_blocking(move || admin.ready()).await;
+    super::metrics::readiness(matches!(checked, Ok(Ok(()))));
+    match checked {
         Ok(Ok(())) => (StatusCode::OK, "ready\n".to_string()),
         Ok(Err(reason)) => (
             StatusCode::SERVICE_UNAVAILABLE,

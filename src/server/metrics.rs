@@ -40,6 +40,16 @@ pub const HISTORY_FILLS: &str = "durgate_history_fills";
 pub const RULES_INFO: &str = "durgate_rules_info";
 pub const TLS_RELOADS: &str = "durgate_tls_reloads_total";
 pub const TLS_HANDSHAKE_FAILURES: &str = "durgate_tls_handshake_failures_total";
+pub const BUILD_INFO: &str = "durgate_build_info";
+pub const READY: &str = "durgate_ready";
+/// Prefix of the process metrics (`durgate_process_cpu_seconds_total`, `..._open_fds`, ...).
+const PROCESS_PREFIX: &str = "durgate_";
+
+/// The commit the binary was built from (set by the build when it can tell).
+pub const BUILD_COMMIT: &str = match option_env!("DURGATE_GIT_COMMIT") {
+    Some(commit) => commit,
+    None => "unknown",
+};
 
 /// Latency buckets (seconds): 50 µs .. 2.5 s.
 const LATENCY_BUCKETS_SECONDS: &[f64] = &[
@@ -64,6 +74,7 @@ const BATCH_BUCKETS_RECORDS: &[f64] = &[
 ];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+static PROCESS: OnceLock<metrics_process::Collector> = OnceLock::new();
 
 /// Installs the process-wide recorder once (later calls return the same handle).
 pub fn install() -> PrometheusHandle {
@@ -87,6 +98,10 @@ fn build_recorder() -> PrometheusHandle {
     match builder.install_recorder() {
         Ok(handle) => {
             describe_all();
+            PROCESS
+                .get_or_init(|| metrics_process::Collector::new(PROCESS_PREFIX))
+                .describe();
+            start_at_zero();
             handle
         }
         // Another recorder is already global (an embedding program): export an empty registry.
@@ -145,13 +160,107 @@ fn describe_all() {
     describe_gauge!(HISTORY_PATIENTS, "Patients in the in-memory DUR history.");
     describe_gauge!(HISTORY_FILLS, "Fills in the in-memory DUR history.");
     describe_gauge!(
+        READY,
+        "The last /readyz answer: 1 ready, 0 not ready (updated each time /readyz is asked)."
+    );
+    describe_gauge!(
+        BUILD_INFO,
+        "The running build: always 1, with its version and commit as labels."
+    );
+    describe_gauge!(
         RULES_INFO,
         "Rule tables by id and version: 1 for the live tables, 0 for retired ones."
     );
 }
 
-/// The text exposition for `/metrics`.
+/// Statuses each transaction code can be answered with.
+const STATUSES_BY_CODE: [(TransactionCode, &[Status]); 4] = [
+    (
+        TransactionCode::B1,
+        &[Status::Paid, Status::Rejected, Status::Duplicate],
+    ),
+    (
+        TransactionCode::B2,
+        &[
+            Status::Approved,
+            Status::Rejected,
+            Status::DuplicateOfApproved,
+        ],
+    ),
+    (
+        TransactionCode::B3,
+        &[Status::Paid, Status::Rejected, Status::Duplicate],
+    ),
+    (TransactionCode::E1, &[Status::Approved, Status::Rejected]),
+];
+const REJECT_FAMILIES: [&str; 6] = [
+    "dur",
+    "early_refill",
+    "not_covered",
+    "reversal",
+    "host",
+    "validation",
+];
+const FRAME_REFUSALS: [&str; 6] = [
+    "not_d0",
+    "oversize",
+    "garbage",
+    "truncated",
+    "read_timeout",
+    "tls_handshake",
+];
+
+/// Every counter series an alert or dashboard panel queries, and every histogram, present
+/// at zero from start-up (a series that appears on first use has no rate to alert on).
+/// Overrides appear on first use: their professional-service label has too many values.
+fn start_at_zero() {
+    gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION"), "commit" => BUILD_COMMIT).set(1.0);
+    for (code, statuses) in STATUSES_BY_CODE {
+        for status in statuses {
+            counter!(CLAIMS, "transaction_code" => code.as_str(), "status" => status.as_str())
+                .absolute(0);
+        }
+    }
+    for family in REJECT_FAMILIES {
+        counter!(REJECT_CODES, "family" => family).absolute(0);
+    }
+    for edit in Edit::ALL {
+        for action in ["reject", "warn"] {
+            counter!(DUR_CONFLICTS, "edit" => edit.as_str(), "action" => action).absolute(0);
+        }
+    }
+    for reason in FRAME_REFUSALS {
+        counter!(FRAMES_REFUSED, "reason" => reason).absolute(0);
+    }
+    start_outcomes_at_zero();
+    for name in [
+        CLAIM_LATENCY,
+        ADJUDICATION_TIME,
+        STORE_COMMIT_LATENCY,
+        STORE_BATCH_RECORDS,
+    ] {
+        let _registered = histogram!(name);
+    }
+}
+
+fn start_outcomes_at_zero() {
+    counter!(DUPLICATES).absolute(0);
+    for outcome in ["approved", "already_reversed", "not_found", "rejected"] {
+        counter!(REVERSALS, "outcome" => outcome).absolute(0);
+    }
+    for outcome in ["accepted", "refused"] {
+        counter!(CONNECTIONS, "outcome" => outcome).absolute(0);
+    }
+    for outcome in ["ok", "refused"] {
+        counter!(RULE_RELOADS, "outcome" => outcome).absolute(0);
+    }
+}
+
+/// The text exposition for `/metrics` (process metrics sampled now).
 pub fn render() -> String {
+    if let Some(process) = PROCESS.get() {
+        process.collect();
+    }
     HANDLE
         .get()
         .map(PrometheusHandle::render)
@@ -287,6 +396,11 @@ pub fn tls_reload(endpoint: &'static str, ok: bool) {
 /// `endpoint`: `claims` or `admin`; `reason`: `failed` or `timeout`.
 pub fn tls_handshake_failed(endpoint: &'static str, reason: &'static str) {
     counter!(TLS_HANDSHAKE_FAILURES, "endpoint" => endpoint, "reason" => reason).increment(1);
+}
+
+/// The answer `/readyz` just gave.
+pub fn readiness(ready: bool) {
+    gauge!(READY).set(if ready { 1.0 } else { 0.0 });
 }
 
 pub fn rule_reload(ok: bool) {
