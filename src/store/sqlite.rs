@@ -78,6 +78,9 @@ pub struct SqliteStore {
     reader: Mutex<Connection>,
     counters: Arc<Counters>,
     options: StoreOptions,
+    /// The store file, exclusively locked while this store is open: a second gateway on the
+    /// same file is refused at start instead of sharing it.
+    _serving: std::fs::File,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -89,6 +92,7 @@ impl SqliteStore {
     /// writer thread.
     pub fn open(path: &Path, options: StoreOptions) -> Result<SqliteStore, StoreError> {
         let options = options.bounded();
+        let serving = claim_file(path)?;
         let mut writer_connection = connect(path, options.busy_timeout)?;
         migrate(&mut writer_connection)?;
         let reader = connect(path, options.busy_timeout)?;
@@ -111,23 +115,53 @@ impl SqliteStore {
             reader: Mutex::new(reader),
             counters,
             options,
+            _serving: serving,
         })
     }
 }
 
-/// Opens (creating if needed) the store file as SQLite will, so that a failure names the path
-/// and the operating system's reason (SQLite says only "unable to open database file").
-fn probe_file(path: &Path) -> Result<(), StoreError> {
+/// Permissions of a store file the gateway creates: it holds PHI. SQLite gives its `-wal`
+/// and `-shm` files the database file's permissions.
+const STORE_FILE_MODE: u32 = 0o600;
+
+/// Opens (creating if needed, mode [`STORE_FILE_MODE`]) the store file as SQLite will, so
+/// that a failure names the path and the operating system's reason (SQLite says only
+/// "unable to open database file").
+fn open_file(path: &Path) -> Result<std::fs::File, StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
     let opened = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
+        .mode(STORE_FILE_MODE)
         .open(path);
-    opened.map(drop).map_err(|error| StoreError::Open {
+    opened.map_err(|error| open_error(path, error.to_string()))
+}
+
+fn open_error(path: &Path, reason: String) -> StoreError {
+    StoreError::Open {
         path: path.display().to_string(),
-        reason: error.to_string(),
-    })
+        reason,
+    }
+}
+
+fn probe_file(path: &Path) -> Result<(), StoreError> {
+    open_file(path).map(drop)
+}
+
+/// The store file, exclusively locked for this process (an advisory lock, independent of
+/// SQLite's own locks); refused when another store holds it.
+fn claim_file(path: &Path) -> Result<std::fs::File, StoreError> {
+    let file = open_file(path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(open_error(
+            path,
+            "another gateway process is already serving this store file".into(),
+        )),
+        Err(std::fs::TryLockError::Error(error)) => Err(open_error(path, error.to_string())),
+    }
 }
 
 /// Page cache per connection: 64 MiB (SQLite reads a negative `cache_size` as KiB).
@@ -353,6 +387,24 @@ fn parse_iso_date(text: &str) -> Option<Date> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_store_file_is_private_and_served_by_one_store_at_a_time() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("claims.db");
+        let first = SqliteStore::open(&path, StoreOptions::default()).expect("first open");
+        for file in ["claims.db", "claims.db-wal", "claims.db-shm"] {
+            let mode = std::fs::metadata(dir.path().join(file)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, STORE_FILE_MODE, "{file}");
+        }
+        let second = SqliteStore::open(&path, StoreOptions::default());
+        let refused = second.err().map(|error| error.to_string()).unwrap_or_default();
+        assert!(refused.contains("already serving this store file"), "{refused:?}");
+        assert!(refused.contains("claims.db"), "{refused:?}");
+        drop(first);
+        SqliteStore::open(&path, StoreOptions::default()).expect("open again once closed");
+    }
 
     #[test]
     fn iso_dates_read_back_what_the_store_writes() {
