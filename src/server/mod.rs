@@ -176,16 +176,21 @@ impl Gateway {
 
 /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
 pub async fn run(config: &Config) -> Result<(), ServerError> {
+    // Signal handlers first: a SIGHUP or SIGTERM during start-up (a long history rebuild)
+    // must neither kill the process nor be lost. Registering SIGHUP here replaces its
+    // default action (terminate) for the life of the process; the reload watch listens later.
+    use tokio::signal::unix::{signal, SignalKind};
+    let _hangup_during_start = signal(SignalKind::hangup());
+    let terminate = signal(SignalKind::terminate()).ok();
     let gateway = Gateway::start(config).await?;
-    wait_for_stop_signal().await;
+    wait_for_stop_signal(terminate).await;
     tracing::info!("stop signal: finishing in-flight claims");
     gateway.shutdown().await;
     Ok(())
 }
 
-async fn wait_for_stop_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut terminate) = signal(SignalKind::terminate()) else {
+async fn wait_for_stop_signal(terminate: Option<tokio::signal::unix::Signal>) {
+    let Some(mut terminate) = terminate else {
         let _ = tokio::signal::ctrl_c().await;
         return;
     };
