@@ -321,7 +321,7 @@ pub mod reject {
     pub const REPEATING_SEGMENT: RejectCode = RejectCode::new("R7");
     pub const SYNTAX_ERROR: RejectCode = RejectCode::new("R8");
     pub const DUR_COUNTER_NOT_FIRST: RejectCode = RejectCode::new("488");
-    // Request validation (`ncpdp::validate`), ECL10 via `ncpdp-d0.md` §10.5.
+    // Request validation (`ncpdp::validate`), the D.0 reject code list (ECL10).
     pub const GROUP_ID: RejectCode = RejectCode::new("06");
     pub const DAW_CODE: RejectCode = RejectCode::new("22");
     pub const INGREDIENT_COST: RejectCode = RejectCode::new("23");
@@ -338,7 +338,7 @@ pub mod reject {
     pub const CO_AGENT_QUALIFIER_ORDER: RejectCode = RejectCode::new("489");
 }
 
-/// NCPDP code lists the gateway validates against (ECL10, via `ncpdp-d0.md` §10.3).
+/// NCPDP code lists the gateway validates against (ECL10).
 pub mod codes {
     /// 439-E4 reason for service.
     pub const REASON_FOR_SERVICE: &[&str] = &[

@@ -1,4 +1,4 @@
-//! Bad traffic on some connections never disturbs the others (`gateway-behaviour.md`,
+//! Bad traffic on some connections never disturbs the others (`docs/behaviour.md`,
 //! Transport): an oversize frame, garbage between frames, a client dripping bytes past the read
 //! deadline, a burst of idle connections, a header that cannot be read, and connections beyond
 //! the limit. Each story runs while a well-behaved client keeps billing and must keep getting

@@ -1,4 +1,4 @@
-//! The gateway's contract (`gateway-behaviour.md`), one story per row and per precise reading,
+//! The gateway's contract (`docs/behaviour.md`), one story per row and per precise reading,
 //! through a real socket to a real gateway with the sample rule tables and a fresh SQLite store.
 //!
 //! Each story uses its own patients and its own gateway, and dates of service relative to today

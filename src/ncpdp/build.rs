@@ -44,7 +44,7 @@ pub const PHARMACY_ID: &str = "1234567893";
 pub const PRESCRIBER_ID: &str = "1588667638";
 /// Default 302-C2 cardholder id (invented).
 pub const CARDHOLDER_ID: &str = "SYN0000001";
-/// Default product: atorvastatin calcium 10 mg (clinical-facts `ndc_products.csv`).
+/// Default product: atorvastatin calcium 10 mg (the sample rule tables' products.csv).
 pub const NDC_ATORVASTATIN_10MG: &str = "67877051190";
 
 /// Default 401-D1: 2026-03-02.

@@ -1,4 +1,4 @@
-//! NCPDP D.0 field and segment names (spec `ncpdp-d0.md` §3, §4, §6) in one data table.
+//! NCPDP D.0 field and segment names (NCPDP Telecommunication Standard D.0) in one data table.
 //!
 //! Tier 2, inside `ncpdp`: read by the dump (names), by validation (which fields may repeat,
 //! field widths) and by nothing else. Pure data with lookup helpers.

@@ -1,4 +1,4 @@
-//! Number encodings of D.0 fields (spec `ncpdp-d0.md` §7): plain digits, signed overpunch
+//! Number encodings of D.0 fields (NCPDP Telecommunication Standard D.0): plain digits, signed overpunch
 //! with implied decimals (money, rates), unsigned implied decimals (quantities).
 //!
 //! Tier 2, inside `ncpdp`: validation decodes with these, the encoders write with them.

@@ -1,5 +1,5 @@
 //! Loading a rule-table folder from its file contents: validate every rule of
-//! `rule-tables.md`, then build the hot-path indexes of [`RuleSet`].
+//! `docs/rule-tables.md`, then build the hot-path indexes of [`RuleSet`].
 //!
 //! Place in the data flow: the shell reads the folder into a [`RuleSource`] (bytes per file
 //! name) and calls [`compile`]; the result is swapped in by [`super::LiveRules`]. Must never do

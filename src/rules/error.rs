@@ -7,7 +7,7 @@
 use crate::limits;
 use std::fmt;
 
-/// One broken rule of `rule-tables.md`, located in its file.
+/// One broken rule of `docs/rule-tables.md`, located in its file.
 ///
 /// `line` and `column` are 1-based; `column` counts characters, not bytes, from the start of
 /// the line to the offending cell (for `ruleset.toml`, to the offending value or key).
@@ -17,7 +17,7 @@ pub struct TableError {
     pub file: String,
     pub line: u32,
     pub column: u32,
-    /// The numbered validation rule of `rule-tables.md` that is broken (1..=10).
+    /// The numbered validation rule of `docs/rule-tables.md` that is broken (1..=10).
     pub rule: u8,
     pub message: String,
 }

@@ -1,4 +1,4 @@
-//! The rule engine: open DUR rule tables (`rule-tables.md`) loaded, validated and compiled into
+//! The rule engine: open DUR rule tables (`docs/rule-tables.md`) loaded, validated and compiled into
 //! hot-path indexes, and the DUR edits that turn a claim and the patient's fills into a
 //! [`crate::claim::Decision`].
 //!

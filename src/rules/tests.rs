@@ -211,7 +211,7 @@ fn optional_edit_files_may_hold_only_a_header() {
     );
 }
 
-/// One case per numbered validation rule of `rule-tables.md`: (file, contents, expected error).
+/// One case per numbered validation rule of `docs/rule-tables.md`: (file, contents, expected error).
 #[test]
 fn every_validation_rule_is_enforced_with_file_line_and_column() {
     let schema_two = fixture::RULESET.replace("schema = 1", "schema = 3");

@@ -395,12 +395,21 @@ mod tests {
         let path = dir.path().join("claims.db");
         let first = SqliteStore::open(&path, StoreOptions::default()).expect("first open");
         for file in ["claims.db", "claims.db-wal", "claims.db-shm"] {
-            let mode = std::fs::metadata(dir.path().join(file)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join(file))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, STORE_FILE_MODE, "{file}");
         }
         let second = SqliteStore::open(&path, StoreOptions::default());
-        let refused = second.err().map(|error| error.to_string()).unwrap_or_default();
-        assert!(refused.contains("already serving this store file"), "{refused:?}");
+        let refused = second
+            .err()
+            .map(|error| error.to_string())
+            .unwrap_or_default();
+        assert!(
+            refused.contains("already serving this store file"),
+            "{refused:?}"
+        );
         assert!(refused.contains("claims.db"), "{refused:?}");
         drop(first);
         SqliteStore::open(&path, StoreOptions::default()).expect("open again once closed");

@@ -1,5 +1,5 @@
 //! The sample generator: every file of `ncpdp-samples/{ok,reject,malformed}/NAME.d0`, built
-//! from synthetic claims (invented ids, BIN 610011, NDCs from the clinical-facts product list,
+//! from synthetic claims (invented ids, BIN 610011, NDCs from the sample rule tables product list,
 //! dates in 2026). `tests/samples.rs` checks the committed files equal what this produces and
 //! rewrites them with `UPDATE_SAMPLES=1`.
 //!
