@@ -172,8 +172,9 @@ async fn prometheus_scrapes_the_exact_claim_counts() {
     let paid = r#"durgate_claims_total{job="durgate",transaction_code="B1",status="paid"}"#;
     assert_eq!(prometheus.value(paid).await, 3.0);
     let counts = [
-        (r#"durgate_claims_total{status="duplicate"}"#, 1.0),
-        (r#"durgate_claims_total{status="rejected"}"#, 1.0),
+        // Summed: every code's series exists from start-up, at zero until used.
+        (r#"sum(durgate_claims_total{status="duplicate"})"#, 1.0),
+        (r#"sum(durgate_claims_total{status="rejected"})"#, 1.0),
         (
             r#"durgate_claims_total{transaction_code="B2",status="approved"}"#,
             1.0,
@@ -187,7 +188,7 @@ async fn prometheus_scrapes_the_exact_claim_counts() {
         (r#"durgate_reversals_total{outcome="approved"}"#, 1.0),
         (r#"sum(durgate_claim_latency_seconds_count)"#, 6.0),
         (
-            r#"durgate_rules_info{id="open-dur-sample",version="2026.11.0"}"#,
+            r#"durgate_rules_info{id="open-dur-sample",version="2026.12.0"}"#,
             1.0,
         ),
         (r#"up{job="durgate"}"#, 1.0),

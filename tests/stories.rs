@@ -136,7 +136,7 @@ fn expect_dur(dur: &ResponseDur, reason: &str, significance: u8, previous: Optio
 // ---- drug-drug interactions and overrides ---------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ddi_severity_1_rejects_88_and_no_dur_pps_code_overrides_it() {
+async fn ddi_severity_1_rejects_88_and_only_prescriber_consultation_overrides_it() {
     let mut story = Story::start().await;
     let patient = Person::adult("DDI1000001");
     let first_day = days_ago(10);
@@ -158,7 +158,8 @@ async fn ddi_severity_1_rejects_88_and_no_dur_pps_code_overrides_it() {
     );
     assert!(dur.message.contains("MAOI"), "{dur:?}");
 
-    let overridden = story.send(ssri.dur("DD", "M0", "1G")).await;
+    // The sample's severity-1 lists: M0 (prescriber consulted) with 1C/1D/1G only.
+    let overridden = story.send(ssri.clone().dur("DD", "R0", "1G")).await;
     expect(&overridden, "R", &["88"]);
     expect_dur(only_dur(&overridden), "DD", 1, Some((first_day, 60_000)));
     let store = story.store();
@@ -174,7 +175,7 @@ async fn ddi_severity_1_rejects_88_and_no_dur_pps_code_overrides_it() {
             conflict.severity,
             conflict.overridable
         ),
-        ("ddi", 1, false),
+        ("ddi", 1, true),
         "{conflict:?}"
     );
     assert_eq!(conflict.overridden_by, None);
@@ -183,6 +184,9 @@ async fn ddi_severity_1_rejects_88_and_no_dur_pps_code_overrides_it() {
     assert_eq!(codes[0].matched_conflict_id, Some(conflict.id));
     assert!(!codes[0].overrode, "{codes:?}");
     assert_eq!(store.reject_codes(last.id), ["88"]);
+    let consulted = story.send(ssri.dur("DD", "M0", "1G")).await;
+    expect(&consulted, "P", &[]);
+    story.recorded(&consulted, "paid");
     story.stop().await;
 }
 
