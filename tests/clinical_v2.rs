@@ -1,0 +1,288 @@
+//! The clinical model of the schema-2 sample tables through a real socket: standard regimens
+//! that must pay, and the ways around an edit that must not work (`docs/behaviour.md`,
+//! "Precise readings"; the sample's rows are explained in `config/rules/sample/SOURCES.md`).
+
+mod support;
+
+use durgate::claim::Date;
+use durgate::ncpdp::build::ClaimBuilder;
+use durgate::ncpdp::Response;
+use support::{born_years_before, days_ago, dur_reasons, rejects, start_gateway, statuses};
+use support::{Client, Person, TestGateway};
+
+// Products of the sample tables (config/rules/sample/products.csv).
+const MORPHINE_ER_15MG: &str = "00378265801";
+const MORPHINE_IR_15MG: &str = "00054023524";
+const SERTRALINE_50MG: &str = "99999001701";
+const SERTRALINE_100MG: &str = "99999001801";
+const OXYCODONE_5MG: &str = "00378611201";
+const OXYCODONE_10MG: &str = "00603499321";
+const FENTANYL_50_MCG_HR: &str = "00093690145";
+const TRAMADOL_50MG: &str = "00093005801";
+const WARFARIN_5MG: &str = "99999000101";
+const IBUPROFEN_800MG: &str = "99999007101";
+const PHENELZINE_15MG: &str = "99999002601";
+const PIMOZIDE_2MG: &str = "99999006201";
+const CLARITHROMYCIN_500MG: &str = "99999005001";
+const CODEINE_APAP_30_300: &str = "00093015001";
+const SIMVASTATIN_20MG: &str = "99999000301";
+const DILTIAZEM_ER_240MG: &str = "99999005401";
+
+struct Clinic {
+    gateway: TestGateway,
+    client: Client,
+}
+
+impl Clinic {
+    async fn open() -> Clinic {
+        let gateway = start_gateway().await;
+        let client = gateway.client().await;
+        Clinic { gateway, client }
+    }
+
+    async fn send(&mut self, claim: ClaimBuilder) -> Response {
+        self.client.send(&claim.encode()).await
+    }
+
+    /// Sends a claim that must pay (the history a story starts from).
+    async fn paid(&mut self, claim: ClaimBuilder) {
+        let reply = self.send(claim).await;
+        assert_eq!(statuses(&reply), "P", "{reply:?}");
+    }
+
+    async fn close(self) {
+        self.gateway.stop().await;
+    }
+}
+
+fn claim(
+    patient: &Person,
+    rx: u64,
+    ndc: &str,
+    day: Date,
+    quantity: u64,
+    days: u16,
+) -> ClaimBuilder {
+    patient
+        .b1(rx, ndc, day)
+        .quantity_milli(quantity * 1_000)
+        .days_supply(days)
+}
+
+/// The 544-FY texts of transaction 0's DUR occurrences.
+fn dur_messages(reply: &Response) -> Vec<String> {
+    reply.transactions[0]
+        .dur
+        .iter()
+        .map(|dur| dur.message.clone())
+        .collect()
+}
+
+/// A short earlier opioid fill, so that a 30-day opioid is not an opioid-naive start.
+async fn opioid_history(clinic: &mut Clinic, patient: &Person) {
+    clinic
+        .paid(claim(patient, 90, OXYCODONE_5MG, days_ago(40), 6, 3))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn er_plus_ir_morphine_pays_with_the_mme_warning() {
+    let mut clinic = Clinic::open().await;
+    let patient = Person::adult("V2MORPH001");
+    opioid_history(&mut clinic, &patient).await;
+    // Morphine ER 15 mg twice a day (30 MME), then IR 15 mg four times a day (60 MME).
+    clinic
+        .paid(claim(&patient, 1, MORPHINE_ER_15MG, days_ago(5), 60, 30))
+        .await;
+    let breakthrough = clinic
+        .send(claim(&patient, 2, MORPHINE_IR_15MG, days_ago(0), 120, 30))
+        .await;
+    assert_eq!(statuses(&breakthrough), "P", "{breakthrough:?}");
+    assert_eq!(dur_reasons(&breakthrough, 0), ["HD"]);
+    assert!(
+        dur_messages(&breakthrough)[0].contains("MME 90"),
+        "{breakthrough:?}"
+    );
+    clinic.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sertraline_100_plus_50_is_a_duplication_not_an_early_refill() {
+    let mut clinic = Clinic::open().await;
+    let patient = Person::adult("V2SERT0001");
+    let today = days_ago(0);
+    clinic
+        .paid(claim(&patient, 1, SERTRALINE_100MG, today, 30, 30))
+        .await;
+    let fifty = clinic
+        .send(claim(&patient, 2, SERTRALINE_50MG, today, 30, 30))
+        .await;
+    assert_eq!(statuses(&fifty), "R");
+    assert_eq!(rejects(&fifty, 0), ["88"]);
+    assert_eq!(dur_reasons(&fifty, 0), ["TD"]);
+    clinic.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_supply_with_clarification_code_04_pays() {
+    let mut clinic = Clinic::open().await;
+    let patient = Person::adult("V2LOST0001");
+    clinic
+        .paid(claim(&patient, 1, SERTRALINE_50MG, days_ago(5), 30, 30))
+        .await;
+    let refill = claim(&patient, 1, SERTRALINE_50MG, days_ago(0), 30, 30).fill(1);
+    let early = clinic.send(refill.clone()).await;
+    assert_eq!(rejects(&early, 0), ["79"], "{early:?}");
+    let lost = clinic.send(refill.clarification(4)).await;
+    assert_eq!(statuses(&lost), "P", "{lost:?}");
+    clinic.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_on_time_refill_of_a_stable_120_mme_patient_pays() {
+    let mut clinic = Clinic::open().await;
+    let patient = Person::adult("V2MME00001");
+    opioid_history(&mut clinic, &patient).await;
+    // Oxycodone 10 mg, 8 a day: 80 mg x 1.5 = 120 MME (a warning, above 90).
+    clinic
+        .paid(claim(&patient, 1, OXYCODONE_10MG, days_ago(28), 240, 30))
+        .await;
+    let refill = claim(&patient, 1, OXYCODONE_10MG, days_ago(0), 240, 30).fill(1);
+    let reply = clinic.send(refill).await;
+    assert_eq!(statuses(&reply), "P", "{reply:?}");
+    assert!(dur_messages(&reply)[0].contains("MME 120"), "{reply:?}");
+    clinic.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_fentanyl_patches_at_once_reach_240_mme() {
+    let mut clinic = Clinic::open().await;
+    let patient = Person::adult("V2PATCH001");
+    opioid_history(&mut clinic, &patient).await;
+    // 20 patches of 50 mcg/h over 30 days at 72 h each: two worn at once, 100 mcg/h x 2.4.
+    let patches = clinic
+        .send(claim(&patient, 1, FENTANYL_50_MCG_HR, days_ago(0), 20, 30))
+        .await;
+    assert_eq!(rejects(&patches, 0), ["88"], "{patches:?}");
+    assert!(
+        dur_messages(&patches).iter().any(|m| m.contains("MME 240")),
+        "{patches:?}"
+    );
+    clinic.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_day_tramadol_earlier_in_the_transmission_does_not_defeat_the_naive_check() {
+    let mut clinic = Clinic::open().await;
+    let patient = Person::adult("V2NAIVE001");
+    let today = days_ago(0);
+    let transmission = claim(&patient, 1, TRAMADOL_50MG, today, 4, 1)
+        .next_claim()
+        .rx(2)
+        .ndc(OXYCODONE_10MG)
+        .quantity_milli(60_000)
+        .days_supply(30);
+    let reply = clinic.send(transmission).await;
+    assert_eq!(statuses(&reply), "PR", "{reply:?}");
+    assert_eq!(rejects(&reply, 1), ["88"]);
+    let naive = reply.transactions[1]
+        .dur
+        .iter()
+        .any(|d| d.message.contains("naive"));
+    assert!(naive, "{reply:?}");
+    clinic.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_backdated_before_an_existing_fill_meets_it() {
+    let mut clinic = Clinic::open().await;
+    let patient = Person::adult("V2BACK0001");
+    clinic
+        .paid(claim(&patient, 1, WARFARIN_5MG, days_ago(0), 30, 30))
+        .await;
+    // Dated three days before the warfarin fill, its 30-day supply covers it.
+    let backdated = clinic
+        .send(claim(&patient, 2, IBUPROFEN_800MG, days_ago(3), 30, 30))
+        .await;
+    assert_eq!(rejects(&backdated, 0), ["88"], "{backdated:?}");
+    assert_eq!(dur_reasons(&backdated, 0), ["DD"]);
+    clinic.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phenelzine_stopped_seven_days_ago_still_rejects_sertraline() {
+    let mut clinic = Clinic::open().await;
+    let patient = Person::adult("V2WASH0001");
+    // 30 days filled 37 days ago: the last day of supply was 8 days ago (14-day washout).
+    clinic
+        .paid(claim(&patient, 1, PHENELZINE_15MG, days_ago(37), 30, 30))
+        .await;
+    let ssri = clinic
+        .send(claim(&patient, 2, SERTRALINE_50MG, days_ago(0), 30, 30))
+        .await;
+    assert_eq!(rejects(&ssri, 0), ["88"], "{ssri:?}");
+    assert_eq!(dur_reasons(&ssri, 0), ["DD"]);
+    clinic.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pimozide_with_clarithromycin_is_rejected() {
+    let mut clinic = Clinic::open().await;
+    let patient = Person::adult("V2PIMO0001");
+    clinic
+        .paid(claim(&patient, 1, PIMOZIDE_2MG, days_ago(5), 30, 30))
+        .await;
+    let macrolide = clinic
+        .send(claim(
+            &patient,
+            2,
+            CLARITHROMYCIN_500MG,
+            days_ago(0),
+            20,
+            10,
+        ))
+        .await;
+    assert_eq!(rejects(&macrolide, 0), ["88"], "{macrolide:?}");
+    assert!(dur_reasons(&macrolide, 0).contains(&"DD".to_string()));
+    assert_eq!(
+        macrolide.transactions[0].dur[0].clinical_significance,
+        Some(1)
+    );
+    clinic.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codeine_for_an_eight_year_old_is_rejected_and_for_an_adult_pays() {
+    let mut clinic = Clinic::open().await;
+    let today = days_ago(0);
+    let child = Person::adult("V2CHILD001").born(born_years_before(today, 8, 10));
+    let reply = clinic
+        .send(claim(&child, 1, CODEINE_APAP_30_300, today, 12, 3))
+        .await;
+    assert_eq!(rejects(&reply, 0), ["88"], "{reply:?}");
+    assert_eq!(dur_reasons(&reply, 0), ["PA"]);
+    let adult = Person::adult("V2ADULT001");
+    clinic
+        .paid(claim(&adult, 1, CODEINE_APAP_30_300, today, 12, 3))
+        .await;
+    clinic.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simvastatin_with_diltiazem_is_overridable_with_m0_1g() {
+    let mut clinic = Clinic::open().await;
+    let patient = Person::adult("V2STAT0001");
+    clinic
+        .paid(claim(&patient, 1, DILTIAZEM_ER_240MG, days_ago(5), 30, 30))
+        .await;
+    let statin = claim(&patient, 2, SIMVASTATIN_20MG, days_ago(0), 30, 30);
+    let rejected = clinic.send(statin.clone()).await;
+    assert_eq!(rejects(&rejected, 0), ["88"], "{rejected:?}");
+    assert_eq!(
+        rejected.transactions[0].dur[0].clinical_significance,
+        Some(2)
+    );
+    let overridden = clinic.send(statin.dur("DD", "M0", "1G")).await;
+    assert_eq!(statuses(&overridden), "P", "{overridden:?}");
+    clinic.close().await;
+}
