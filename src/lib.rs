@@ -16,3 +16,8 @@ pub mod rules;
 pub mod server;
 pub mod store;
 pub mod wire;
+
+/// Honest skips for unit tests that need an outside service (the stories' helper, one file).
+#[cfg(test)]
+#[path = "../tests/support/skip.rs"]
+pub(crate) mod test_skip;
