@@ -15,6 +15,7 @@ pub mod report;
 pub mod rules;
 pub mod server;
 pub mod store;
+pub mod version;
 pub mod wire;
 
 /// Honest skips for unit tests that need an outside service (the stories' helper, one file).
