@@ -15,4 +15,10 @@ pub mod report;
 pub mod rules;
 pub mod server;
 pub mod store;
+pub mod version;
 pub mod wire;
+
+/// Honest skips for unit tests that need an outside service (the stories' helper, one file).
+#[cfg(test)]
+#[path = "../tests/support/skip.rs"]
+pub(crate) mod test_skip;

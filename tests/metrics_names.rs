@@ -587,7 +587,7 @@ fn labels_never_carry_claim_data() {
 #[test]
 fn promtool_accepts_the_exposition() {
     let Some(promtool) = observe::find_program("promtool") else {
-        eprintln!("skipped: promtool is not installed (Debian package `prometheus`)");
+        support::skip::skip("promtool is not installed (Debian package `prometheus`)");
         return;
     };
     let mut child = std::process::Command::new(promtool)

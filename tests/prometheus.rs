@@ -3,8 +3,9 @@
 //! exact number of claims sent.
 //!
 //! When the `prometheus` binary is absent (Debian package `prometheus`; `.ci/run` installs it)
-//! the test prints why it skips and passes. The Prometheus child is killed by a guard, also when
-//! an assertion fails. The metrics recorder is process-global: this binary starts one gateway.
+//! the test skips with the reason (`support::skip`; a failure under
+//! `DURGATE_REQUIRE_SERVICES=1`). The Prometheus child is killed by a guard, also when an
+//! assertion fails. The metrics recorder is process-global: this binary starts one gateway.
 
 mod observe;
 mod support;
@@ -162,7 +163,7 @@ async fn first_claims(client: &mut Client) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_scrapes_the_exact_claim_counts() {
     let Some(binary) = observe::find_program("prometheus") else {
-        eprintln!("skipped: the prometheus binary is not on PATH (Debian package `prometheus`)");
+        support::skip::skip("the prometheus binary is not on PATH (Debian package `prometheus`)");
         return;
     };
     let gateway = start_gateway().await;

@@ -19,7 +19,7 @@ pub use rules::rules_summary;
 
 /// Real-time point-of-sale DUR claim gateway for NCPDP Telecommunication D.0.
 #[derive(Parser, Debug)]
-#[command(name = "durgate", version, about, long_about = None)]
+#[command(name = "durgate", version = crate::version::DISPLAY, about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -45,12 +45,6 @@ pub const READY: &str = "durgate_ready";
 /// Prefix of the process metrics (`durgate_process_cpu_seconds_total`, `..._open_fds`, ...).
 const PROCESS_PREFIX: &str = "durgate_";
 
-/// The commit the binary was built from (set by the build when it can tell).
-pub const BUILD_COMMIT: &str = match option_env!("DURGATE_GIT_COMMIT") {
-    Some(commit) => commit,
-    None => "unknown",
-};
-
 /// Latency buckets (seconds): 50 µs .. 2.5 s.
 const LATENCY_BUCKETS_SECONDS: &[f64] = &[
     0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
@@ -214,7 +208,8 @@ const FRAME_REFUSALS: [&str; 6] = [
 /// at zero from start-up (a series that appears on first use has no rate to alert on).
 /// Overrides appear on first use: their professional-service label has too many values.
 fn start_at_zero() {
-    gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION"), "commit" => BUILD_COMMIT).set(1.0);
+    gauge!(BUILD_INFO, "version" => crate::version::VERSION, "commit" => crate::version::COMMIT)
+        .set(1.0);
     for (code, statuses) in STATUSES_BY_CODE {
         for status in statuses {
             counter!(CLAIMS, "transaction_code" => code.as_str(), "status" => status.as_str())

@@ -738,7 +738,9 @@ mod tests {
         let (shown, full) = match described {
             Ok(Some(described)) => described,
             Ok(None) => panic!("the second insert was not refused"),
-            Err(reason) => return eprintln!("skipped: no PostgreSQL server ({reason})"),
+            Err(reason) => {
+                return crate::test_skip::skip(&format!("no PostgreSQL server ({reason})"))
+            }
         };
         assert!(
             full.contains("ZZ123456789"),

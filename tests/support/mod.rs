@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod pg;
+pub mod skip;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -2,9 +2,10 @@
 //! a store url with `schema=`, dropped (with everything in it) when the test ends.
 //!
 //! The server is the one on 127.0.0.1:5432 (database `test`, user `postgres`, trust auth), or
-//! the url in `DURGATE_TEST_PG_URL`. When none answers, [`PgSchema::create`] prints why the test
-//! is skipped and returns `None`. Every call runs on a thread of its own with its own runtime,
-//! so the helpers work from plain and async tests alike.
+//! the url in `DURGATE_TEST_PG_URL`. When none answers, [`PgSchema::create`] skips the test
+//! (`super::skip`: visible, or a failure under `DURGATE_REQUIRE_SERVICES=1`) and returns
+//! `None`. Every call runs on a thread of its own with its own runtime, so the helpers work from
+//! plain and async tests alike.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -32,11 +33,11 @@ impl PgSchema {
         match run_sql(&server_url(), &sql) {
             Ok(_) => Some(PgSchema { name }),
             Err(reason) => {
-                eprintln!(
-                    "skipped: no PostgreSQL server for this test at {} ({reason}); \
+                super::skip::skip(&format!(
+                    "no PostgreSQL server for this test at {} ({reason}); \
                      start one or set DURGATE_TEST_PG_URL",
                     server_url()
-                );
+                ));
                 None
             }
         }
