@@ -61,7 +61,7 @@ pub struct Config {
     pub rules: PathBuf,
     /// Claim store URL: `sqlite:PATH` or `postgres://...`.
     pub store: String,
-    /// Admin HTTP address (health, readiness, reload, metrics); absent = no admin listener.
+    /// Admin HTTP address (health, readiness, status, reload, metrics); absent = no admin listener.
     pub admin: Option<SocketAddr>,
     pub log_format: LogFormat,
     /// TLS on every claim listener (`[tls]`); absent = plain TCP.

@@ -1,5 +1,6 @@
 //! Admin HTTP stories: `/healthz`, `/readyz` (200 while the store is writable, 503 while another
-//! connection holds it locked), `POST /admin/reload` (200 with the new `id@version` and claims
+//! connection holds it locked), `GET /admin/status` (version, commit, rule tables, store kind
+//! without its path, uptime, readiness), `POST /admin/reload` (200 with the new `id@version` and claims
 //! stamped with it, `(unchanged)` when the folder holds the live bytes; 422 with `file:line:column` errors for a broken folder while the old tables
 //! stay live), 404 for an unknown path, 405 for a wrong method.
 //!
@@ -78,6 +79,7 @@ async fn health_unknown_paths_and_wrong_methods() {
         ("POST", "/healthz"),
         ("DELETE", "/readyz"),
         ("GET", "/admin/reload"),
+        ("POST", "/admin/status"),
         ("PUT", "/metrics"),
     ];
     for (method, path) in wrong {
@@ -102,13 +104,7 @@ fn reply(status: u16, body: &str) -> Reply {
 async fn readiness_is_lost_while_the_store_is_locked_and_comes_back() {
     let gateway = start_gateway().await;
     assert_eq!(get(&gateway, "/readyz").await.status, 200);
-    let locker = rusqlite::Connection::open(&gateway.store_path).expect("open the store");
-    locker
-        .busy_timeout(Duration::from_secs(5))
-        .expect("busy timeout");
-    locker
-        .execute_batch("BEGIN EXCLUSIVE")
-        .expect("take the lock");
+    let locker = lock_store(&gateway.store_path);
     let locked = get(&gateway, "/readyz").await;
     assert_eq!(locked.status, 503, "{locked:?}");
     assert!(
@@ -190,4 +186,69 @@ fn has_position(body: &str, file: &str, line: usize) -> bool {
             .and_then(|rest| rest.split_once(':'))
             .is_some_and(|(column, _)| column.parse::<u32>().is_ok_and(|column| column >= 1))
     })
+}
+
+/// `GET /admin/status` as JSON, with its raw body.
+async fn status(gateway: &TestGateway) -> (serde_json::Value, String) {
+    let answer = get(gateway, "/admin/status").await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let json = serde_json::from_str(&answer.body).expect("the status is JSON");
+    (json, answer.body)
+}
+
+/// The store locked by another connection, as an analyst's long transaction would hold it.
+fn lock_store(path: &Path) -> rusqlite::Connection {
+    let locker = rusqlite::Connection::open(path).expect("open the store");
+    locker
+        .busy_timeout(Duration::from_secs(5))
+        .expect("busy timeout");
+    locker
+        .execute_batch("BEGIN EXCLUSIVE")
+        .expect("take the lock");
+    locker
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_the_build_the_tables_the_store_the_uptime_and_readiness() {
+    let (gateway, _rules) = gateway_on_copy("2026.11.51").await;
+    let (first, body) = status(&gateway).await;
+    let mut keys: Vec<&str> = first
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    let wanted = [
+        "commit",
+        "ready",
+        "rules",
+        "store",
+        "uptime_seconds",
+        "version",
+    ];
+    assert_eq!(keys, wanted, "{body}");
+    assert_eq!(first["version"], env!("CARGO_PKG_VERSION"), "{body}");
+    assert_eq!(first["commit"], durgate::version::COMMIT, "{body}");
+    assert_eq!(first["rules"], format!("{RULESET_ID}@2026.11.51"), "{body}");
+    assert_eq!(
+        first["store"],
+        serde_json::json!({"kind": "sqlite"}),
+        "{body}"
+    );
+    let store_file = gateway.store_path.file_name().expect("a file name");
+    assert!(!body.contains(&*store_file.to_string_lossy()), "{body}");
+    assert_eq!(first["ready"], true, "{body}");
+    let started = first["uptime_seconds"].as_u64().expect("whole seconds");
+    assert!(started < 60, "{body}");
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let locker = lock_store(&gateway.store_path);
+    let (locked, body) = status(&gateway).await;
+    assert_eq!(locked["ready"], false, "{body}");
+    let later = locked["uptime_seconds"].as_u64().expect("whole seconds");
+    assert!(later > started, "uptime {started} s, then {later} s");
+    locker.execute_batch("ROLLBACK").expect("release the lock");
+    assert_eq!(status(&gateway).await.0["ready"], true);
+    gateway.stop().await;
 }

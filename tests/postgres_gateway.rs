@@ -1,7 +1,8 @@
 //! The gateway's contract on the PostgreSQL store, through a real socket: with a shared store the
 //! history is read from the database for every transmission, so duplicates, interactions,
 //! reversals (with and without patient segments), rebills and eligibility must come out as they
-//! do on the embedded store; and a claim whose history cannot be read is answered 99.
+//! do on the embedded store; a claim whose history cannot be read is answered 99; and the admin
+//! status names the store `postgres` without its url.
 //!
 //! Each test has a schema of its own and skips (saying why) without a PostgreSQL server.
 
@@ -112,5 +113,26 @@ async fn a_claim_whose_history_cannot_be_read_is_answered_99_and_not_paid() {
     assert!(authorization(&refused, 0).is_empty());
     schema.execute("ALTER TABLE claims_away RENAME TO claims");
     expect(&client.send(&claim.encode()).await, "P", &[]);
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_names_the_store_postgres_without_its_url() {
+    let Some(schema) = PgSchema::create("status") else {
+        return;
+    };
+    let gateway = gateway_on(&schema).await;
+    let (status, body) = support::http_get(gateway.admin, "/admin/status").expect("admin answers");
+    assert_eq!(status, 200, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).expect("the status is JSON");
+    assert_eq!(
+        json["store"],
+        serde_json::json!({"kind": "postgres"}),
+        "{body}"
+    );
+    assert_eq!(json["ready"], true, "{body}");
+    for secret in [schema.url(), schema.name.clone(), support::pg::server_url()] {
+        assert!(!body.contains(&secret), "{secret} in {body}");
+    }
     gateway.stop().await;
 }

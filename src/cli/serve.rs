@@ -32,7 +32,7 @@ pub struct ServeArgs {
     /// gateways on one database (schema=NAME picks the schema; see src/store/POSTGRES.md).
     #[arg(long)]
     pub store: Option<String>,
-    /// Admin HTTP address (health, readiness, reload, metrics).
+    /// Admin HTTP address (health, readiness, status, reload, metrics).
     #[arg(long)]
     pub admin: Option<SocketAddr>,
     /// Log line format (levels via RUST_LOG).

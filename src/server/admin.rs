@@ -1,16 +1,18 @@
-//! Admin HTTP: `/healthz`, `/readyz`, `POST /admin/reload`, `/metrics`.
+//! Admin HTTP: `/healthz`, `/readyz`, `GET /admin/status`, `POST /admin/reload`, `/metrics`.
 //!
 //! Tier 3, beside the claim listeners: ops tooling and load balancers talk to it, never a switch.
 //! HTTP/1.1 via hyper. `/healthz` answers 200 while the process runs; `/readyz` 200 only while
 //! rule tables are loaded and the store is writable (503 with the reason otherwise);
+//! `GET /admin/status` is one JSON object: `version`, `commit`, `rules` (`id@version`), `store`
+//! (`{"kind": "sqlite"|"postgres"}`, never a url, path or credential), `uptime_seconds`, `ready`;
 //! `POST /admin/reload` re-reads the rule folder and answers 200 with the new `id@version`
 //! (`id@version (unchanged)` when the folder holds the live tables' bytes: nothing swapped, no
 //! reload counted) or 422 with the validation errors (the old tables stay live); `/metrics` is the Prometheus exposition.
 //! With `[admin_tls]` each connection first completes a TLS handshake (`server::tls`, in its
 //! own task, within the read deadline) and hyper serves the encrypted stream the same way.
 //!
-//! Must never: expose claim data or patient identifiers, or block the runtime (reload runs on a
-//! blocking thread).
+//! Must never: expose claim data, patient identifiers or store credentials, or block the runtime
+//! (reload, readiness and status run on a blocking thread).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -34,10 +36,35 @@ use super::tls::LiveTls;
 pub trait Admin: Send + Sync + 'static {
     /// `Err(reason)` when the gateway should not receive claims.
     fn ready(&self) -> Result<(), String>;
+    /// What `GET /admin/status` shows (may wait for the store, like [`Admin::ready`]).
+    fn status(&self) -> Status;
     /// Reloads the rule folder: the new `id@version`, or the validation errors.
     fn reload(&self) -> Result<String, String>;
     /// Prometheus text exposition.
     fn metrics(&self) -> String;
+}
+
+/// The body of `GET /admin/status`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Status {
+    /// Package version.
+    pub version: &'static str,
+    /// Git commit of the build (`crate::version::COMMIT`).
+    pub commit: &'static str,
+    /// `id@version` of the live rule tables.
+    pub rules: String,
+    pub store: StoreStatus,
+    /// Whole seconds since the gateway started.
+    pub uptime_seconds: u64,
+    /// What `/readyz` would answer: rule tables loaded and the store writable.
+    pub ready: bool,
+}
+
+/// The claim store as `GET /admin/status` shows it: the engine only.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct StoreStatus {
+    /// `sqlite` or `postgres`.
+    pub kind: &'static str,
 }
 
 /// Serves the admin endpoints until shutdown; with `tls`, each connection must complete a
@@ -93,9 +120,10 @@ async fn answer<A: Admin>(
     let reply = match (request.method(), request.uri().path()) {
         (&Method::GET, "/healthz") => (StatusCode::OK, "ok\n".to_string()),
         (&Method::GET, "/readyz") => readiness(admin).await,
+        (&Method::GET, "/admin/status") => return Ok(status(admin).await),
         (&Method::POST, "/admin/reload") => reload(admin).await,
         (&Method::GET, "/metrics") => (StatusCode::OK, admin.metrics()),
-        (_, "/healthz" | "/readyz" | "/admin/reload" | "/metrics") => (
+        (_, "/healthz" | "/readyz" | "/admin/status" | "/admin/reload" | "/metrics") => (
             StatusCode::METHOD_NOT_ALLOWED,
             "method not allowed\n".to_string(),
         ),
@@ -121,6 +149,21 @@ async fn readiness<A: Admin>(admin: Arc<A>) -> (StatusCode, String) {
     }
 }
 
+/// The status reads the store's readiness too: a blocking thread.
+async fn status<A: Admin>(admin: Arc<A>) -> Response<Full<Bytes>> {
+    let status = tokio::task::spawn_blocking(move || admin.status()).await;
+    let body = status
+        .map_err(|error| error.to_string())
+        .and_then(|status| serde_json::to_string(&status).map_err(|error| error.to_string()));
+    match body {
+        Ok(json) => with_type(StatusCode::OK, json + "\n", "application/json"),
+        Err(_) => text_response((
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "status task failed\n".to_string(),
+        )),
+    }
+}
+
 async fn reload<A: Admin>(admin: Arc<A>) -> (StatusCode, String) {
     match tokio::task::spawn_blocking(move || admin.reload()).await {
         Ok(Ok(stamp)) => (StatusCode::OK, format!("{stamp}\n")),
@@ -133,10 +176,17 @@ async fn reload<A: Admin>(admin: Arc<A>) -> (StatusCode, String) {
 }
 
 fn text_response((status, body): (StatusCode, String)) -> Response<Full<Bytes>> {
+    with_type(status, body, "text/plain; version=0.0.4; charset=utf-8")
+}
+
+fn with_type(
+    status: StatusCode,
+    body: String,
+    content_type: &'static str,
+) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
-    let content_type =
-        hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
+    let content_type = hyper::header::HeaderValue::from_static(content_type);
     response
         .headers_mut()
         .insert(hyper::header::CONTENT_TYPE, content_type);

@@ -86,6 +86,7 @@ pub struct Gateway {
 impl Gateway {
     /// Loads, opens, rebuilds and binds everything, then serves in the background.
     pub async fn start(config: &Config) -> Result<Gateway, ServerError> {
+        let started = std::time::Instant::now();
         metrics::install();
         let rules = Arc::new(load_rules(config)?);
         let claim_tls = load_tls(Endpoint::Claims, config.tls.as_ref())?;
@@ -107,6 +108,7 @@ impl Gateway {
             rules: rules.clone(),
             store: store.clone(),
             dir: config.rules.clone(),
+            started,
         };
         let admin_addr = bind_admin(config, admin, admin_tls.clone(), &shutdown, &tasks).await?;
         let watch = reload::watch_rule_folder(&config.rules, rules.clone())?;
@@ -336,6 +338,8 @@ struct AdminState {
     rules: Arc<LiveRules>,
     store: Arc<dyn ClaimStore>,
     dir: std::path::PathBuf,
+    /// When [`Gateway::start`] began (for the status's uptime).
+    started: std::time::Instant,
 }
 
 impl admin::Admin for AdminState {
@@ -343,6 +347,19 @@ impl admin::Admin for AdminState {
         self.store
             .check_writable()
             .map_err(|error| format!("claim store not writable: {error}"))
+    }
+
+    fn status(&self) -> admin::Status {
+        admin::Status {
+            version: crate::version::VERSION,
+            commit: crate::version::COMMIT,
+            rules: self.rules.stamp().to_string(),
+            store: admin::StoreStatus {
+                kind: self.store.kind().as_str(),
+            },
+            uptime_seconds: self.started.elapsed().as_secs(),
+            ready: admin::Admin::ready(self).is_ok(),
+        }
     }
 
     fn reload(&self) -> Result<String, String> {

@@ -113,6 +113,9 @@ pub trait ClaimStore: Send + Sync {
         visit: &mut dyn FnMut(HistoryRow),
     ) -> Result<(), StoreError>;
 
+    /// Which engine holds the record (for `GET /admin/status`; never a url or a path).
+    fn kind(&self) -> StoreKind;
+
     /// Readiness: the writer runs and the store can take its write lock now. Blocks up to the
     /// busy timeout while another connection holds the lock.
     fn check_writable(&self) -> Result<(), StoreError>;
@@ -164,6 +167,25 @@ pub trait ClaimStore: Send + Sync {
     /// writer thread has ended: from async code call it through `spawn_blocking`. Later
     /// commits fail with [`StoreError::Closed`]. Dropping the store does the same.
     fn close(&self) -> Result<(), StoreError>;
+}
+
+/// The engine behind a [`ClaimStore`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum StoreKind {
+    /// One embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL database shared by several nodes.
+    Postgres,
+}
+
+impl StoreKind {
+    /// `sqlite` or `postgres`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreKind::Sqlite => "sqlite",
+            StoreKind::Postgres => "postgres",
+        }
+    }
 }
 
 /// Called by the writer after each batch with its record count and commit time.

@@ -22,8 +22,8 @@ use crate::store::record::TransmissionRecord;
 use crate::store::sqlite::enqueue;
 use crate::store::writer::{Counters, Job};
 use crate::store::{
-    BatchObserver, ClaimKeys, ClaimStore, Committing, HistoryRow, StoreError, StoreStats,
-    PG_SCHEMA_SQL,
+    BatchObserver, ClaimKeys, ClaimStore, Committing, HistoryRow, StoreError, StoreKind,
+    StoreStats, PG_SCHEMA_SQL,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use futures::future::BoxFuture;
@@ -318,6 +318,10 @@ fn now_ms() -> i64 {
 }
 
 impl ClaimStore for PgStore {
+    fn kind(&self) -> StoreKind {
+        StoreKind::Postgres
+    }
+
     fn submit(
         &self,
         record: TransmissionRecord,

@@ -11,7 +11,9 @@ use crate::limits::{
 };
 use crate::store::record::TransmissionRecord;
 use crate::store::writer::{self, Counters, Job};
-use crate::store::{ClaimStore, Committing, HistoryRow, StoreError, StoreStats, SCHEMA_SQL};
+use crate::store::{
+    ClaimStore, Committing, HistoryRow, StoreError, StoreKind, StoreStats, SCHEMA_SQL,
+};
 use futures::future::BoxFuture;
 use rusqlite::{named_params, Connection, Row, TransactionBehavior};
 use std::path::Path;
@@ -253,6 +255,10 @@ pub(super) async fn enqueue(
 }
 
 impl ClaimStore for SqliteStore {
+    fn kind(&self) -> StoreKind {
+        StoreKind::Sqlite
+    }
+
     fn submit(
         &self,
         record: TransmissionRecord,
