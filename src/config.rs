@@ -64,6 +64,9 @@ pub struct Config {
     /// Admin HTTP address (health, readiness, status, reload, metrics); absent = no admin listener.
     pub admin: Option<SocketAddr>,
     pub log_format: LogFormat,
+    /// E1 replies say whether the patient is in the DUR history. Off by default: known and
+    /// unknown patients get the same reply, so E1 is no membership or date-of-birth oracle.
+    pub eligibility_reveals_history: bool,
     /// TLS on every claim listener (`[tls]`); absent = plain TCP.
     pub tls: Option<TlsConfig>,
     /// TLS on the admin address (`[admin_tls]`); absent = plain HTTP.
@@ -140,6 +143,7 @@ impl Default for Config {
             store: "sqlite:durgate.db".to_string(),
             admin: Some(SocketAddr::from(([127, 0, 0, 1], 7071))),
             log_format: LogFormat::Text,
+            eligibility_reveals_history: false,
             tls: None,
             admin_tls: None,
             limits: LimitsConfig::default(),

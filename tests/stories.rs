@@ -1071,3 +1071,36 @@ async fn a_listener_configured_for_length_prefixed_frames_answers_in_kind() {
     expect(&client.send(&claim.encode()).await, "D", &[]);
     gateway.stop().await;
 }
+
+// ---- eligibility ------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e1_answers_known_and_unknown_patients_alike_unless_the_plan_enables_disclosure() {
+    let mut story = Story::start().await;
+    let known = Person::adult("ELIG000001");
+    let day = days_ago(1);
+    expect(
+        &story.send(known.b1(1, ATORVASTATIN_10MG, day)).await,
+        "P",
+        &[],
+    );
+    let unknown = Person::adult("ELIG000002");
+    let to_known = story.send(known.e1(day)).await;
+    let to_unknown = story.send(unknown.e1(day)).await;
+    assert_eq!(statuses(&to_known), "A", "{to_known:?}");
+    assert_eq!(format!("{to_known:?}"), format!("{to_unknown:?}"));
+    story.stop().await;
+
+    let gateway =
+        support::start_gateway_with(|config| config.eligibility_reveals_history = true).await;
+    let mut client = gateway.client().await;
+    let paid = client
+        .send(&known.b1(1, ATORVASTATIN_10MG, day).encode())
+        .await;
+    assert_eq!(statuses(&paid), "P", "{paid:?}");
+    let to_known = client.send(&known.e1(day).encode()).await;
+    let to_unknown = client.send(&unknown.e1(day).encode()).await;
+    assert_eq!(message_text(&to_known, 0), "PATIENT KNOWN TO DUR HISTORY");
+    assert_eq!(message_text(&to_unknown, 0), "PATIENT NOT IN DUR HISTORY");
+    gateway.stop().await;
+}

@@ -57,6 +57,8 @@ pub struct Pipeline {
     history: Arc<History>,
     store: Arc<dyn ClaimStore>,
     tails: Arc<Tails>,
+    /// E1 replies say whether the patient is in the history (config `eligibility_reveals_history`).
+    reveal_history: bool,
 }
 
 /// A reply that is ready, or one waiting for its commit.
@@ -96,7 +98,14 @@ impl Pipeline {
             history,
             store,
             tails: Arc::new(Tails::default()),
+            reveal_history: false,
         }
+    }
+
+    /// Lets E1 replies say whether the patient is in the history (off by default).
+    pub fn with_eligibility_disclosure(mut self, reveal_history: bool) -> Pipeline {
+        self.reveal_history = reveal_history;
+        self
     }
 
     /// The per-patient ordering (exposed for tests).
@@ -146,6 +155,7 @@ impl Pipeline {
             history: snapshot.as_ref().unwrap_or(&self.history),
             today,
             received_at_ms: now_ms,
+            reveal_history: self.reveal_history,
         };
         let (outcomes, record) = span.in_scope(|| {
             let adjudication = Instant::now();

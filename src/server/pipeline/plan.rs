@@ -103,6 +103,8 @@ pub struct Context<'a> {
     pub history: &'a History,
     pub today: Date,
     pub received_at_ms: i64,
+    /// E1 replies say whether the patient is known (else known and unknown answer alike).
+    pub reveal_history: bool,
 }
 
 impl Context<'_> {
@@ -215,19 +217,18 @@ impl Planner<'_, '_> {
         if !codes.is_empty() {
             return self.invalid(codes, None);
         }
-        let known = self
-            .context
-            .patient_key
-            .is_some_and(|key| self.context.history.contains_patient(key));
         let mut decision = self.context.decision(Status::Approved, Vec::new());
-        decision.message = Some(
-            if known {
-                "PATIENT KNOWN TO DUR HISTORY"
-            } else {
-                "PATIENT NOT IN DUR HISTORY"
-            }
-            .into(),
-        );
+        if self.context.reveal_history {
+            let known = self
+                .context
+                .patient_key
+                .is_some_and(|key| self.context.history.contains_patient(key));
+            let message = match known {
+                true => "PATIENT KNOWN TO DUR HISTORY",
+                false => "PATIENT NOT IN DUR HISTORY",
+            };
+            decision.message = Some(message.into());
+        }
         Outcome::answer(decision, None)
     }
 
