@@ -373,6 +373,12 @@ impl History {
             .contains_key(key.as_str())
     }
 
+    /// Whether a paid claim of this patient would be kept: the patient is known, or there is
+    /// room for one more (a claim the history could not remember must not be paid).
+    pub fn can_remember(&self, key: &PatientKey) -> bool {
+        self.contains_patient(key) || self.patient_count.load(Ordering::Relaxed) < self.patients_max
+    }
+
     /// Remembers a claim the store has committed as paid.
     pub fn record_paid(&self, key: &PatientKey, claim: PaidClaim) -> Recorded {
         let shard_index = patient_shard(key);

@@ -42,6 +42,7 @@ pub const TLS_RELOADS: &str = "durgate_tls_reloads_total";
 pub const TLS_HANDSHAKE_FAILURES: &str = "durgate_tls_handshake_failures_total";
 pub const BUILD_INFO: &str = "durgate_build_info";
 pub const READY: &str = "durgate_ready";
+pub const HISTORY_FULL: &str = "durgate_history_full_total";
 /// Prefix of the process metrics (`durgate_process_cpu_seconds_total`, `..._open_fds`, ...).
 const PROCESS_PREFIX: &str = "durgate_";
 
@@ -153,6 +154,10 @@ fn describe_all() {
     );
     describe_gauge!(HISTORY_PATIENTS, "Patients in the in-memory DUR history.");
     describe_gauge!(HISTORY_FILLS, "Fills in the in-memory DUR history.");
+    describe_counter!(
+        HISTORY_FULL,
+        "Claims answered 99 because the embedded DUR history had no room for their patient."
+    );
     describe_gauge!(
         READY,
         "The last /readyz answer: 1 ready, 0 not ready (updated each time /readyz is asked)."
@@ -240,6 +245,7 @@ fn start_at_zero() {
 
 fn start_outcomes_at_zero() {
     counter!(DUPLICATES).absolute(0);
+    counter!(HISTORY_FULL).absolute(0);
     for outcome in ["approved", "already_reversed", "not_found", "rejected"] {
         counter!(REVERSALS, "outcome" => outcome).absolute(0);
     }
@@ -391,6 +397,11 @@ pub fn tls_reload(endpoint: &'static str, ok: bool) {
 /// `endpoint`: `claims` or `admin`; `reason`: `failed` or `timeout`.
 pub fn tls_handshake_failed(endpoint: &'static str, reason: &'static str) {
     counter!(TLS_HANDSHAKE_FAILURES, "endpoint" => endpoint, "reason" => reason).increment(1);
+}
+
+/// A claim answered 99 because the history could not remember its patient.
+pub fn history_full() {
+    counter!(HISTORY_FULL).increment(1);
 }
 
 /// The answer `/readyz` just gave.

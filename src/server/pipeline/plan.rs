@@ -147,6 +147,22 @@ impl Context<'_> {
         rules::adjudicate_claim(&claim, self.rules, fills, self.today)
     }
 
+    /// The embedded history has room for this patient's fills (or already holds them).
+    fn history_can_remember(&self) -> bool {
+        self.patient_key
+            .is_none_or(|key| self.history.can_remember(key))
+    }
+
+    /// Fail closed: a claim whose fills the history could not remember is answered 99 —
+    /// paying it would leave later claims checked against nothing.
+    fn history_full(&self) -> Decision {
+        crate::server::metrics::history_full();
+        log_history_full(self.received_at_ms);
+        let mut decision = self.decision(Status::Rejected, vec![reject::HOST_PROCESSING_ERROR]);
+        decision.message = Some("DUR HISTORY FULL: RESUBMIT LATER".into());
+        decision
+    }
+
     fn fill_of(&self, transaction: &Transaction) -> Option<Fill> {
         Fill::of(
             transaction,
@@ -154,6 +170,25 @@ impl Context<'_> {
             self.pharmacy(),
             transaction.prescriber_hash(),
         )
+    }
+}
+
+/// At most one "history full" error line per this many milliseconds (the metric counts all).
+const HISTORY_FULL_LOG_INTERVAL_MS: i64 = 10_000;
+
+fn log_history_full(now_ms: i64) {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST_LOGGED_MS: AtomicI64 = AtomicI64::new(i64::MIN);
+    let last = LAST_LOGGED_MS.load(Ordering::Relaxed);
+    let due = now_ms.saturating_sub(last) >= HISTORY_FULL_LOG_INTERVAL_MS;
+    if due
+        && LAST_LOGGED_MS
+            .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        tracing::error!(
+            "DUR history is full (patient limit reached): claims of new patients are answered 99"
+        );
     }
 }
 
@@ -339,6 +374,9 @@ impl Planner<'_, '_> {
         transaction: &Transaction,
         replaced: Option<ClaimMatch>,
     ) -> (Decision, Option<Fill>) {
+        if !self.context.history_can_remember() {
+            return (self.context.history_full(), None);
+        }
         let fills = self
             .fills
             .get_or_insert_with(|| self.context.history_fills());
@@ -413,6 +451,74 @@ fn non_empty(codes: Vec<RejectCode>) -> Vec<RejectCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ncpdp::build::ClaimBuilder;
+
+    /// The outcome of one B1 of sertraline (fixture NDC 1) for `cardholder`, planned against
+    /// `history`.
+    fn plan_b1(history: &History, cardholder: &str, rx: u64, today: Date) -> Outcome {
+        let rules = crate::rules::compile(&crate::rules::fixture::source()).expect("fixture");
+        let bytes = ClaimBuilder::b1()
+            .cardholder(cardholder)
+            .rx(rx)
+            .date_of_service(today)
+            .ndc("00000000001")
+            .encode();
+        let message = crate::ncpdp::parse(&bytes).expect("a request");
+        let validated = crate::ncpdp::validate_request(&message);
+        let key = validated.patient.as_ref().and_then(|patient| patient.key());
+        let context = Context {
+            header: validated.header.as_ref().expect("a header"),
+            patient: validated.patient.as_ref(),
+            patient_key: key.as_ref(),
+            rules: &rules,
+            history,
+            today,
+            received_at_ms: 0,
+            reveal_history: false,
+        };
+        plan(&context, &validated).0.remove(0)
+    }
+
+    #[test]
+    fn a_full_history_fails_closed_for_a_new_patient_and_serves_a_known_one() {
+        let today = Date::from_ymd(2026, 6, 15).unwrap();
+        let history = History::with_patients_max(1);
+        let first = plan_b1(&history, "KNOWN00001", 1, today);
+        assert_eq!(first.decision.status, Status::Paid, "{:?}", first.decision);
+        let Some(Update::Paid(fill)) = first.update else {
+            panic!("a paid claim updates the history");
+        };
+        let bytes = ClaimBuilder::b1().cardholder("KNOWN00001").encode();
+        let message = crate::ncpdp::parse(&bytes).unwrap();
+        let validated = crate::ncpdp::validate_request(&message);
+        let key = validated.patient.and_then(|patient| patient.key()).unwrap();
+        let claim = crate::history::PaidClaim {
+            fill,
+            claim_id: 1,
+            reversed: false,
+        };
+        assert_eq!(
+            history.record_paid(&key, claim),
+            crate::history::Recorded::Added
+        );
+        // The history is full: a new patient's claim is answered 99, not paid unremembered.
+        let stranger = plan_b1(&history, "STRANGER01", 2, today);
+        assert_eq!(
+            stranger.decision.reject_codes,
+            vec![reject::HOST_PROCESSING_ERROR],
+            "{:?}",
+            stranger.decision
+        );
+        assert!(stranger.update.is_none());
+        // The known patient is still adjudicated (and meets its own fill: a duplicate).
+        let again = plan_b1(&history, "KNOWN00001", 1, today);
+        assert_eq!(
+            again.decision.status,
+            Status::Duplicate,
+            "{:?}",
+            again.decision
+        );
+    }
 
     #[test]
     fn dates_outside_the_filing_window_are_rejected_at_their_edges() {
