@@ -94,8 +94,11 @@ pub struct MeasureResult {
     pub numerator: u64,
     /// `numerator / denominator` in percent rounded half up to 0.1; none without patients.
     pub rate_percent: Option<f64>,
-    /// 1..=5 from the program's cut points; none without patients.
+    /// 1..=5 from the program's cut points; none without patients or below
+    /// `stars_min_denominator`.
     pub stars: Option<u8>,
+    /// Why `stars` (or the rate) is absent: "no patients", "too few patients (N < MIN)".
+    pub no_stars_reason: Option<String>,
     pub lower_is_better: bool,
 }
 
@@ -458,7 +461,8 @@ impl<'s> QualityTally<'s> {
             .zip(all)
             .map(|(measure, ratio)| {
                 let cuts = cut_points(measure.as_str(), self.stars(*measure), measure.direction())?;
-                Ok(measure_result(*measure, ratio, &cuts))
+                let min = self.settings.stars_min_denominator;
+                Ok(measure_result(*measure, ratio, &cuts, min))
             })
             .collect()
     }
@@ -537,15 +541,32 @@ pub fn stars(rate_tenths: u32, cut_tenths: &[u32; 4], direction: Direction) -> u
     1 + reached as u8
 }
 
-fn measure_result(measure: Measure, ratio: Ratio, cut_tenths: &[u32; 4]) -> MeasureResult {
+fn measure_result(
+    measure: Measure,
+    ratio: Ratio,
+    cut_tenths: &[u32; 4],
+    stars_min_denominator: u64,
+) -> MeasureResult {
     let tenths = rate_tenths(ratio.numerator, ratio.denominator);
+    let enough = ratio.denominator >= stars_min_denominator;
+    let no_stars_reason = match (tenths, enough) {
+        (None, _) => Some("no patients".to_string()),
+        (Some(_), false) => Some(format!(
+            "too few patients ({} < {stars_min_denominator})",
+            ratio.denominator
+        )),
+        (Some(_), true) => None,
+    };
     MeasureResult {
         measure: measure.as_str(),
         title: measure.title(),
         denominator: ratio.denominator,
         numerator: ratio.numerator,
         rate_percent: tenths.map(|tenths| f64::from(tenths) / 10.0),
-        stars: tenths.map(|tenths| stars(tenths, cut_tenths, measure.direction())),
+        stars: tenths
+            .filter(|_| enough)
+            .map(|tenths| stars(tenths, cut_tenths, measure.direction())),
+        no_stars_reason,
         lower_is_better: measure.direction() == Direction::LowerIsBetter,
     }
 }

@@ -135,6 +135,8 @@ impl P4pSettings {
 pub struct QualitySettings {
     /// A patient is adherent when PDC ≥ this percent.
     pub pdc_threshold_percent: u32,
+    /// Fewer patients (claims, for generic dispensing) than this: the rate is shown, no stars.
+    pub stars_min_denominator: u64,
     pub pdc_diabetes: PdcSettings,
     pub pdc_ras: PdcSettings,
     pub pdc_statins: PdcSettings,
@@ -147,6 +149,7 @@ impl Default for QualitySettings {
     fn default() -> QualitySettings {
         QualitySettings {
             pdc_threshold_percent: 80,
+            stars_min_denominator: 30,
             pdc_diabetes: PdcSettings {
                 classes: strings(&[
                     "BIGUANIDE",

@@ -34,7 +34,14 @@ impl Rows {
     }
 
     fn report(self) -> QualityReport {
-        let settings = Settings::default().quality;
+        self.report_with_min(1)
+    }
+
+    /// The report with stars from `stars_min_denominator` patients on (the cases here are
+    /// hand-sized: one or two patients).
+    fn report_with_min(self, stars_min_denominator: u64) -> QualityReport {
+        let mut settings = Settings::default().quality;
+        settings.stars_min_denominator = stars_min_denominator;
         quality_report(self.rows, &settings, sample_rules(), half_year()).unwrap()
     }
 }
@@ -213,7 +220,8 @@ fn products_without_a_generic_flag_are_left_out_of_the_rate() {
     let mut rows = Rows::new();
     rows.fill("A", 1, 40, ROSUVASTATIN, 3, 30);
     rows.fill("A", 2, 40, ROSUVASTATIN_BRAND, 3, 30);
-    let settings = Settings::default().quality;
+    let mut settings = Settings::default().quality;
+    settings.stars_min_denominator = 1;
     let report = quality_report(rows.rows, &settings, &rules, half_year()).unwrap();
     let rate = result(&report.overall, Measure::GenericDispensing);
     assert_eq!((rate.numerator, rate.denominator), (1, 1));
@@ -264,4 +272,27 @@ fn stars_at_the_cut_points() {
     for (rate, expected) in cases {
         assert_eq!(stars(rate, &suboptimal, lower), expected, "{rate}");
     }
+}
+
+#[test]
+fn below_the_minimum_denominator_a_rate_has_no_stars_and_says_why() {
+    let rows = || {
+        let mut rows = Rows::new();
+        rows.fill("A", 1, 40, ROSUVASTATIN, 0, 30);
+        rows.fill("A", 1, 40, ROSUVASTATIN, 30, 30);
+        rows
+    };
+    let few = rows().report_with_min(2);
+    let pdc = result(&few.overall, Measure::PdcStatins);
+    assert_eq!((pdc.denominator, pdc.stars), (1, None));
+    assert!(pdc.rate_percent.is_some());
+    assert_eq!(
+        pdc.no_stars_reason.as_deref(),
+        Some("too few patients (1 < 2)")
+    );
+    let enough = rows().report_with_min(1);
+    let pdc = result(&enough.overall, Measure::PdcStatins);
+    assert!(pdc.stars.is_some() && pdc.no_stars_reason.is_none());
+    let none = result(&enough.overall, Measure::AsthmaNoController);
+    assert_eq!(none.no_stars_reason.as_deref(), Some("no patients"));
 }

@@ -391,7 +391,14 @@ fn stars_text(result: &MeasureResult) -> String {
             let empty = "\u{2606}".repeat(5usize.saturating_sub(usize::from(stars)));
             format!("{rate:.1} % {filled}{empty}")
         }
-        _ => "n/a".to_owned(),
+        (Some(rate), None) => format!(
+            "{rate:.1} % (no stars: {})",
+            result.no_stars_reason.as_deref().unwrap_or("n/a")
+        ),
+        (None, _) => format!(
+            "n/a ({})",
+            result.no_stars_reason.as_deref().unwrap_or("no patients")
+        ),
     }
 }
 
