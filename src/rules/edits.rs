@@ -6,8 +6,9 @@
 //! here. Must never do I/O, read the clock or allocate beyond the fills it is given.
 //!
 //! Choices where the specs are silent:
-//! - A fill is "earlier" only when its date of service is on or before the claim's; fills
-//!   dated after the claim's date of service (or after `today`) are ignored by every edit.
+//! - A fill dated after the claim's date of service but inside the claim's own supply is an
+//!   *overlapping* fill: active for every edit and an early-refill failure (no backdating
+//!   around an edit); fills dated later are ignored (see `adjudicate::window`).
 //! - A fill whose NDC is not in the current tables is ignored (its ingredients are unknown).
 //! - "The same prescription" (never a duplication of itself) means the same pharmacy and the
 //!   same Rx number.
@@ -125,7 +126,9 @@ impl Raised<'_> {
 
 fn conflict(policy: &EditPolicy, claim: &Claim, raised: Raised) -> Conflict {
     let same = |same: bool, other: u8| if same { 1 } else { other };
-    let has_lists = !policy.override_professional.is_empty() && !policy.override_result.is_empty();
+    // The lists that answer a conflict of this severity (a severity table's, else the edit's).
+    let (professional, result) = policy.lists_for(raised.severity);
+    let has_lists = !professional.is_empty() && !result.is_empty();
     Conflict {
         edit: policy.edit,
         rule_id: raised.rule_id,

@@ -632,3 +632,31 @@ fn package_quantity_is_kept_and_must_be_positive() {
     });
     v2_refused("products.csv", &zero, "(rule 5)");
 }
+
+#[test]
+fn a_severity_table_makes_its_conflicts_overridable_even_when_the_edits_lists_are_empty() {
+    let ruleset = v2_ruleset()
+        .replacen(
+            "override_professional = [\"M0\", \"R0\"]\noverride_result = [\"1A\", \"1G\"]\nnever_override = []",
+            "override_professional = []\noverride_result = []\nnever_override = []",
+            1,
+        );
+    assert_ne!(ruleset, v2_ruleset(), "the fixture's ddi lists moved");
+    let rules = v2_with("ruleset.toml", &ruleset);
+    let history = [fill(CLARITHROMYCIN, 2, 2, 20, 10)];
+    let mut claim = tx(SIMVASTATIN, 1, 30, 30);
+    claim.dur_pps = vec![dur(1, "DD", "M0", "1G")];
+    let decision = run_with(&rules, &claim, &history, Some(born_aged(40)));
+    assert_eq!(decision.status, Status::Paid, "{:#?}", decision.conflicts);
+    // Severity 2 (no table) keeps the edit's empty lists: not overridable.
+    let mut warfarin = tx(ASPIRIN, 1, 30, 30);
+    warfarin.dur_pps = vec![dur(1, "DD", "M0", "1G")];
+    let refused = run_with(
+        &rules,
+        &warfarin,
+        &[fill(WARFARIN, 2, 2, 30, 30)],
+        Some(born_aged(40)),
+    );
+    assert_eq!(refused.status, Status::Rejected);
+    assert!(!conflict_of(&refused, Edit::Ddi).overridable);
+}
