@@ -19,9 +19,15 @@ const WARFARIN_5MG: &str = "99999000101";
 const IBUPROFEN_800MG: &str = "99999007101";
 const ATORVASTATIN_10MG: &str = "67877051190";
 
+/// A gateway on the schema; E1 replies say whether the patient is known, so the story can see
+/// the shared history answer them.
 async fn gateway_on(schema: &PgSchema) -> TestGateway {
     let url = schema.url();
-    start_gateway_with(move |config| config.store = url).await
+    start_gateway_with(move |config| {
+        config.store = url;
+        config.eligibility_reveals_history = true;
+    })
+    .await
 }
 
 fn expect(response: &Response, status: &str, reject_codes: &[&str]) {
