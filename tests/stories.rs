@@ -876,32 +876,6 @@ async fn every_validation_problem_is_reported_at_once() {
     story.stop().await;
 }
 
-// ---- eligibility ----------------------------------------------------------------------------
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn eligibility_approves_known_and_unknown_patients_with_different_messages() {
-    let mut story = Story::start().await;
-    let day = days_ago(1);
-    let known = Person::adult("ELIG000001");
-    expect(
-        &story.send(known.b1(1, ATORVASTATIN_10MG, day)).await,
-        "P",
-        &[],
-    );
-    let known_reply = story.send(known.e1(day)).await;
-    let unknown_reply = story.send(Person::adult("ELIG000002").e1(day)).await;
-    expect(&known_reply, "A", &[]);
-    expect(&unknown_reply, "A", &[]);
-    let (known_text, unknown_text) = (
-        message_text(&known_reply, 0),
-        message_text(&unknown_reply, 0),
-    );
-    assert!(!known_text.is_empty() && !unknown_text.is_empty());
-    assert_ne!(known_text, unknown_text);
-    assert!(unknown_text.contains("NOT"), "{unknown_text}");
-    story.stop().await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_person_code_is_its_own_patient_key() {
     let mut story = Story::start().await;
@@ -1072,7 +1046,7 @@ async fn a_listener_configured_for_length_prefixed_frames_answers_in_kind() {
     gateway.stop().await;
 }
 
-// ---- eligibility ------------------------------------------------------------------------------
+// ---- eligibility ----------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn e1_answers_known_and_unknown_patients_alike_unless_the_plan_enables_disclosure() {
