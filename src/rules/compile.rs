@@ -1111,18 +1111,18 @@ fn known_yes_no_cell(row: &Row, column: usize, errors: &mut TableErrors) -> Opti
 }
 
 fn age_cell(row: &Row, column: usize, errors: &mut TableErrors) -> Option<u32> {
-    let age = whole(row.text(column)).filter(|age| *age <= 150);
-    if age.is_none() {
-        errors.push(row.error(
-            column,
-            2,
-            format!(
-                "age {:?} is not a whole number of years 0..150",
-                row.text(column)
-            ),
-        ));
+    let text = row.text(column);
+    let Some(age) = whole(text) else {
+        let message = format!("age {text:?} is not a whole number of years");
+        errors.push(row.error(column, 2, message));
+        return None;
+    };
+    if age > limits::AGE_YEARS_MAX {
+        let message = format!("age {age} is outside 0..{}", limits::AGE_YEARS_MAX);
+        errors.push(row.error(column, 6, message));
+        return None;
     }
-    age
+    Some(age)
 }
 
 fn whole_cell(row: &Row, column: usize, name: &str, errors: &mut TableErrors) -> Option<u32> {

@@ -491,6 +491,14 @@ fn age_limit_rows_are_validated() {
     let empty_band = "ingredient,min_age,max_age,message\naspirin,12,11,backwards\n";
     v2_refused("age_limits.csv", empty_band, "age_limits.csv:2:");
     v2_refused("age_limits.csv", empty_band, "(rule 6)");
+    let too_old = "ingredient,min_age,max_age,message\naspirin,0,151,x\n";
+    v2_refused(
+        "age_limits.csv",
+        too_old,
+        "age_limits.csv:2:11: age 151 is outside 0..150 (rule 6)",
+    );
+    let not_a_number = "ingredient,min_age,max_age,message\naspirin,zero,11,x\n";
+    v2_refused("age_limits.csv", not_a_number, "(rule 2)");
     let upper_case = "ingredient,min_age,max_age,message\nAspirin,0,11,x\n";
     v2_refused("age_limits.csv", upper_case, "age_limits.csv:2:1:");
 }
