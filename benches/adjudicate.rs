@@ -74,6 +74,7 @@ fn claim_and_fills(rules: &RuleSet) -> (Transaction, Vec<Fill>) {
             fill_number: 0,
             pharmacy: 1 + index as u64 % 2,
             prescriber: 7,
+            overridden: durgate::claim::Overridden::NONE,
         })
         .collect();
     (transaction, fills)

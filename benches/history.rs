@@ -77,6 +77,7 @@ fn fill(patient: u64, number: u64) -> Fill {
         fill_number: 0,
         pharmacy: id_hash(format!("{:010}", patient % PHARMACIES).as_bytes()),
         prescriber: id_hash(format!("{:010}", patient % PRESCRIBERS).as_bytes()),
+        overridden: durgate::claim::Overridden::NONE,
     }
 }
 

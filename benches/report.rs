@@ -55,6 +55,7 @@ fn conflict(edit: Edit, reason: &str, overridden_by: Option<u8>) -> Conflict {
         message: "bench conflict".into(),
         overridable: true,
         overridden_by,
+        remembered_from: None,
     }
 }
 

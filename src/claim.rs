@@ -672,6 +672,66 @@ pub struct Fill {
     pub pharmacy: u64,
     /// [`id_hash`] of 411-DB prescriber id.
     pub prescriber: u64,
+    /// The rejecting conflicts the claim had overridden (for remembered overrides).
+    pub overridden: Overridden,
+}
+
+/// The rejecting conflicts a paid claim had overridden (by DUR/PPS or SCC), as
+/// [`Overridden::mark`]s of (edit, rule id), what a later fill of the same Rx is checked
+/// against when its edit remembers overrides. Holds at most
+/// [`OVERRIDES_REMEMBERED_PER_FILL_MAX`](crate::limits::OVERRIDES_REMEMBERED_PER_FILL_MAX)
+/// marks: a further override is not remembered, so its conflict is raised (and must be
+/// overridden) again — never wrongly waived. A mark is a 64-bit hash; 0 is an empty place.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Overridden([u64; crate::limits::OVERRIDES_REMEMBERED_PER_FILL_MAX]);
+
+impl Overridden {
+    /// No override remembered.
+    pub const NONE: Overridden = Overridden([0; crate::limits::OVERRIDES_REMEMBERED_PER_FILL_MAX]);
+
+    /// The mark of a conflict of `edit` raised by rule `rule_id` (never 0).
+    pub fn mark(edit: Edit, rule_id: &str) -> u64 {
+        let name = id_hash(edit.as_str().as_bytes());
+        let hash = id_hash(rule_id.as_bytes()) ^ name.rotate_left(17);
+        hash.max(1)
+    }
+
+    /// The marks of the rejecting conflicts of `conflicts` that an override (DUR/PPS or SCC)
+    /// answered; remembered conflicts are warnings and not overridden, so they never count.
+    pub fn of_conflicts(conflicts: &[Conflict]) -> Overridden {
+        let mut overridden = Overridden::NONE;
+        let answered = conflicts
+            .iter()
+            .filter(|c| c.action == Action::Reject && c.overridden_by.is_some());
+        for conflict in answered {
+            overridden.insert(Overridden::mark(conflict.edit, &conflict.rule_id));
+        }
+        overridden
+    }
+
+    /// Adds a mark; false when it is full (the mark is then not remembered).
+    pub fn insert(&mut self, mark: u64) -> bool {
+        if self.contains(mark) {
+            return true;
+        }
+        match self.0.iter_mut().find(|place| **place == 0) {
+            Some(place) => {
+                *place = mark.max(1);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether `mark` is remembered.
+    pub fn contains(&self, mark: u64) -> bool {
+        mark != 0 && self.0.contains(&mark)
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|place| *place == 0)
+    }
 }
 
 impl Fill {
@@ -692,6 +752,7 @@ impl Fill {
             fill_number: transaction.fill_number,
             pharmacy,
             prescriber,
+            overridden: Overridden::NONE,
         })
     }
 }
@@ -779,6 +840,10 @@ pub struct Conflict {
     /// [`OVERRIDDEN_BY_CLARIFICATION`] for an early-refill conflict overridden by a 420-DK
     /// submission clarification code.
     pub overridden_by: Option<u8>,
+    /// Remembered override: the date of service of the latest paid claim of the same pharmacy
+    /// and Rx whose override of this (edit, rule) is remembered. Such a conflict is a warning
+    /// and its reply carries 570-NS "previously overridden YYYY-MM-DD".
+    pub remembered_from: Option<Date>,
 }
 
 /// `Conflict::overridden_by` of a conflict overridden by a 420-DK submission clarification

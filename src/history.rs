@@ -12,8 +12,9 @@
 //! The service keeps about a million fills, so the layout is chosen for bytes per fill:
 //!
 //! - Patients live in [`HISTORY_SHARDS`] mutex-guarded shards. In a shard a patient key maps to a
-//!   slot number, and the slot holds the patient's entries (56 bytes each: the [`Fill`], the
-//!   claim id and a reversed flag) in a vector grown by about a quarter at a time.
+//!   slot number, and the slot holds the patient's entries (72 bytes each: the [`Fill`] with
+//!   its remembered overrides, the claim id and a reversed flag) in a vector grown by about a
+//!   quarter at a time.
 //! - Paid claims are indexed in [`HISTORY_SHARDS`] more shards by their [`ClaimMatch`] packed
 //!   to 4-byte alignment, with the 4-byte patient id (slot and shard) as value: 28 bytes a
 //!   claim. A reversal (B2) carries no patient, so it finds the patient through this index;
@@ -38,7 +39,7 @@
 //! - Beyond the patient bound a new patient is not kept; the caller learns it from
 //!   [`Recorded::PatientLimitReached`] (the store still holds the claim).
 
-use crate::claim::{id_hash, Authorization, Date, Fill, Ndc, PatientKey};
+use crate::claim::{id_hash, Authorization, Date, Fill, Ndc, Overridden, PatientKey};
 use crate::limits::{FILLS_PER_PATIENT_MAX, HISTORY_PATIENTS_MAX, HISTORY_SHARDS};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -112,10 +113,11 @@ pub enum Recorded {
     PatientLimitReached,
 }
 
-/// One claim as kept in a patient's slot (56 bytes).
+/// One claim as kept in a patient's slot (72 bytes).
 #[derive(Clone, Copy)]
 struct Entry {
     ndc: Ndc,
+    overridden: Overridden,
     rx_number: u64,
     quantity_milli: u64,
     pharmacy: u64,
@@ -132,6 +134,7 @@ impl Entry {
         let fill = &claim.fill;
         Entry {
             ndc: fill.ndc,
+            overridden: fill.overridden,
             rx_number: fill.rx_number,
             quantity_milli: fill.quantity_milli,
             pharmacy: fill.pharmacy,
@@ -154,6 +157,7 @@ impl Entry {
             fill_number: self.fill_number,
             pharmacy: self.pharmacy,
             prescriber: self.prescriber,
+            overridden: self.overridden,
         }
     }
 
@@ -594,6 +598,7 @@ mod tests {
             fill_number: 0,
             pharmacy: id_hash(b"1234567890"),
             prescriber: id_hash(b"1999999999"),
+            overridden: Overridden::NONE,
         }
     }
 
@@ -617,7 +622,7 @@ mod tests {
 
     #[test]
     fn layout_stays_compact() {
-        assert_eq!(std::mem::size_of::<Entry>(), 56);
+        assert_eq!(std::mem::size_of::<Entry>(), 72);
         assert_eq!(std::mem::size_of::<(ClaimKey, PatientId)>(), 28);
     }
 

@@ -49,6 +49,8 @@ pub const REJECT_CODES_MAX: usize = 20;
 pub const PROBLEMS_PER_TRANSMISSION_MAX: usize = 64;
 /// Width of 544-FY DUR free text message.
 pub const DUR_MESSAGE_BYTES_MAX: usize = 30;
+/// Width of 570-NS DUR additional text.
+pub const DUR_ADDITIONAL_TEXT_BYTES_MAX: usize = 100;
 /// Width of 504-F4 response message.
 pub const RESPONSE_MESSAGE_BYTES_MAX: usize = 200;
 /// Additional message lines (130-UF count of 132-UH/526-FQ) in one Response Status segment.
@@ -102,6 +104,9 @@ pub const CLASSES_PER_INGREDIENT_MAX: usize = 64;
 
 /// Active fills kept per patient; the oldest are dropped beyond it.
 pub const FILLS_PER_PATIENT_MAX: usize = 256;
+/// Overridden conflicts a fill remembers for `remember_override_days` (16 bytes a fill); an
+/// override beyond it is not remembered, so its conflict is raised again on the next fill.
+pub const OVERRIDES_REMEMBERED_PER_FILL_MAX: usize = 2;
 /// Patients kept in the in-memory history.
 pub const HISTORY_PATIENTS_MAX: usize = 20_000_000;
 /// Shards of the history map.

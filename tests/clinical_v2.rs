@@ -6,7 +6,7 @@ mod support;
 
 use durgate::claim::Date;
 use durgate::ncpdp::build::ClaimBuilder;
-use durgate::ncpdp::Response;
+use durgate::ncpdp::{Response, ResponseDur};
 use support::{born_years_before, days_ago, dur_reasons, rejects, start_gateway, statuses};
 use support::{Client, Person, TestGateway};
 
@@ -69,13 +69,19 @@ fn claim(
         .days_supply(days)
 }
 
+/// One text of each of transaction 0's DUR occurrences.
+fn dur_texts(reply: &Response, text: fn(&ResponseDur) -> &String) -> Vec<String> {
+    reply.transactions[0].dur.iter().map(text).cloned().collect()
+}
+
 /// The 544-FY texts of transaction 0's DUR occurrences.
 fn dur_messages(reply: &Response) -> Vec<String> {
-    reply.transactions[0]
-        .dur
-        .iter()
-        .map(|dur| dur.message.clone())
-        .collect()
+    dur_texts(reply, |dur| &dur.message)
+}
+
+/// The 570-NS texts of transaction 0's DUR occurrences.
+fn dur_additional_texts(reply: &Response) -> Vec<String> {
+    dur_texts(reply, |dur| &dur.additional_text)
 }
 
 /// A short earlier opioid fill, so that a 30-day opioid is not an opioid-naive start.
@@ -285,4 +291,59 @@ async fn simvastatin_with_diltiazem_is_overridable_with_m0_1g() {
     let overridden = clinic.send(statin.dur("DD", "M0", "1G")).await;
     assert_eq!(statuses(&overridden), "P", "{overridden:?}");
     clinic.close().await;
+}
+
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refill_of_an_overridden_interaction_pays_with_a_remembered_warning() {
+    let rules = support::sample_remembering_ddi(90);
+    let rules_path = rules.path().to_path_buf();
+    let gateway = support::start_gateway_with(|config| config.rules = rules_path).await;
+    let mut client = gateway.client().await;
+    let patient = Person::adult("V2REMEMB01");
+    let warfarin = claim(&patient, 1, WARFARIN_5MG, days_ago(40), 90, 90);
+    assert_eq!(statuses(&client.send(&warfarin.encode()).await), "P");
+    let ibuprofen = claim(&patient, 2, IBUPROFEN_800MG, days_ago(35), 90, 30);
+    let rejected = client.send(&ibuprofen.clone().encode()).await;
+    assert_eq!(rejects(&rejected, 0), ["88"], "{rejected:?}");
+    let overridden = client.send(&ibuprofen.dur("DD", "M0", "1G").encode()).await;
+    assert_eq!(statuses(&overridden), "P", "{overridden:?}");
+    drop(client);
+    // The memory survives a restart: the history is rebuilt from the claim store.
+    let gateway = gateway.restart().await;
+    let mut client = gateway.client().await;
+    let refill = claim(&patient, 2, IBUPROFEN_800MG, days_ago(5), 90, 30).fill(1);
+    let remembered = client.send(&refill.encode()).await;
+    assert_eq!(statuses(&remembered), "P", "{remembered:?}");
+    assert_eq!(dur_reasons(&remembered, 0), ["DD"]);
+    let expected = format!("previously overridden {}", days_ago(35));
+    assert_eq!(dur_additional_texts(&remembered), [expected]);
+    // A new prescription of the same drug is not a refill of the overridden one.
+    let new_rx = claim(&patient, 3, IBUPROFEN_800MG, days_ago(5), 90, 30);
+    let again = client.send(&new_rx.encode()).await;
+    assert_eq!(statuses(&again), "R", "{again:?}");
+    assert_eq!(dur_reasons(&again, 0)[0], "DD");
+    assert_eq!(dur_additional_texts(&again)[0], "", "{again:?}");
+    // Every reply was sent after its commit: the record can be read while the gateway runs.
+    let store = rusqlite::Connection::open(&gateway.store_path).expect("open the claim store");
+    let recorded: Vec<(String, Option<String>)> = store
+        .prepare("SELECT action, remembered_from FROM conflicts WHERE edit = 'ddi' ORDER BY id")
+        .and_then(|mut statement| {
+            statement
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect()
+        })
+        .expect("read the conflicts");
+    let remembered_on = Some(days_ago(35).to_string());
+    assert_eq!(
+        recorded,
+        [
+            ("reject".to_string(), None),
+            ("reject".to_string(), None),
+            ("warn".to_string(), remembered_on),
+            ("reject".to_string(), None),
+        ]
+    );
+    drop(store);
+    gateway.stop().await;
 }

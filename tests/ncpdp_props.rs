@@ -502,6 +502,7 @@ fn response_transaction() -> impl Strategy<Value = ResponseTransaction> {
         option::of(date_2000_2030()),
         option::of(0u64..=9_999_999_999),
         printable(30),
+        printable(100),
     );
     let status = select(vec![
         Status::Paid,
@@ -530,6 +531,7 @@ fn response_transaction() -> impl Strategy<Value = ResponseTransaction> {
                             date,
                             quantity,
                             message,
+                            additional_text,
                         ),
                     )| ResponseDur {
                         counter: index as u8 + 1,
@@ -541,6 +543,7 @@ fn response_transaction() -> impl Strategy<Value = ResponseTransaction> {
                         database_indicator: database,
                         other_prescriber: prescriber,
                         message,
+                        additional_text,
                     },
                 );
                 ResponseTransaction {

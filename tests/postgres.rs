@@ -148,6 +148,7 @@ fn conflict(edit: Edit, reason: &str, overridden_by: Option<u8>) -> Conflict {
         message: "INTERACTS WITH WARFARIN 5 MG TABLET (ACTIVE)".into(),
         overridable: true,
         overridden_by,
+        remembered_from: None,
     }
 }
 
@@ -564,7 +565,10 @@ async fn the_store_url_opens_postgres_and_migrations_apply_once() {
     opened.check_writable().expect("writable");
     drop(opened);
     drop(open(&schema));
-    assert_eq!(schema.number("SELECT count(*) FROM schema_version"), 1);
+    assert_eq!(
+        schema.number("SELECT count(*) FROM schema_version"),
+        durgate::store::SCHEMA_VERSION
+    );
     schema.execute("INSERT INTO schema_version VALUES (99, 0)");
     let location = PgLocation::parse(&schema.url()).expect("url");
     let refused = PgStore::open(&location).err();
@@ -573,7 +577,7 @@ async fn the_store_url_opens_postgres_and_migrations_apply_once() {
             refused,
             Some(StoreError::SchemaTooNew {
                 found: 99,
-                known: 1
+                known: durgate::store::SCHEMA_VERSION
             })
         ),
         "{refused:?}"

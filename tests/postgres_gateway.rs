@@ -1,7 +1,7 @@
 //! The gateway's contract on the PostgreSQL store, through a real socket: with a shared store the
 //! history is read from the database for every transmission, so duplicates, interactions,
-//! reversals (with and without patient segments), rebills and eligibility must come out as they
-//! do on the embedded store; a claim whose history cannot be read is answered 99; and the admin
+//! reversals (with and without patient segments), rebills, eligibility and remembered overrides
+//! must come out as they do on the embedded store; a claim whose history cannot be read is answered 99; and the admin
 //! status names the store `postgres` without its url.
 //!
 //! Each test has a schema of its own and skips (saying why) without a PostgreSQL server.
@@ -100,6 +100,39 @@ async fn the_contract_holds_with_the_history_read_from_the_database() {
             .map(|running| running.history().fills_len()),
         Some(0),
         "a gateway on a shared store keeps no history of its own"
+    );
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remembered_override_is_read_back_from_the_shared_history() {
+    let Some(schema) = PgSchema::create("remembered") else {
+        return;
+    };
+    let rules = support::sample_remembering_ddi(90);
+    let (url, rules_path) = (schema.url(), rules.path().to_path_buf());
+    let gateway = start_gateway_with(move |config| {
+        config.store = url;
+        config.rules = rules_path;
+    })
+    .await;
+    let mut client = gateway.client().await;
+    let patient = Person::adult("PGGW000004");
+    let warfarin = patient.b1(1, WARFARIN_5MG, days_ago(40)).days_supply(90);
+    expect(&client.send(&warfarin.encode()).await, "P", &[]);
+    let nsaid = patient.b1(2, IBUPROFEN_800MG, days_ago(35));
+    expect(&client.send(&nsaid.clone().encode()).await, "R", &["88"]);
+    let overridden = nsaid.dur("DD", "M0", "1G");
+    expect(&client.send(&overridden.encode()).await, "P", &[]);
+    let refill = patient.b1(2, IBUPROFEN_800MG, days_ago(5)).fill(1);
+    let remembered = client.send(&refill.encode()).await;
+    expect(&remembered, "P", &[]);
+    assert_eq!(dur_reasons(&remembered, 0), ["DD"]);
+    let expected = format!("previously overridden {}", days_ago(35));
+    assert_eq!(remembered.transactions[0].dur[0].additional_text, expected);
+    assert_eq!(
+        schema.number("SELECT count(*) FROM conflicts WHERE remembered_from IS NOT NULL"),
+        1
     );
     gateway.stop().await;
 }

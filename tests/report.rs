@@ -113,6 +113,7 @@ fn conflict(edit: Edit, reason: &str, action: Action, overridden_by: Option<u8>)
         message: "test conflict".into(),
         overridable: true,
         overridden_by,
+        remembered_from: None,
     }
 }
 

@@ -104,6 +104,7 @@ fn conflict(edit: Edit, reason: &str, action: Action, overridden_by: Option<u8>)
         message: "test conflict".into(),
         overridable: true,
         overridden_by,
+        remembered_from: None,
     }
 }
 
@@ -432,7 +433,7 @@ fn a_schema_without_a_claim_store_or_with_a_newer_one_is_refused() {
             refused,
             Some(ReportError::SchemaTooNew {
                 found: 99,
-                known: 1
+                known: durgate::store::SCHEMA_VERSION
             })
         ),
         "{refused:?}"

@@ -179,6 +179,7 @@ fn conflict(edit: Edit, reason: &str, overridden_by: Option<u8>) -> Conflict {
         message: "INTERACTS WITH WARFARIN 5 MG TABLET (ACTIVE)".into(),
         overridable: true,
         overridden_by,
+        remembered_from: None,
     }
 }
 
@@ -777,6 +778,7 @@ fn fill_of(
         fill_number: transaction.fill_number,
         pharmacy: id_hash(record.pharmacy_id.as_bytes()),
         prescriber: id_hash(transaction.prescriber_id.as_bytes()),
+        overridden: durgate::claim::Overridden::NONE,
     }
 }
 

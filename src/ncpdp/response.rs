@@ -18,7 +18,7 @@
 //! rejection happens per transaction.
 //!
 //! Must never: write a text wider than its field (texts are cut: 504-F4 to 200, 526-FQ to 40,
-//! 544-FY to 30 bytes), write a separator inside a value, or put patient data in a message
+//! 544-FY to 30, 570-NS to 100 bytes), write a separator inside a value, or put patient data in a message
 //! it composes itself.
 
 use super::encode::Writer;
@@ -28,8 +28,8 @@ use super::validate::Problem;
 use super::ParseError;
 use crate::claim::{Action, Code2, Conflict, Date, Decision, RejectCode, Status};
 use crate::limits::{
-    ADDITIONAL_MESSAGES_MAX, ADDITIONAL_MESSAGE_BYTES_MAX, DUR_MESSAGE_BYTES_MAX,
-    DUR_PPS_OCCURRENCES_MAX, REJECT_CODES_MAX, RESPONSE_MESSAGE_BYTES_MAX,
+    ADDITIONAL_MESSAGES_MAX, ADDITIONAL_MESSAGE_BYTES_MAX, DUR_ADDITIONAL_TEXT_BYTES_MAX,
+    DUR_MESSAGE_BYTES_MAX, DUR_PPS_OCCURRENCES_MAX, REJECT_CODES_MAX, RESPONSE_MESSAGE_BYTES_MAX,
 };
 
 /// 503-F3 authorization number width.
@@ -227,6 +227,8 @@ pub struct ResponseDur {
     pub other_prescriber: Option<u8>,
     /// 544-FY, at most 30 bytes on the wire.
     pub message: String,
+    /// 570-NS, at most 100 bytes on the wire (empty: not sent).
+    pub additional_text: String,
 }
 
 // ---- from a decision ----------------------------------------------------------------------
@@ -342,6 +344,10 @@ fn dur_occurrence(counter: u8, conflict: &Conflict) -> ResponseDur {
         database_indicator: Some(DATABASE_PROCESSOR_DEVELOPED),
         other_prescriber: Some(conflict.other_prescriber),
         message: fit_text(&conflict.message, DUR_MESSAGE_BYTES_MAX),
+        additional_text: conflict
+            .remembered_from
+            .map(|date| format!("previously overridden {date}"))
+            .unwrap_or_default(),
     }
 }
 
@@ -485,6 +491,8 @@ fn write_dur(writer: &mut Writer<'_>, dur: &ResponseDur) {
     writer.opt_number(*b"FW", dur.database_indicator.map(u64::from));
     writer.opt_number(*b"FX", dur.other_prescriber.map(u64::from));
     writer.text(*b"FY", &fit_text(&dur.message, DUR_MESSAGE_BYTES_MAX));
+    let additional = fit_text(&dur.additional_text, DUR_ADDITIONAL_TEXT_BYTES_MAX);
+    writer.text(*b"NS", &additional);
 }
 
 // ---- reading ------------------------------------------------------------------------------
@@ -757,6 +765,7 @@ fn read_dur_field(field: &Field<'_>, dur: &mut ResponseDur) -> Result<(), ParseE
         b"FW" => dur.database_indicator = digit("AM24 FW")?,
         b"FX" => dur.other_prescriber = digit("AM24 FX")?,
         b"FY" => dur.message = value_text(field.value, "AM24 FY")?,
+        b"NS" => dur.additional_text = value_text(field.value, "AM24 NS")?,
         _ => {}
     }
     Ok(())

@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The store schema versions this reader understands.
-pub const SCHEMA_VERSION_KNOWN: i64 = 1;
+pub const SCHEMA_VERSION_KNOWN: i64 = crate::store::SCHEMA_VERSION;
 
 /// A claim store the reports can read.
 pub trait ClaimSource {

@@ -13,6 +13,10 @@
 //! qualifies for it (one DD override may answer two DD conflicts). Warning conflicts can be
 //! answered too, so that codes sent for them are not reported as unmatched.
 //!
+//! Remembered overrides (`remember_override_days`): see [`remember_overrides`]. A remembered
+//! conflict is a warning with `remembered_from` set; its claim's own overrides are what a later
+//! fill remembers, so a remembered conflict is never remembered again.
+//!
 //! Reject codes: 88 when a DUR conflict other than early refill rejects, 79 when early refill
 //! does, both (88 first) when both do. A claim whose conflicts overflow
 //! [`crate::limits::CONFLICTS_PER_TRANSACTION_MAX`] with a rejecting one unlisted is rejected.
@@ -21,7 +25,7 @@
 use super::edits::{run_all, Claim, Conflicts, Input, Seen};
 use super::RuleSet;
 use crate::claim::{
-    reject, Action, Conflict, Date, Decision, DurPps, Edit, Fill, Status, Transaction,
+    reject, Action, Conflict, Date, Decision, DurPps, Edit, Fill, Overridden, Status, Transaction,
     Transmission, OVERRIDDEN_BY_CLARIFICATION,
 };
 use crate::limits;
@@ -126,6 +130,7 @@ fn adjudicate_with(
         &mut conflicts.list,
         &ctx.transaction.clarification_codes,
     );
+    remember_overrides(rules, &input.claim, fills, &mut conflicts.list);
     decide(rules, conflicts, &ctx.transaction.dur_pps)
 }
 
@@ -142,6 +147,55 @@ fn clear_by_clarification(rules: &RuleSet, conflicts: &mut [Conflict], clarifica
     for conflict in conflicts.iter_mut().filter(|c| c.edit == Edit::EarlyRefill) {
         conflict.overridden_by = Some(OVERRIDDEN_BY_CLARIFICATION);
     }
+}
+
+/// Remembered overrides: a rejecting conflict still open, of an edit whose
+/// `remember_override_days` N is > 0, becomes a warning when a paid fill of the same pharmacy and
+/// Rx number, dated 0..=N days before the claim, had the same (edit, rule) overridden. Only the
+/// patient's recorded fills count, never an earlier transaction of the same transmission.
+fn remember_overrides(rules: &RuleSet, claim: &Claim, fills: &[Fill], conflicts: &mut [Conflict]) {
+    let open = conflicts
+        .iter_mut()
+        .filter(|c| c.action == Action::Reject && c.overridden_by.is_none());
+    for conflict in open {
+        let days = rules
+            .policy(conflict.edit)
+            .map_or(0, |policy| policy.remember_override_days);
+        if days > 0 {
+            conflict.remembered_from = remembered_on(claim, fills, days, conflict);
+        }
+        if conflict.remembered_from.is_some() {
+            answer_as_warning(conflict);
+        }
+    }
+}
+
+/// A remembered conflict warns; outside interactions (which keep their severity) it then
+/// carries 3 as a warning does.
+fn answer_as_warning(conflict: &mut Conflict) {
+    conflict.action = Action::Warn;
+    if conflict.edit != Edit::Ddi {
+        conflict.severity = 3;
+        conflict.clinical_significance = 3;
+    }
+}
+
+/// The latest date of service of a fill that remembers `conflict`'s override for this claim.
+fn remembered_on(claim: &Claim, fills: &[Fill], days: u32, conflict: &Conflict) -> Option<Date> {
+    let mark = Overridden::mark(conflict.edit, &conflict.rule_id);
+    let within = 0..=i64::from(days);
+    fills
+        .iter()
+        .take(limits::FILLS_PER_PATIENT_MAX)
+        .filter(|fill| fill.pharmacy == claim.pharmacy && fill.rx_number == claim.rx_number)
+        .filter(|fill| {
+            within.contains(&i64::from(
+                claim.date_of_service.days_since(fill.date_of_service),
+            ))
+        })
+        .filter(|fill| fill.overridden.contains(mark))
+        .map(|fill| fill.date_of_service)
+        .max()
 }
 
 /// The fills inside the lookback window whose product is known, with their active flag: a

@@ -147,6 +147,7 @@ fn conflict(policy: &EditPolicy, claim: &Claim, raised: Raised) -> Conflict {
         message: raised.message,
         overridable: has_lists && policy.overridable(raised.severity),
         overridden_by: None,
+        remembered_from: None,
     }
 }
 

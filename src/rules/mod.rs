@@ -33,4 +33,6 @@ pub(crate) mod fixture;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_remembered;
+#[cfg(test)]
 mod tests_v2;

@@ -40,6 +40,8 @@ pub struct EditPolicy {
     /// Schema 2, ddi only: `[edits.ddi.severity.N]` lists (E5, E6) replacing the edit's lists
     /// for severity N (index N - 1).
     pub severity_lists: [Option<(Vec<Code2>, Vec<Code2>)>; 3],
+    /// Schema 2: days an accepted override is remembered per pharmacy + Rx (0 = off).
+    pub remember_override_days: u32,
 }
 
 impl EditPolicy {
@@ -219,6 +221,7 @@ struct DdiToml {
     never_override: Vec<Spanned<i64>>,
     #[serde(default)]
     severity: std::collections::BTreeMap<Spanned<String>, SeverityListsToml>,
+    remember_override_days: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -254,6 +257,7 @@ struct HighDoseToml {
     override_professional: Codes,
     override_result: Codes,
     reject_multiple: Option<Spanned<NumberToml>>,
+    remember_override_days: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -264,6 +268,7 @@ struct CommonToml {
     action: Spanned<String>,
     override_professional: Codes,
     override_result: Codes,
+    remember_override_days: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -281,6 +286,7 @@ struct EarlyRefillToml {
     accumulation_max_days: Option<Spanned<i64>>,
     #[serde(default)]
     override_clarification: Codes,
+    remember_override_days: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -297,6 +303,7 @@ struct OpioidToml {
     naive_lookback_days: Spanned<i64>,
     with_benzodiazepine: Spanned<String>,
     opioids: Option<Spanned<String>>,
+    remember_override_days: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -310,6 +317,7 @@ struct AcetaminophenToml {
     max_daily_mg: Spanned<i64>,
     #[serde(default)]
     max_daily_mg_by_age: Vec<Spanned<AgeBandToml>>,
+    remember_override_days: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -327,6 +335,7 @@ struct Common<'t> {
     actions: [&'t Spanned<String>; 3],
     override_professional: &'t Codes,
     override_result: &'t Codes,
+    remember_override_days: Option<&'t Spanned<i64>>,
 }
 
 macro_rules! common_of {
@@ -337,6 +346,7 @@ macro_rules! common_of {
             actions: [&$table.action, &$table.action, &$table.action],
             override_professional: &$table.override_professional,
             override_result: &$table.override_result,
+            remember_override_days: $table.remember_override_days.as_ref(),
         }
     };
 }
@@ -347,6 +357,8 @@ macro_rules! common_of {
 struct Doc<'t> {
     text: &'t [u8],
     errors: &'t mut TableErrors,
+    /// `[history] lookback_days` once read (bounds `remember_override_days`).
+    lookback_days: u64,
 }
 
 impl Doc<'_> {
@@ -385,7 +397,11 @@ impl Doc<'_> {
 
 /// Parses and checks `ruleset.toml`; problems go to `errors`.
 pub(crate) fn parse(text: &[u8], errors: &mut TableErrors) -> Option<PolicyDraft> {
-    let mut doc = Doc { text, errors };
+    let mut doc = Doc {
+        text,
+        errors,
+        lookback_days: 0,
+    };
     let utf8 = match std::str::from_utf8(text) {
         Ok(utf8) => utf8,
         Err(bad) => {
@@ -436,6 +452,7 @@ fn check(doc: &mut Doc, parsed: &RulesetToml) -> PolicyDraft {
         "active_grace_days",
         0..grace_max + 1,
     );
+    doc.lookback_days = lookback;
     let (edits, params) = check_edits(doc, &parsed.edits);
     accumulation_within_lookback(doc, parsed, lookback);
     let benzodiazepine_at = parsed
@@ -534,6 +551,7 @@ fn check_edits(
         ],
         override_professional: &ddi.override_professional,
         override_result: &ddi.override_result,
+        remember_override_days: ddi.remember_override_days.as_ref(),
     };
     let mut ddi_policy = policy(doc, Edit::Ddi, &ddi_common);
     ddi_policy.never_override = never_override(doc, &ddi.never_override);
@@ -827,7 +845,18 @@ fn policy(doc: &mut Doc, edit: Edit, common: &Common) -> EditPolicy {
         ),
         never_override: Vec::new(),
         severity_lists: Default::default(),
+        remember_override_days: remember_days(doc, common.remember_override_days),
     }
+}
+
+/// Rule 9: `remember_override_days` is 0..=`lookback_days` (absent: 0, off).
+fn remember_days(doc: &mut Doc, value: Option<&Spanned<i64>>) -> u32 {
+    let Some(value) = value else {
+        return 0;
+    };
+    let lookback = i64::try_from(doc.lookback_days).unwrap_or(i64::MAX);
+    let range = 0..lookback.saturating_add(1);
+    to_days(doc.whole_number_of_rule(value, "remember_override_days", range, 9))
 }
 
 fn action(doc: &mut Doc, text: &Spanned<String>) -> Option<Action> {

@@ -74,6 +74,7 @@ pub(super) fn fill(ndc: u64, rx: u64, days_ago: i32, quantity: u64, days: u16) -
         fill_number: 0,
         pharmacy: PHARMACY,
         prescriber: PRESCRIBER,
+        overridden: crate::claim::Overridden::NONE,
     }
 }
 

@@ -69,18 +69,28 @@ pub use postgres::{PgLocation, PgStore};
 pub use record::{DurPpsMatch, RecordKind, TransactionRecord, TransmissionRecord};
 pub use sqlite::{SqliteStore, StoreOptions};
 
-use crate::claim::{Authorization, Date, Fill, PatientKey};
+use crate::claim::{Authorization, Date, Edit, Fill, Overridden, PatientKey};
 use futures::future::BoxFuture;
 use std::path::PathBuf;
 
 /// The store used when the configuration names none.
 pub const DEFAULT_URL: &str = "sqlite:durgate.db";
 
-/// The DDL of the current schema version (migration 1).
+/// The DDL of schema version 1 (migration 1).
 pub const SCHEMA_SQL: &str = include_str!("schema.sql");
 
 /// The same schema for PostgreSQL (migration 1 of a [`PgStore`]).
 pub const PG_SCHEMA_SQL: &str = include_str!("pg_schema.sql");
+
+/// Migration 2 (SQLite): a conflict answered as a warning because an earlier fill's override
+/// is remembered records that fill's date of service.
+pub const SCHEMA_2_SQL: &str = "ALTER TABLE conflicts ADD COLUMN remembered_from TEXT;";
+
+/// Migration 2 (PostgreSQL), as [`SCHEMA_2_SQL`].
+pub const PG_SCHEMA_2_SQL: &str = "ALTER TABLE conflicts ADD COLUMN remembered_from date;";
+
+/// The schema version this build writes (the number of migrations); a reader refuses a newer one.
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The durable claim record, as the server uses it.
 pub trait ClaimStore: Send + Sync {
@@ -252,6 +262,29 @@ pub struct HistoryRow {
     pub reversed: bool,
 }
 
+/// How a history read lists a claim's overridden rejecting conflicts in one text column:
+/// `edit` US `rule_id`, joined by RS (a rule id holding either is merely not remembered).
+pub const OVERRIDDEN_SEPARATORS: (char, char) = ('\u{1f}', '\u{1e}');
+
+/// The remembered overrides of a history row's overridden-conflicts column (NULL: none). An
+/// unknown edit name is skipped (it can only come from a newer gateway's rows).
+pub fn overridden_of(listed: Option<String>) -> Overridden {
+    let mut overridden = Overridden::NONE;
+    let (unit, record) = OVERRIDDEN_SEPARATORS;
+    let Some(listed) = listed else {
+        return overridden;
+    };
+    let pairs = listed
+        .split(record)
+        .filter_map(|pair| pair.split_once(unit));
+    for (edit, rule_id) in pairs.take(crate::limits::CONFLICTS_PER_TRANSACTION_MAX) {
+        if let Some(edit) = Edit::parse(edit) {
+            overridden.insert(Overridden::mark(edit, rule_id));
+        }
+    }
+    overridden
+}
+
 /// The claims a transmission may duplicate or reverse: its pharmacy and date of service, and
 /// each transaction's Rx and fill number.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -366,6 +399,17 @@ fn sqlite_path(url: &str) -> Result<PathBuf, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_history_rows_overridden_column_becomes_its_remembered_marks() {
+        let listed = "duplication\u{1f}class:SSRI\u{1e}ddi\u{1f}D1\u{1e}no_such_edit\u{1f}x";
+        let overridden = overridden_of(Some(listed.into()));
+        assert!(overridden.contains(Overridden::mark(Edit::Duplication, "class:SSRI")));
+        assert!(overridden.contains(Overridden::mark(Edit::Ddi, "D1")));
+        assert!(!overridden.contains(Overridden::mark(Edit::Ddi, "class:SSRI")));
+        assert!(overridden_of(None).is_empty());
+        assert!(overridden_of(Some(String::new())).is_empty());
+    }
 
     #[test]
     fn sqlite_urls_name_a_file() {

@@ -247,6 +247,7 @@ columns!(Conflicts {
     message: &'a str,
     overridable: bool,
     overridden_by: Option<i32>,
+    remembered_from: Option<PgDate>,
 });
 
 columns!(DurPpsRows {
@@ -466,6 +467,9 @@ impl<'a> Columns<'a> {
             conflicts
                 .overridden_by
                 .push(conflict.overridden_by.map(i32::from));
+            conflicts
+                .remembered_from
+                .push(conflict.remembered_from.map(PgDate));
         }
     }
 
@@ -556,9 +560,10 @@ const REJECTS_SQL: &str = "INSERT INTO claim_reject_codes (claim_id, position, c
 const CONFLICTS_SQL: &str = "INSERT INTO conflicts (id, claim_id, position, edit, rule_id, \
      reason, severity, action, clinical_significance, previous_fill_date, \
      previous_quantity_milli, other_pharmacy, other_prescriber, message, overridable, \
-     overridden_by) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[], \
-     $5::text[], $6::text[], $7::int[], $8::text[], $9::int[], $10::date[], $11::bigint[], \
-     $12::int[], $13::int[], $14::text[], $15::boolean[], $16::int[])";
+     overridden_by, remembered_from) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], \
+     $4::text[], $5::text[], $6::text[], $7::int[], $8::text[], $9::int[], $10::date[], \
+     $11::bigint[], $12::int[], $13::int[], $14::text[], $15::boolean[], $16::int[], \
+     $17::date[])";
 
 const DUR_PPS_SQL: &str = "INSERT INTO dur_pps (claim_id, counter, reason, professional, \
      result, level_of_effort, co_agent_qualifier, co_agent_id, matched_conflict_id, overrode) \

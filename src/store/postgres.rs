@@ -39,7 +39,8 @@ use tokio::sync::oneshot;
 use tokio_postgres::{NoTls, Row};
 
 /// Schema migrations in order; migration N brings the schema to version N.
-const MIGRATIONS: &[&str] = &[PG_SCHEMA_SQL];
+const MIGRATIONS: &[&str] = &[PG_SCHEMA_SQL, super::PG_SCHEMA_2_SQL];
+const _: () = assert!(MIGRATIONS.len() as i64 == super::SCHEMA_VERSION);
 
 const SCHEMA_VERSION_SQL: &str = "CREATE TABLE IF NOT EXISTS schema_version (\
      version integer PRIMARY KEY, applied_at_ms bigint NOT NULL)";
@@ -49,9 +50,12 @@ const MIGRATION_LOCK_SQL: &str =
     "SELECT pg_advisory_xact_lock(hashtext('durgate migrations ' || current_schema()))";
 
 /// The columns a [`HistoryRow`] is read from, in `history_row` order.
+/// The last column lists the claim's overridden rejecting conflicts
+/// ([`super::OVERRIDDEN_SEPARATORS`]).
 const HISTORY_COLUMNS: &str = "id, patient_key, ndc, rx_number, date_of_service, \
      quantity_milli, days_supply, fill_number, pharmacy_id, prescriber_id, \
-     reversed_at_ms IS NOT NULL";
+     reversed_at_ms IS NOT NULL, (SELECT string_agg(o.edit || chr(31) || o.rule_id, chr(30)) FROM conflicts o \
+     WHERE o.claim_id = claims.id AND o.action = 'reject' AND o.overridden_by IS NOT NULL)";
 
 /// Where a PostgreSQL store lives: the connection settings and the schema its tables are in.
 #[derive(Clone)]
@@ -458,7 +462,8 @@ async fn writable(readers: &Pool) -> Result<(), StoreError> {
 
 const PATIENT_SQL: &str = "SELECT id, patient_key, ndc, rx_number, date_of_service, \
      quantity_milli, days_supply, fill_number, pharmacy_id, prescriber_id, \
-     reversed_at_ms IS NOT NULL FROM claims WHERE patient_key = $1 AND date_of_service >= $2 \
+     reversed_at_ms IS NOT NULL, (SELECT string_agg(o.edit || chr(31) || o.rule_id, chr(30)) FROM conflicts o \
+     WHERE o.claim_id = claims.id AND o.action = 'reject' AND o.overridden_by IS NOT NULL) FROM claims WHERE patient_key = $1 AND date_of_service >= $2 \
      AND status = 'paid' AND ndc IS NOT NULL \
      ORDER BY reversed_at_ms IS NULL DESC, date_of_service DESC, id DESC LIMIT $3";
 
@@ -466,11 +471,12 @@ const PATIENT_SQL: &str = "SELECT id, patient_key, ndc, rx_number, date_of_servi
 /// claim, else the latest reversed one.
 const CLAIMS_SQL: &str = "SELECT c.id, c.patient_key, c.ndc, c.rx_number, c.date_of_service, \
      c.quantity_milli, c.days_supply, c.fill_number, c.pharmacy_id, c.prescriber_id, \
-     c.reversed \
+     c.reversed, c.overridden \
      FROM unnest($3::bigint[], $4::int[]) AS k (rx_number, fill_number) \
      CROSS JOIN LATERAL (SELECT id, patient_key, ndc, rx_number, date_of_service, \
      quantity_milli, days_supply, fill_number, pharmacy_id, prescriber_id, \
-     reversed_at_ms IS NOT NULL AS reversed FROM claims \
+     reversed_at_ms IS NOT NULL AS reversed, (SELECT string_agg(o.edit || chr(31) || o.rule_id, chr(30)) FROM conflicts o \
+     WHERE o.claim_id = claims.id AND o.action = 'reject' AND o.overridden_by IS NOT NULL) AS overridden FROM claims \
      WHERE pharmacy_id = $1 AND rx_number = k.rx_number AND fill_number = k.fill_number \
      AND date_of_service = $2 AND status = 'paid' AND patient_key IS NOT NULL \
      AND ndc IS NOT NULL ORDER BY reversed_at_ms IS NULL DESC, id DESC LIMIT 1) AS c";
@@ -558,6 +564,7 @@ fn history_row(row: &Row) -> Result<HistoryRow, StoreError> {
         fill_number: u8::try_from(fill_number).map_err(|_| corrupt("fill_number"))?,
         pharmacy: id_hash(pharmacy_id.as_bytes()),
         prescriber: id_hash(prescriber_id.as_bytes()),
+        overridden: super::overridden_of(row.try_get(11).map_err(pg_error)?),
     };
     Ok(HistoryRow {
         patient_key: PatientKey::from_stored(row.try_get(1).map_err(pg_error)?),

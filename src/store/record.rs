@@ -294,6 +294,7 @@ mod tests {
             message: String::new(),
             overridable: true,
             overridden_by,
+            remembered_from: None,
         }
     }
 

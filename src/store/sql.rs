@@ -322,10 +322,10 @@ fn insert_conflict(
     let mut statement = conn.prepare_cached(
         "INSERT INTO conflicts (claim_id, position, edit, rule_id, reason, severity, action, \
          clinical_significance, previous_fill_date, previous_quantity_milli, other_pharmacy, \
-         other_prescriber, message, overridable, overridden_by) VALUES (:claim_id, :position, \
-         :edit, :rule_id, :reason, :severity, :action, :clinical_significance, \
-         :previous_fill_date, :previous_quantity_milli, :other_pharmacy, :other_prescriber, \
-         :message, :overridable, :overridden_by)",
+         other_prescriber, message, overridable, overridden_by, remembered_from) VALUES \
+         (:claim_id, :position, :edit, :rule_id, :reason, :severity, :action, \
+         :clinical_significance, :previous_fill_date, :previous_quantity_milli, :other_pharmacy, \
+         :other_prescriber, :message, :overridable, :overridden_by, :remembered_from)",
     )?;
     statement.execute(named_params! {
         ":claim_id": claim_id,
@@ -343,6 +343,7 @@ fn insert_conflict(
         ":message": conflict.message,
         ":overridable": conflict.overridable,
         ":overridden_by": conflict.overridden_by,
+        ":remembered_from": conflict.remembered_from.map(iso),
     })?;
     Ok(conn.last_insert_rowid())
 }

@@ -26,14 +26,19 @@ use tokio::sync::mpsc::{self, OwnedPermit};
 use tokio::sync::oneshot;
 
 /// Schema migrations in order; migration N brings the file to version N.
-const MIGRATIONS: &[&str] = &[SCHEMA_SQL];
+const MIGRATIONS: &[&str] = &[SCHEMA_SQL, super::SCHEMA_2_SQL];
+const _: () = assert!(MIGRATIONS.len() as i64 == super::SCHEMA_VERSION);
 
 const SCHEMA_VERSION_SQL: &str = "CREATE TABLE IF NOT EXISTS schema_version (\
      version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)";
 
+/// The last column lists the claim's overridden rejecting conflicts
+/// ([`super::OVERRIDDEN_SEPARATORS`]).
 const HISTORY_SQL: &str = "SELECT id, patient_key, ndc, rx_number, date_of_service, \
      quantity_milli, days_supply, fill_number, pharmacy_id, prescriber_id, \
-     reversed_at_ms IS NOT NULL FROM claims WHERE status = 'paid' AND date_of_service >= :since \
+     reversed_at_ms IS NOT NULL, (SELECT group_concat(o.edit || char(31) || o.rule_id, char(30)) \
+     FROM conflicts o WHERE o.claim_id = claims.id AND o.action = 'reject' \
+     AND o.overridden_by IS NOT NULL) FROM claims WHERE status = 'paid' AND date_of_service >= :since \
      AND patient_key IS NOT NULL AND ndc IS NOT NULL";
 
 /// Tunables of a [`SqliteStore`]; each is lowered to its bound in [`crate::limits`].
@@ -369,6 +374,7 @@ fn history_row(row: &Row<'_>) -> Result<HistoryRow, StoreError> {
         fill_number: row.get(7)?,
         pharmacy: id_hash(pharmacy_id.as_bytes()),
         prescriber: id_hash(prescriber_id.as_bytes()),
+        overridden: super::overridden_of(row.get(11)?),
     };
     let patient_key = PatientKey::from_stored(row.get(1)?);
     Ok(HistoryRow {
@@ -466,9 +472,32 @@ mod tests {
             refused,
             Some(StoreError::SchemaTooNew {
                 found: 99,
-                known: 1
+                known: super::super::SCHEMA_VERSION
             })
         ));
+    }
+
+    #[test]
+    fn a_version_1_file_is_migrated_to_the_current_schema() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("claims.db");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(SCHEMA_VERSION_SQL).unwrap();
+        old.execute_batch(SCHEMA_SQL).unwrap();
+        old.execute("INSERT INTO schema_version VALUES (1, 0)", [])
+            .unwrap();
+        drop(old);
+        drop(SqliteStore::open(&path, StoreOptions::default()).unwrap());
+        let connection = Connection::open(&path).unwrap();
+        let version: i64 = connection
+            .query_row("SELECT max(version) FROM schema_version", [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        assert_eq!(version, super::super::SCHEMA_VERSION);
+        connection
+            .execute_batch("SELECT remembered_from FROM conflicts")
+            .expect("migration 2 added the column");
     }
 
     #[test]
@@ -481,6 +510,6 @@ mod tests {
         let versions: i64 = connection
             .query_row("SELECT count(*) FROM schema_version", [], |row| row.get(0))
             .unwrap();
-        assert_eq!(versions, 1);
+        assert_eq!(versions, super::super::SCHEMA_VERSION);
     }
 }

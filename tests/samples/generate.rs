@@ -272,6 +272,7 @@ fn dur_reject_response() -> Vec<u8> {
         message: "EARLY REFILL: 10 OF 30 DAYS ELAPSED".into(),
         overridable: true,
         overridden_by: None,
+        remembered_from: None,
     };
     let decision = Decision {
         conflicts: vec![conflict],

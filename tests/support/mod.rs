@@ -35,6 +35,26 @@ pub fn sample_rules() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("config/rules/sample")
 }
 
+/// The sample tables with interaction overrides remembered for `days`, in a temp folder.
+pub fn sample_remembering_ddi(days: u32) -> tempfile::TempDir {
+    let folder = tempfile::tempdir().expect("temp dir");
+    for entry in std::fs::read_dir(sample_rules()).expect("sample folder") {
+        let path = entry.expect("entry").path();
+        let target = folder.path().join(path.file_name().expect("a file name"));
+        std::fs::copy(&path, target).expect("copy a sample table");
+    }
+    let ruleset = folder.path().join("ruleset.toml");
+    let text = std::fs::read_to_string(&ruleset).expect("ruleset.toml");
+    let setting = format!("never_override = []\nremember_override_days = {days}");
+    let remembering = text.replacen("never_override = []", &setting, 1);
+    assert_ne!(
+        remembering, text,
+        "the sample's [edits.ddi] has never_override"
+    );
+    std::fs::write(&ruleset, remembering).expect("write ruleset.toml");
+    folder
+}
+
 /// A gateway serving on 127.0.0.1 with its own temporary store.
 pub struct TestGateway {
     pub gateway: Option<Gateway>,

@@ -51,6 +51,7 @@ fn conflict(edit: Edit, reason: &str, action: Action, overridden_by: Option<u8>)
         message: format!("{reason} conflict with a previous fill of a drug"),
         overridable: true,
         overridden_by,
+        remembered_from: None,
     }
 }
 
@@ -104,6 +105,7 @@ fn everything_the_model_holds_round_trips() {
             database_indicator: Some(4),
             other_prescriber: Some(1),
             message: "EARLY REFILL".into(),
+            additional_text: "previously overridden 2026-01-15".into(),
         }],
     };
     let response = Response {

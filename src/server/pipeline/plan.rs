@@ -11,8 +11,8 @@
 //! `today`).
 
 use crate::claim::{
-    reject, Authorization, Code2, Conflict, Date, Decision, Edit, Fill, Patient, PatientKey,
-    RejectCode, RequestHeader, Status, Transaction, TransactionCode,
+    reject, Authorization, Code2, Conflict, Date, Decision, Edit, Fill, Overridden, Patient,
+    PatientKey, RejectCode, RequestHeader, Status, Transaction, TransactionCode,
 };
 use crate::history::{ClaimMatch, History, PaidLookup};
 use crate::ncpdp::Validated;
@@ -387,8 +387,11 @@ impl Planner<'_, '_> {
         let paid = (decision.status == Status::Paid)
             .then(|| self.context.fill_of(transaction))
             .flatten();
+        // Without its overrides: only a recorded claim's overrides are remembered.
         fills.extend(paid);
-        (decision, paid)
+        let overridden = Overridden::of_conflicts(&decision.conflicts);
+        let recorded = paid.map(|fill| Fill { overridden, ..fill });
+        (decision, recorded)
     }
 
     fn recorded(
