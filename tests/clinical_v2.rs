@@ -27,6 +27,15 @@ const CLARITHROMYCIN_500MG: &str = "99999005001";
 const CODEINE_APAP_30_300: &str = "00093015001";
 const SIMVASTATIN_20MG: &str = "99999000301";
 const DILTIAZEM_ER_240MG: &str = "99999005401";
+const CARBAMAZEPINE_200MG: &str = "99999004901";
+const FLUVOXAMINE_100MG: &str = "99999002301";
+const ESCITALOPRAM_20MG: &str = "00093585205";
+const HYDROCODONE_APAP_10_650: &str = "00591050301";
+const RAMELTEON_8MG: &str = "99999004501";
+const AMIODARONE_200MG: &str = "99999007801";
+const FLUVOXAMINE_FOR_RAMELTEON: &str = FLUVOXAMINE_100MG;
+const ATAZANAVIR_300MG: &str = "99999003901";
+const OMEPRAZOLE_20MG: &str = "99999001001";
 
 struct Clinic {
     gateway: TestGateway,
@@ -71,7 +80,12 @@ fn claim(
 
 /// One text of each of transaction 0's DUR occurrences.
 fn dur_texts(reply: &Response, text: fn(&ResponseDur) -> &String) -> Vec<String> {
-    reply.transactions[0].dur.iter().map(text).cloned().collect()
+    reply.transactions[0]
+        .dur
+        .iter()
+        .map(text)
+        .cloned()
+        .collect()
 }
 
 /// The 544-FY texts of transaction 0's DUR occurrences.
@@ -293,7 +307,6 @@ async fn simvastatin_with_diltiazem_is_overridable_with_m0_1g() {
     clinic.close().await;
 }
 
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refill_of_an_overridden_interaction_pays_with_a_remembered_warning() {
     let rules = support::sample_remembering_ddi(90);
@@ -346,4 +359,140 @@ async fn a_refill_of_an_overridden_interaction_pays_with_a_remembered_warning() 
     );
     drop(store);
     gateway.stop().await;
+}
+
+/// A patient `years` old today (past the birthday by 10 days).
+fn aged(cardholder_id: &str, years: i32) -> Person {
+    Person::adult(cardholder_id).born(born_years_before(days_ago(0), years, 10))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sample_dose_bands_follow_the_labels_by_age() {
+    let mut clinic = Clinic::open().await;
+    let today = days_ago(0);
+    // (patient, ndc, tablets over 30 days, expected status, expected DUR reasons)
+    let cases = [
+        // Fluvoxamine 250 mg/day: above 200 at 10 (SSRI: blocks at 1x), within 300 at 14.
+        (
+            aged("V2DOSE0001", 10),
+            FLUVOXAMINE_100MG,
+            75,
+            "R",
+            vec!["HD"],
+        ),
+        (aged("V2DOSE0002", 14), FLUVOXAMINE_100MG, 75, "P", vec![]),
+        // Carbamazepine 1400 mg/day: above 1000 at 14 and above 1200 at 16, both within 2x.
+        (
+            aged("V2DOSE0003", 14),
+            CARBAMAZEPINE_200MG,
+            210,
+            "P",
+            vec!["HD"],
+        ),
+        (
+            aged("V2DOSE0004", 16),
+            CARBAMAZEPINE_200MG,
+            210,
+            "P",
+            vec!["HD"],
+        ),
+        (
+            aged("V2DOSE0005", 16),
+            CARBAMAZEPINE_200MG,
+            180,
+            "P",
+            vec![],
+        ),
+        // Escitalopram 20 mg/day at 70 is the adult maximum, not a high dose.
+        (aged("V2DOSE0006", 70), ESCITALOPRAM_20MG, 30, "P", vec![]),
+    ];
+    // Rx numbers differ: a claim's key is pharmacy, Rx, fill and date, whoever the patient.
+    for (rx, (patient, ndc, tablets, status, reasons)) in (1..).zip(cases) {
+        let reply = clinic
+            .send(claim(&patient, rx, ndc, today, tablets, 30))
+            .await;
+        assert_eq!(statuses(&reply), status, "{ndc} x{tablets}: {reply:?}");
+        assert_eq!(
+            dur_reasons(&reply, 0),
+            reasons,
+            "{ndc} x{tablets}: {reply:?}"
+        );
+    }
+    clinic.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_650_mg_combination_tablet_counts_its_real_acetaminophen() {
+    let mut clinic = Clinic::open().await;
+    // Six 10/650 tablets a day are 3900 mg and 60 mg hydrocodone: no conflict at all.
+    let six = Person::adult("V2APAP0006");
+    opioid_history(&mut clinic, &six).await;
+    let within = clinic
+        .send(claim(
+            &six,
+            1,
+            HYDROCODONE_APAP_10_650,
+            days_ago(0),
+            180,
+            30,
+        ))
+        .await;
+    assert_eq!(statuses(&within), "P", "{within:?}");
+    assert!(within.transactions[0].dur.is_empty(), "{within:?}");
+    // Seven are 4550 mg of acetaminophen (325 mg tablets would have been 2275 mg).
+    let seven = Person::adult("V2APAP0007");
+    clinic
+        .paid(claim(&seven, 91, OXYCODONE_5MG, days_ago(40), 6, 3))
+        .await;
+    let over = clinic
+        .send(claim(
+            &seven,
+            2,
+            HYDROCODONE_APAP_10_650,
+            days_ago(0),
+            210,
+            30,
+        ))
+        .await;
+    let messages = dur_messages(&over);
+    assert!(
+        messages
+            .iter()
+            .any(|text| text.starts_with("acetaminophen 4550 mg/day")),
+        "{over:?}"
+    );
+    clinic.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_split_interactions_are_severity_2_and_the_contraindication_stays_1() {
+    let mut clinic = Clinic::open().await;
+    let today = days_ago(0);
+    // (earlier fill, claim, expected 528-FS of the DD conflict)
+    let cases = [
+        (AMIODARONE_200MG, RAMELTEON_8MG, 2),
+        (FLUVOXAMINE_FOR_RAMELTEON, RAMELTEON_8MG, 1),
+        (OMEPRAZOLE_20MG, ATAZANAVIR_300MG, 2),
+    ];
+    for (number, (earlier, ndc, significance)) in cases.into_iter().enumerate() {
+        let patient = Person::adult(&format!("V2SPLIT{number:03}"));
+        let rx = 10 * (number as u64 + 1);
+        clinic
+            .paid(claim(&patient, rx, earlier, days_ago(3), 30, 30))
+            .await;
+        let reply = clinic
+            .send(claim(&patient, rx + 1, ndc, today, 30, 30))
+            .await;
+        assert_eq!(rejects(&reply, 0), ["88"], "{ndc}: {reply:?}");
+        let dd = reply.transactions[0]
+            .dur
+            .iter()
+            .find(|dur| dur.reason.map(|r| r.as_str() == "DD") == Some(true));
+        assert_eq!(
+            dd.and_then(|dur| dur.clinical_significance),
+            Some(significance),
+            "{ndc}: {reply:?}"
+        );
+    }
+    clinic.close().await;
 }
