@@ -20,12 +20,25 @@ pub(crate) struct ProductFacts {
     /// Dense id of the product's ingredient set: the "same drug" of PDC and MTM.
     pub drug: u32,
     pub generic: Option<bool>,
+    /// products.csv `package_quantity` (442-E7 units in one package), in millionths.
+    pub package_quantity_micro: Option<u64>,
+    /// Position in the catalog's product details ([`Catalog::dose_form`],
+    /// [`Catalog::ingredients_in`]).
+    pub(crate) detail: u32,
+}
+
+/// What a few measures need beyond [`ProductFacts`].
+struct Detail {
+    dose_form: Box<str>,
+    /// Each ingredient with the mask of the catalog classes it is in.
+    ingredients: Box<[(IngredientId, u64)]>,
 }
 
 /// Products by NDC with their report classes.
 pub(crate) struct Catalog {
     class_names: Vec<String>,
     products: FxHashMap<u64, ProductFacts>,
+    details: Vec<Detail>,
 }
 
 impl Catalog {
@@ -45,19 +58,28 @@ impl Catalog {
         let ingredient_masks = ingredient_masks(rules, &names)?;
         let mut drugs: FxHashMap<&[IngredientId], u32> = FxHashMap::default();
         let mut products = FxHashMap::default();
+        let mut details = Vec::new();
         for product in rules.products() {
             let next_drug = u32::try_from(drugs.len()).unwrap_or(u32::MAX);
             let drug = *drugs.entry(&product.ingredient_set).or_insert(next_drug);
+            let ingredients = ingredient_classes(rules, product, &ingredient_masks);
             let facts = ProductFacts {
-                classes: classes_of(rules, product, &ingredient_masks),
+                classes: ingredients.iter().fold(0, |mask, (_, bits)| mask | bits),
                 drug,
                 generic: product.generic,
+                package_quantity_micro: product.package_quantity_micro,
+                detail: u32::try_from(details.len()).unwrap_or(u32::MAX),
             };
+            details.push(Detail {
+                dose_form: product.dose_form.as_str().into(),
+                ingredients,
+            });
             products.insert(product.ndc.value(), facts);
         }
         Ok(Catalog {
             class_names: names,
             products,
+            details,
         })
     }
 
@@ -73,15 +95,43 @@ impl Catalog {
     pub fn facts(&self, ndc: Option<Ndc>) -> Option<ProductFacts> {
         self.products.get(&ndc?.value()).copied()
     }
+
+    /// The product's dose form as products.csv writes it.
+    pub fn dose_form(&self, facts: &ProductFacts) -> &str {
+        self.details
+            .get(facts.detail as usize)
+            .map_or("", |detail| &detail.dose_form)
+    }
+
+    /// The product's distinct ingredients that are in some class of `mask`.
+    pub fn ingredients_in(&self, facts: &ProductFacts, mask: u64) -> Vec<IngredientId> {
+        let Some(detail) = self.details.get(facts.detail as usize) else {
+            return Vec::new();
+        };
+        let members = detail
+            .ingredients
+            .iter()
+            .filter(|(_, bits)| bits & mask != 0);
+        members.map(|(ingredient, _)| *ingredient).collect()
+    }
 }
 
-/// The mask of the classes any ingredient of the product belongs to.
-fn classes_of(rules: &RuleSet, product: &Product, masks: &FxHashMap<&str, u64>) -> u64 {
+/// Each distinct ingredient of the product with the mask of the classes it belongs to.
+fn ingredient_classes(
+    rules: &RuleSet,
+    product: &Product,
+    masks: &FxHashMap<&str, u64>,
+) -> Box<[(IngredientId, u64)]> {
     product
         .ingredient_set
         .iter()
-        .filter_map(|id| masks.get(rules.ingredient_name(*id)))
-        .fold(0, |mask, bits| mask | bits)
+        .map(|id| {
+            (
+                *id,
+                masks.get(rules.ingredient_name(*id)).copied().unwrap_or(0),
+            )
+        })
+        .collect()
 }
 
 /// For every ingredient of the named classes, the mask of those classes.

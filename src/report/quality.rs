@@ -17,6 +17,9 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::sync::Arc;
 
+/// Canisters one SABA fill can count (a quantity beyond it is a data error, not asthma).
+const CANISTERS_PER_FILL_MAX: u32 = 1_000;
+
 /// The measures of the report card, in report order.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Measure {
@@ -27,10 +30,20 @@ pub enum Measure {
     AsthmaSuboptimalControl,
     AsthmaNoController,
     GenericDispensing,
+    PdcBiguanides,
+    PdcSulfonylureas,
+    PdcThiazolidinediones,
+    PdcDpp4Inhibitors,
+    PdcAntiretrovirals,
+    DiabetesHypertension,
 }
 
+/// How many measures are computed per patient.
+const PATIENT_MEASURES: usize = Measure::ALL.len() - 1;
+
 impl Measure {
-    pub const ALL: [Measure; 7] = [
+    /// Star-rated measures first, then the rates the program lists without cut points.
+    pub const ALL: [Measure; 13] = [
         Measure::PdcDiabetes,
         Measure::PdcRas,
         Measure::PdcStatins,
@@ -38,17 +51,25 @@ impl Measure {
         Measure::AsthmaSuboptimalControl,
         Measure::AsthmaNoController,
         Measure::GenericDispensing,
+        Measure::PdcBiguanides,
+        Measure::PdcSulfonylureas,
+        Measure::PdcThiazolidinediones,
+        Measure::PdcDpp4Inhibitors,
+        Measure::PdcAntiretrovirals,
+        Measure::DiabetesHypertension,
     ];
 
-    /// The measures computed per patient (all but the generic dispensing rate).
-    const PATIENT: [Measure; 6] = [
-        Measure::PdcDiabetes,
-        Measure::PdcRas,
-        Measure::PdcStatins,
-        Measure::StatinUseInDiabetes,
-        Measure::AsthmaSuboptimalControl,
-        Measure::AsthmaNoController,
-    ];
+    /// The measures computed per patient (all but the generic dispensing rate), in order.
+    fn patient() -> impl Iterator<Item = Measure> {
+        Measure::ALL
+            .into_iter()
+            .filter(|measure| *measure != Measure::GenericDispensing)
+    }
+
+    /// The slot of a per-patient measure in a ratio array.
+    fn slot(self) -> Option<usize> {
+        Measure::patient().position(|measure| measure == self)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -59,6 +80,12 @@ impl Measure {
             Measure::AsthmaSuboptimalControl => "asthma_suboptimal_control",
             Measure::AsthmaNoController => "asthma_no_controller",
             Measure::GenericDispensing => "generic_dispensing",
+            Measure::PdcBiguanides => "pdc_biguanides",
+            Measure::PdcSulfonylureas => "pdc_sulfonylureas",
+            Measure::PdcThiazolidinediones => "pdc_thiazolidinediones",
+            Measure::PdcDpp4Inhibitors => "pdc_dpp4_inhibitors",
+            Measure::PdcAntiretrovirals => "pdc_antiretrovirals",
+            Measure::DiabetesHypertension => "diabetes_hypertension",
         }
     }
 
@@ -71,6 +98,12 @@ impl Measure {
             Measure::AsthmaSuboptimalControl => "Asthma: suboptimal control",
             Measure::AsthmaNoController => "Asthma: absence of controller",
             Measure::GenericDispensing => "Generic dispensing rate",
+            Measure::PdcBiguanides => "PDC biguanides",
+            Measure::PdcSulfonylureas => "PDC sulfonylureas",
+            Measure::PdcThiazolidinediones => "PDC thiazolidinediones",
+            Measure::PdcDpp4Inhibitors => "PDC DPP-4 inhibitors",
+            Measure::PdcAntiretrovirals => "PDC antiretrovirals",
+            Measure::DiabetesHypertension => "Diabetes: treatment of hypertension",
         }
     }
 
@@ -153,35 +186,61 @@ struct MeasureFill {
     drug: u32,
     classes: u64,
     pharmacy: u32,
+    /// SABA canisters of the fill (see `canister_dose_forms`); 0 for other forms and classes.
+    canisters: u32,
+    /// An antiretroviral unit: one fill of one antiretroviral ingredient (`classes` is then 0,
+    /// `drug` the ingredient), so combination products count each ingredient.
+    arv_unit: bool,
 }
+
+/// PDC measures by their slot in [`Masks::pdc`]: the three rated ones, then the four
+/// per-class diabetes rates.
+const PDC_SLOTS: usize = 7;
 
 /// Class masks of each measure.
 #[derive(Clone, Copy, Debug, Default)]
 struct Masks {
-    pdc: [(u64, u64); 3],
+    /// (classes, excluded classes) per PDC slot.
+    pdc: [(u64, u64); PDC_SLOTS],
     supd_diabetes: u64,
     supd_statin: u64,
     saba: u64,
     controller: u64,
+    arv: u64,
+    /// Diabetes: treatment of hypertension: (diabetes, antihypertensive, RAS).
+    treated: (u64, u64, u64),
 }
 
 impl Masks {
     fn new(catalog: &Catalog, settings: &QualitySettings) -> Masks {
-        let pdc = |measure: &PdcSettings| {
-            let exclude = catalog.mask(&measure.exclude_classes);
-            (catalog.mask(&measure.classes), exclude)
-        };
+        let pair =
+            |classes: &[String], exclude: &[String]| (catalog.mask(classes), catalog.mask(exclude));
+        let pdc = |measure: &PdcSettings| pair(&measure.classes, &measure.exclude_classes);
+        let [biguanides, sulfonylureas, tzds, dpp4] = settings
+            .pdc_rates()
+            .map(|(_, measure)| pair(&measure.classes, &measure.exclude_classes));
         let supd = &settings.statin_use_in_diabetes;
+        let treated = &settings.diabetes_hypertension;
         Masks {
             pdc: [
                 pdc(&settings.pdc_diabetes),
                 pdc(&settings.pdc_ras),
                 pdc(&settings.pdc_statins),
+                biguanides,
+                sulfonylureas,
+                tzds,
+                dpp4,
             ],
             supd_diabetes: catalog.mask(&supd.diabetes_classes),
             supd_statin: catalog.mask(&supd.statin_classes),
             saba: catalog.mask(&settings.asthma.saba_classes),
             controller: catalog.mask(&settings.asthma.controller_classes),
+            arv: catalog.mask(&settings.pdc_antiretrovirals.classes),
+            treated: (
+                catalog.mask(&treated.diabetes_classes),
+                catalog.mask(&treated.antihypertensive_classes),
+                catalog.mask(&treated.ras_classes),
+            ),
         }
     }
 
@@ -190,7 +249,14 @@ impl Masks {
             .pdc
             .iter()
             .fold(0, |mask, (classes, ex)| mask | classes | ex);
-        pdc | self.supd_diabetes | self.supd_statin | self.saba | self.controller
+        let (diabetes, antihypertensive, ras) = self.treated;
+        pdc | self.supd_diabetes
+            | self.supd_statin
+            | self.saba
+            | self.controller
+            | diabetes
+            | antihypertensive
+            | ras
     }
 }
 
@@ -237,7 +303,7 @@ impl<'s> QualityTally<'s> {
         rules: &RuleSet,
         period: Period,
     ) -> Result<QualityTally<'s>, ReportError> {
-        let catalog = Catalog::new(rules, settings_classes(settings))?;
+        let catalog = Catalog::new(rules, settings.classes())?;
         let masks = Masks::new(&catalog, settings);
         Ok(QualityTally {
             settings,
@@ -267,7 +333,48 @@ impl<'s> QualityTally<'s> {
         if facts.classes & self.masks.any() != 0 {
             self.keep_fill(row, facts, pharmacy)?;
         }
+        if facts.classes & self.masks.arv != 0 {
+            self.keep_arv_units(row, facts, pharmacy)?;
+        }
         Ok(())
+    }
+
+    /// One antiretroviral unit per antiretroviral ingredient of the product.
+    fn keep_arv_units(
+        &mut self,
+        row: &ClaimRow,
+        facts: ProductFacts,
+        pharmacy: u32,
+    ) -> Result<(), ReportError> {
+        for ingredient in self.catalog.ingredients_in(&facts, self.masks.arv) {
+            let unit = ProductFacts {
+                classes: 0,
+                drug: ingredient,
+                ..facts
+            };
+            self.keep(row, unit, pharmacy, true)?;
+        }
+        Ok(())
+    }
+
+    /// Canisters of a SABA fill: ceil(quantity / package quantity) for a canister dose form
+    /// (1 without a package quantity), none for other forms.
+    fn canisters(&self, row: &ClaimRow, facts: &ProductFacts) -> u32 {
+        let forms = &self.settings.asthma.canister_dose_forms;
+        let form = self.catalog.dose_form(facts);
+        if facts.classes & self.masks.saba == 0
+            || !forms
+                .iter()
+                .any(|canister| canister.eq_ignore_ascii_case(form))
+        {
+            return 0;
+        }
+        let Some(package_micro) = facts.package_quantity_micro.filter(|micro| *micro > 0) else {
+            return 1;
+        };
+        let quantity_micro = u128::from(row.quantity_milli) * 1_000;
+        let canisters = quantity_micro.div_ceil(u128::from(package_micro));
+        u32::try_from(canisters.min(u128::from(CANISTERS_PER_FILL_MAX))).unwrap_or(0)
     }
 
     fn pharmacy(&mut self, id: &Arc<str>) -> Result<u32, ReportError> {
@@ -301,6 +408,16 @@ impl<'s> QualityTally<'s> {
         facts: ProductFacts,
         pharmacy: u32,
     ) -> Result<(), ReportError> {
+        self.keep(row, facts, pharmacy, false)
+    }
+
+    fn keep(
+        &mut self,
+        row: &ClaimRow,
+        facts: ProductFacts,
+        pharmacy: u32,
+        arv_unit: bool,
+    ) -> Result<(), ReportError> {
         let Some(patient) = row.patient else {
             return Ok(());
         };
@@ -320,6 +437,12 @@ impl<'s> QualityTally<'s> {
             drug: facts.drug,
             classes: facts.classes,
             pharmacy,
+            canisters: if arv_unit {
+                0
+            } else {
+                self.canisters(row, &facts)
+            },
+            arv_unit,
         });
         Ok(())
     }
@@ -329,14 +452,14 @@ impl<'s> QualityTally<'s> {
         self.fills
             .sort_unstable_by_key(|fill| (fill.patient, fill.day, fill.claim_id));
         let pharmacies = self.pharmacy_names.len();
-        let mut overall = [Ratio::default(); 6];
-        let mut per_pharmacy = vec![[Ratio::default(); 6]; pharmacies];
+        let mut overall = [Ratio::default(); PATIENT_MEASURES];
+        let mut per_pharmacy = vec![[Ratio::default(); PATIENT_MEASURES]; pharmacies];
         let mut capped_patients = 0u64;
         for group in self.fills.chunk_by(|a, b| a.patient == b.patient) {
             let kept = group.get(..REPORT_FILLS_PER_PATIENT_MAX).unwrap_or(group);
             capped_patients += u64::from(kept.len() < group.len());
-            for (slot, measure) in Measure::PATIENT.iter().enumerate() {
-                let Some(outcome) = self.evaluate(*measure, kept) else {
+            for (slot, measure) in Measure::patient().enumerate() {
+                let Some(outcome) = self.evaluate(measure, kept) else {
                     continue;
                 };
                 overall[slot].count(outcome.hit);
@@ -351,21 +474,33 @@ impl<'s> QualityTally<'s> {
     fn evaluate(&self, measure: Measure, fills: &[MeasureFill]) -> Option<Outcome> {
         let end = self.period.to().days();
         let threshold = self.settings.pdc_threshold_percent;
-        let pdc = |slot: usize, settings: &PdcSettings| {
+        let pdc = |slot: usize, min_age_years: u8| {
             let (classes, exclude) = self.masks.pdc.get(slot).copied().unwrap_or_default();
             let rule = PdcRule {
                 classes,
                 exclude,
-                min_age_years: settings.min_age_years,
+                min_age_years,
                 threshold_percent: threshold,
                 end_day: end,
             };
             pdc_outcome(fills, &rule, &self.pharmacy_names)
         };
+        let settings = self.settings;
+        let rates = settings.pdc_rates();
+        let rate_age = |slot: usize| {
+            let rate = slot.checked_sub(3).and_then(|index| rates.get(index));
+            rate.map_or(u8::MAX, |(_, measure)| measure.min_age_years)
+        };
         match measure {
-            Measure::PdcDiabetes => pdc(0, &self.settings.pdc_diabetes),
-            Measure::PdcRas => pdc(1, &self.settings.pdc_ras),
-            Measure::PdcStatins => pdc(2, &self.settings.pdc_statins),
+            Measure::PdcDiabetes => pdc(0, settings.pdc_diabetes.min_age_years),
+            Measure::PdcRas => pdc(1, settings.pdc_ras.min_age_years),
+            Measure::PdcStatins => pdc(2, settings.pdc_statins.min_age_years),
+            Measure::PdcBiguanides => pdc(3, rate_age(3)),
+            Measure::PdcSulfonylureas => pdc(4, rate_age(4)),
+            Measure::PdcThiazolidinediones => pdc(5, rate_age(5)),
+            Measure::PdcDpp4Inhibitors => pdc(6, rate_age(6)),
+            Measure::PdcAntiretrovirals => self.pdc_arv(fills),
+            Measure::DiabetesHypertension => self.treated_hypertension(fills),
             Measure::StatinUseInDiabetes => self.supd(fills),
             Measure::AsthmaSuboptimalControl => {
                 self.asthma(fills).map(|(suboptimal, _)| suboptimal)
@@ -389,6 +524,45 @@ impl<'s> QualityTally<'s> {
         Some(Outcome {
             pharmacy: attributed(&diabetes, &self.pharmacy_names),
             hit: statin,
+        })
+    }
+
+    /// PDC antiretrovirals: adults with at least `ingredients_min` distinct antiretroviral
+    /// ingredients each filled on two dates; covered days have that many on hand.
+    fn pdc_arv(&self, fills: &[MeasureFill]) -> Option<Outcome> {
+        let settings = &self.settings.pdc_antiretrovirals;
+        let units: Vec<MeasureFill> = fills.iter().filter(|f| f.arv_unit).copied().collect();
+        let index = units.first()?;
+        let min = usize::try_from(settings.ingredients_min).unwrap_or(usize::MAX);
+        let adult = index.age.is_some_and(|age| age >= settings.min_age_years);
+        if !adult || ingredients_on_two_dates(&units) < min {
+            return None;
+        }
+        let end = self.period.to().days();
+        let treatment_days = u64::try_from(end - index.day + 1).ok()?;
+        let covered = days_with_ingredients(&units, index.day, end, min);
+        Some(Outcome {
+            pharmacy: attributed(&units, &self.pharmacy_names),
+            hit: covered * 100 >= u64::from(settings.threshold_percent) * treatment_days,
+        })
+    }
+
+    /// Diabetes: treatment of hypertension: adults with a diabetes fill and an antihypertensive
+    /// fill in the period; a hit when some fill is of a RAS class.
+    fn treated_hypertension(&self, fills: &[MeasureFill]) -> Option<Outcome> {
+        let (diabetes, antihypertensive, ras) = self.masks.treated;
+        let relevant = of_classes(fills, diabetes | antihypertensive);
+        let first = relevant.first()?;
+        let adult = first
+            .age
+            .is_some_and(|age| age >= self.settings.diabetes_hypertension.min_age_years);
+        let has = |mask: u64| relevant.iter().any(|fill| fill.classes & mask != 0);
+        if !adult || !has(diabetes) || !has(antihypertensive) {
+            return None;
+        }
+        Some(Outcome {
+            pharmacy: attributed(&relevant, &self.pharmacy_names),
+            hit: has(ras),
         })
     }
 
@@ -419,8 +593,8 @@ impl<'s> QualityTally<'s> {
 
     fn build(
         self,
-        overall: [Ratio; 6],
-        per_pharmacy: Vec<[Ratio; 6]>,
+        overall: [Ratio; PATIENT_MEASURES],
+        per_pharmacy: Vec<[Ratio; PATIENT_MEASURES]>,
         capped_patients: u64,
     ) -> Result<QualityReport, ReportError> {
         let generic_overall = self
@@ -452,31 +626,49 @@ impl<'s> QualityTally<'s> {
 
     fn results(
         &self,
-        ratios: &[Ratio; 6],
+        ratios: &[Ratio; PATIENT_MEASURES],
         generic: Ratio,
     ) -> Result<Vec<MeasureResult>, ReportError> {
-        let all = ratios.iter().copied().chain([generic]);
+        let ratio_of = |measure: Measure| {
+            let slot = measure.slot();
+            slot.and_then(|slot| ratios.get(slot).copied())
+                .unwrap_or(generic)
+        };
         Measure::ALL
             .iter()
-            .zip(all)
-            .map(|(measure, ratio)| {
-                let cuts = cut_points(measure.as_str(), self.stars(*measure), measure.direction())?;
+            .map(|measure| {
+                let cuts = match self.stars(*measure) {
+                    Some(stars) => Some(cut_points(measure.as_str(), stars, measure.direction())?),
+                    None => None,
+                };
                 let min = self.settings.stars_min_denominator;
-                Ok(measure_result(*measure, ratio, &cuts, min))
+                Ok(measure_result(
+                    *measure,
+                    ratio_of(*measure),
+                    cuts.as_ref(),
+                    min,
+                ))
             })
             .collect()
     }
 
-    fn stars(&self, measure: Measure) -> &[f64; 4] {
+    /// The cut points of a star-rated measure; `None` for the rates the program gives none.
+    fn stars(&self, measure: Measure) -> Option<&[f64; 4]> {
         let settings = self.settings;
         match measure {
-            Measure::PdcDiabetes => &settings.pdc_diabetes.stars,
-            Measure::PdcRas => &settings.pdc_ras.stars,
-            Measure::PdcStatins => &settings.pdc_statins.stars,
-            Measure::StatinUseInDiabetes => &settings.statin_use_in_diabetes.stars,
-            Measure::AsthmaSuboptimalControl => &settings.asthma.suboptimal_stars,
-            Measure::AsthmaNoController => &settings.asthma.no_controller_stars,
-            Measure::GenericDispensing => &settings.generic_dispensing.stars,
+            Measure::PdcDiabetes => Some(&settings.pdc_diabetes.stars),
+            Measure::PdcRas => Some(&settings.pdc_ras.stars),
+            Measure::PdcStatins => Some(&settings.pdc_statins.stars),
+            Measure::StatinUseInDiabetes => Some(&settings.statin_use_in_diabetes.stars),
+            Measure::AsthmaSuboptimalControl => Some(&settings.asthma.suboptimal_stars),
+            Measure::AsthmaNoController => Some(&settings.asthma.no_controller_stars),
+            Measure::GenericDispensing => Some(&settings.generic_dispensing.stars),
+            Measure::PdcBiguanides
+            | Measure::PdcSulfonylureas
+            | Measure::PdcThiazolidinediones
+            | Measure::PdcDpp4Inhibitors
+            | Measure::PdcAntiretrovirals
+            | Measure::DiabetesHypertension => None,
         }
     }
 
@@ -485,7 +677,12 @@ impl<'s> QualityTally<'s> {
             "Measures count paid, unreversed claims dated in the period; supply from fills \
              before the period start is not counted."
                 .to_owned(),
-            "Each paid SABA fill counts as one canister (claims do not carry the package size)."
+            "A SABA fill counts ceil(quantity / package quantity) canisters when its dose form is \
+             a canister form (1 when the product has no package quantity); nebulizer solution \
+             and other forms count none."
+                .to_owned(),
+            "PDC per diabetes class, PDC antiretrovirals and diabetes: treatment of hypertension \
+             are rates without stars (the program gives no cut points)."
                 .to_owned(),
             format!(
                 "{} paid claims of products not in the rule tables are left out of every measure; \
@@ -502,22 +699,6 @@ impl<'s> QualityTally<'s> {
         }
         notes
     }
-}
-
-fn settings_classes(settings: &QualitySettings) -> Vec<&String> {
-    let pdc = [
-        &settings.pdc_diabetes,
-        &settings.pdc_ras,
-        &settings.pdc_statins,
-    ];
-    let supd = &settings.statin_use_in_diabetes;
-    pdc.into_iter()
-        .flat_map(|measure| measure.classes.iter().chain(&measure.exclude_classes))
-        .chain(&supd.diabetes_classes)
-        .chain(&supd.statin_classes)
-        .chain(&settings.asthma.saba_classes)
-        .chain(&settings.asthma.controller_classes)
-        .collect()
 }
 
 /// `numerator / denominator` in tenths of a percent, rounded half up.
@@ -544,18 +725,19 @@ pub fn stars(rate_tenths: u32, cut_tenths: &[u32; 4], direction: Direction) -> u
 fn measure_result(
     measure: Measure,
     ratio: Ratio,
-    cut_tenths: &[u32; 4],
+    cut_tenths: Option<&[u32; 4]>,
     stars_min_denominator: u64,
 ) -> MeasureResult {
     let tenths = rate_tenths(ratio.numerator, ratio.denominator);
     let enough = ratio.denominator >= stars_min_denominator;
-    let no_stars_reason = match (tenths, enough) {
-        (None, _) => Some("no patients".to_string()),
-        (Some(_), false) => Some(format!(
+    let no_stars_reason = match (tenths, enough, cut_tenths) {
+        (None, _, _) => Some("no patients".to_string()),
+        (Some(_), _, None) => Some("rate only (the program gives no cut points)".to_string()),
+        (Some(_), false, Some(_)) => Some(format!(
             "too few patients ({} < {stars_min_denominator})",
             ratio.denominator
         )),
-        (Some(_), true) => None,
+        (Some(_), true, Some(_)) => None,
     };
     MeasureResult {
         measure: measure.as_str(),
@@ -565,7 +747,8 @@ fn measure_result(
         rate_percent: tenths.map(|tenths| f64::from(tenths) / 10.0),
         stars: tenths
             .filter(|_| enough)
-            .map(|tenths| stars(tenths, cut_tenths, measure.direction())),
+            .zip(cut_tenths)
+            .map(|(tenths, cuts)| stars(tenths, cuts, measure.direction())),
         no_stars_reason,
         lower_is_better: measure.direction() == Direction::LowerIsBetter,
     }
@@ -618,6 +801,61 @@ fn pdc_outcome(fills: &[MeasureFill], rule: &PdcRule, names: &[Arc<str>]) -> Opt
 /// Days from `start` to `end` (inclusive) covered by the fills, each drug's overlapping fills
 /// shifted to start the day after its earlier supply ends, truncated at `end`.
 fn covered_days(fills: &[MeasureFill], start: i32, end: i32) -> u64 {
+    ones(&covered_bitmap(fills, start, end))
+}
+
+fn ones(bitmap: &[u64]) -> u64 {
+    bitmap.iter().map(|word| u64::from(word.count_ones())).sum()
+}
+
+/// Distinct drugs (antiretroviral units: ingredients) filled on at least two dates.
+fn ingredients_on_two_dates(units: &[MeasureFill]) -> usize {
+    let mut drugs: Vec<u32> = units.iter().map(|unit| unit.drug).collect();
+    drugs.sort_unstable();
+    drugs.dedup();
+    drugs
+        .into_iter()
+        .filter(|drug| {
+            let own: Vec<MeasureFill> = units.iter().filter(|u| u.drug == *drug).copied().collect();
+            on_two_dates(&own)
+        })
+        .count()
+}
+
+/// Days from `start` to `end` on which at least `min` distinct drugs are on hand (each drug's
+/// supply shifted as in [`covered_days`]).
+fn days_with_ingredients(units: &[MeasureFill], start: i32, end: i32, min: usize) -> u64 {
+    let mut drugs: Vec<u32> = units.iter().map(|unit| unit.drug).collect();
+    drugs.sort_unstable();
+    drugs.dedup();
+    let length = usize::try_from(end - start + 1).unwrap_or(0).div_ceil(64);
+    // reached[k] = days with at least k + 1 drugs on hand, built one drug at a time.
+    let mut reached = vec![vec![0u64; length]; min];
+    for drug in drugs {
+        let own: Vec<MeasureFill> = units.iter().filter(|u| u.drug == drug).copied().collect();
+        let bitmap = covered_bitmap(&own, start, end);
+        for level in (0..min).rev() {
+            let below = if level == 0 {
+                None
+            } else {
+                reached.get(level - 1).cloned()
+            };
+            if let Some(words) = reached.get_mut(level) {
+                for (index, word) in words.iter_mut().enumerate() {
+                    let on_hand = bitmap.get(index).copied().unwrap_or(0);
+                    let lower = below
+                        .as_ref()
+                        .map_or(u64::MAX, |b| b.get(index).copied().unwrap_or(0));
+                    *word |= on_hand & lower;
+                }
+            }
+        }
+    }
+    reached.last().map_or(0, |words| ones(words))
+}
+
+/// The covered days of [`covered_days`] as a bitmap (bit `d` = day `start + d`).
+fn covered_bitmap(fills: &[MeasureFill], start: i32, end: i32) -> Vec<u64> {
     let length = usize::try_from(end - start + 1).unwrap_or(0);
     let mut covered = vec![0u64; length.div_ceil(64)];
     let mut next_free: Vec<(u32, i32)> = Vec::new();
@@ -640,9 +878,6 @@ fn covered_days(fills: &[MeasureFill], start: i32, end: i32) -> u64 {
         }
     }
     covered
-        .iter()
-        .map(|word| u64::from(word.count_ones()))
-        .sum()
 }
 
 /// The pharmacy that filled most of these fills; ties go to the latest fill, then to the
@@ -672,15 +907,22 @@ fn attributed(fills: &[MeasureFill], names: &[Arc<str>]) -> u32 {
         .map_or(0, |(pharmacy, _, _)| pharmacy)
 }
 
-/// `(first day, last day)` of every window of `window_days` days, starting at a SABA fill,
-/// holding more than `canisters_max` SABA fills (one canister each).
+/// `(first day, last day)` of every window of `window_days` days, starting at a SABA fill
+/// that counts canisters, holding more than `canisters_max` canisters.
 fn saba_windows(saba: &[MeasureFill], canisters_max: u32, window_days: u32) -> Vec<(i32, i32)> {
-    let reach = usize::try_from(canisters_max).unwrap_or(usize::MAX);
     let window = i32::try_from(window_days).unwrap_or(i32::MAX);
-    saba.iter()
-        .zip(saba.iter().skip(reach))
-        .filter(|(first, last)| last.day - first.day < window)
-        .map(|(first, _)| (first.day, first.day + window - 1))
+    let counted: Vec<&MeasureFill> = saba.iter().filter(|fill| fill.canisters > 0).collect();
+    let starts = counted.iter().enumerate();
+    starts
+        .filter(|(at, first)| {
+            let last_day = first.day.saturating_add(window - 1);
+            let inside = counted
+                .iter()
+                .skip(*at)
+                .take_while(|fill| fill.day <= last_day);
+            inside.map(|fill| u64::from(fill.canisters)).sum::<u64>() > u64::from(canisters_max)
+        })
+        .map(|(_, first)| (first.day, first.day.saturating_add(window - 1)))
         .collect()
 }
 

@@ -143,6 +143,13 @@ pub struct QualitySettings {
     pub statin_use_in_diabetes: SupdSettings,
     pub asthma: AsthmaSettings,
     pub generic_dispensing: GenericSettings,
+    /// Rates without stars: PDC of each diabetes class alone.
+    pub pdc_biguanides: PdcRateSettings,
+    pub pdc_sulfonylureas: PdcRateSettings,
+    pub pdc_thiazolidinediones: PdcRateSettings,
+    pub pdc_dpp4_inhibitors: PdcRateSettings,
+    pub pdc_antiretrovirals: ArvSettings,
+    pub diabetes_hypertension: DiabetesHypertensionSettings,
 }
 
 impl Default for QualitySettings {
@@ -181,6 +188,87 @@ impl Default for QualitySettings {
             generic_dispensing: GenericSettings {
                 stars: [83.0, 84.0, 85.1, 88.1],
             },
+            pdc_biguanides: PdcRateSettings::of_class("BIGUANIDE"),
+            pdc_sulfonylureas: PdcRateSettings::of_class("SULFONYLUREA"),
+            pdc_thiazolidinediones: PdcRateSettings::of_class("TZD"),
+            pdc_dpp4_inhibitors: PdcRateSettings::of_class("DPP4I"),
+            pdc_antiretrovirals: ArvSettings::default(),
+            diabetes_hypertension: DiabetesHypertensionSettings::default(),
+        }
+    }
+}
+
+/// A PDC reported as a rate without stars (the program gives no cut points).
+#[derive(Clone, PartialEq, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PdcRateSettings {
+    pub classes: Vec<String>,
+    #[serde(default)]
+    pub exclude_classes: Vec<String>,
+    /// Age on the index fill.
+    pub min_age_years: u8,
+}
+
+impl PdcRateSettings {
+    /// One class, insulin users left out as in PDC diabetes, adults.
+    fn of_class(class: &str) -> PdcRateSettings {
+        PdcRateSettings {
+            classes: strings(&[class]),
+            exclude_classes: strings(&["INSULIN"]),
+            min_age_years: 18,
+        }
+    }
+}
+
+/// PDC antiretrovirals: days on which at least `ingredients_min` distinct antiretroviral
+/// ingredients are on hand.
+#[derive(Clone, PartialEq, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ArvSettings {
+    pub classes: Vec<String>,
+    pub min_age_years: u8,
+    pub threshold_percent: u32,
+    pub ingredients_min: u32,
+}
+
+impl Default for ArvSettings {
+    fn default() -> ArvSettings {
+        ArvSettings {
+            classes: strings(&["ANTIRETROVIRAL"]),
+            min_age_years: 18,
+            threshold_percent: 90,
+            ingredients_min: 2,
+        }
+    }
+}
+
+/// Diabetes: appropriate treatment of hypertension.
+#[derive(Clone, PartialEq, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiabetesHypertensionSettings {
+    /// Diabetes drugs (insulin included).
+    pub diabetes_classes: Vec<String>,
+    /// Antihypertensives that put a patient with diabetes in the denominator.
+    pub antihypertensive_classes: Vec<String>,
+    /// The numerator: a fill of one of these.
+    pub ras_classes: Vec<String>,
+    /// Age on the patient's first diabetes or antihypertensive fill of the period.
+    pub min_age_years: u8,
+}
+
+impl Default for DiabetesHypertensionSettings {
+    fn default() -> DiabetesHypertensionSettings {
+        DiabetesHypertensionSettings {
+            diabetes_classes: SupdSettings::default().diabetes_classes,
+            antihypertensive_classes: strings(&[
+                "ACEI",
+                "ARB",
+                "DIRECT_RENIN_INHIB",
+                "BETA_BLOCKER",
+                "CCB",
+            ]),
+            ras_classes: strings(&["ACEI", "ARB", "DIRECT_RENIN_INHIB"]),
+            min_age_years: 18,
         }
     }
 }
@@ -249,6 +337,9 @@ pub struct AsthmaSettings {
     /// Rates at or *below* which 2, 3, 4 and 5 stars are earned.
     pub suboptimal_stars: [f64; 4],
     pub no_controller_stars: [f64; 4],
+    /// Dose forms (products.csv, compared ignoring case) whose SABA fills count canisters:
+    /// ceil(quantity / package_quantity), 1 without a package quantity; other forms count none.
+    pub canister_dose_forms: Vec<String>,
 }
 
 impl Default for AsthmaSettings {
@@ -262,6 +353,7 @@ impl Default for AsthmaSettings {
             window_days: 90,
             suboptimal_stars: [15.7, 13.8, 9.5, 7.9],
             no_controller_stars: [54.3, 45.3, 38.1, 31.9],
+            canister_dose_forms: strings(&["aerosol, metered"]),
         }
     }
 }
@@ -291,6 +383,7 @@ impl QualitySettings {
         }
         self.validate_supd()?;
         self.validate_asthma()?;
+        self.validate_rates()?;
         cut_points(
             "generic_dispensing",
             &self.generic_dispensing.stars,
@@ -336,16 +429,62 @@ impl QualitySettings {
         .map(drop)
     }
 
+    fn validate_rates(&self) -> Result<(), ReportError> {
+        for (name, measure) in self.pdc_rates() {
+            non_empty(name, &measure.classes)?;
+            ages(name, measure.min_age_years, 150)?;
+        }
+        let arv = &self.pdc_antiretrovirals;
+        non_empty("pdc_antiretrovirals", &arv.classes)?;
+        ages("pdc_antiretrovirals", arv.min_age_years, 150)?;
+        check(
+            (1..=100).contains(&arv.threshold_percent),
+            "quality.pdc_antiretrovirals: threshold_percent is not 1..100".into(),
+        )?;
+        check(
+            (1..=ARV_INGREDIENTS_MIN_MAX).contains(&arv.ingredients_min),
+            format!(
+                "quality.pdc_antiretrovirals: ingredients_min is not 1..{ARV_INGREDIENTS_MIN_MAX}"
+            ),
+        )?;
+        let treated = &self.diabetes_hypertension;
+        non_empty("diabetes_hypertension", &treated.diabetes_classes)?;
+        non_empty("diabetes_hypertension", &treated.antihypertensive_classes)?;
+        non_empty("diabetes_hypertension", &treated.ras_classes)?;
+        ages("diabetes_hypertension", treated.min_age_years, 150)
+    }
+
+    /// The per-class diabetes PDC rates with their measure names.
+    pub fn pdc_rates(&self) -> [(&'static str, &PdcRateSettings); 4] {
+        [
+            ("pdc_biguanides", &self.pdc_biguanides),
+            ("pdc_sulfonylureas", &self.pdc_sulfonylureas),
+            ("pdc_thiazolidinediones", &self.pdc_thiazolidinediones),
+            ("pdc_dpp4_inhibitors", &self.pdc_dpp4_inhibitors),
+        ]
+    }
+
     /// Every class the quality measures name.
-    fn classes(&self) -> impl Iterator<Item = &String> {
+    pub fn classes(&self) -> impl Iterator<Item = &String> {
         let supd = &self.statin_use_in_diabetes;
         let pdc = [&self.pdc_diabetes, &self.pdc_ras, &self.pdc_statins];
+        let rates = self.pdc_rates().map(|(_, measure)| measure);
+        let treated = &self.diabetes_hypertension;
         pdc.into_iter()
             .flat_map(|measure| measure.classes.iter().chain(&measure.exclude_classes))
+            .chain(
+                rates
+                    .into_iter()
+                    .flat_map(|m| m.classes.iter().chain(&m.exclude_classes)),
+            )
             .chain(&supd.diabetes_classes)
             .chain(&supd.statin_classes)
             .chain(&self.asthma.saba_classes)
             .chain(&self.asthma.controller_classes)
+            .chain(&self.pdc_antiretrovirals.classes)
+            .chain(&treated.diabetes_classes)
+            .chain(&treated.antihypertensive_classes)
+            .chain(&treated.ras_classes)
     }
 }
 
@@ -497,6 +636,9 @@ fn check(valid: bool, message: String) -> Result<(), ReportError> {
 fn invalid<T>(message: String) -> Result<T, ReportError> {
     Err(ReportError::Settings(message))
 }
+
+/// The largest `ingredients_min` of PDC antiretrovirals (a regimen of up to four drugs).
+const ARV_INGREDIENTS_MIN_MAX: u32 = 4;
 
 fn non_empty(name: &str, classes: &[String]) -> Result<(), ReportError> {
     check(!classes.is_empty(), format!("{name}: no class named"))

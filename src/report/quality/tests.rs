@@ -15,6 +15,12 @@ const LISINOPRIL: u64 = 50_090_298_800;
 const ALBUTEROL: u64 = 99_999_015_301;
 const FLUTICASONE: u64 = 99_999_015_501;
 const UNKNOWN_NDC: u64 = 12_345_678_901;
+const ALBUTEROL_NEBULIZER: u64 = 99_999_015_401;
+const AMLODIPINE: u64 = 904_637_061;
+const EMTRICITABINE_TENOFOVIR: u64 = 99_999_017_101;
+const DOLUTEGRAVIR: u64 = 99_999_017_201;
+/// The sample's albuterol inhaler holds 8.5 g (products.csv `package_quantity`).
+const INHALER_GRAMS_MILLI: u64 = 8_500;
 
 /// A paid fill: claim ids follow the order rows are made in.
 struct Rows {
@@ -31,6 +37,14 @@ impl Rows {
         let mut row = with_product(paid(id, pharmacy, patient, day), ndc, days);
         row.patient_age_years = Some(age);
         self.rows.push(row);
+    }
+
+    /// A fill of `quantity_milli` (inhalers: grams).
+    fn fill_quantity(&mut self, patient: u32, ndc: u64, day: i32, quantity_milli: u64) {
+        self.fill("A", patient, 30, ndc, day, 25);
+        if let Some(row) = self.rows.last_mut() {
+            row.quantity_milli = quantity_milli;
+        }
     }
 
     fn report(self) -> QualityReport {
@@ -68,6 +82,8 @@ fn fill(day: i32, days_supply: u16, drug: u32) -> MeasureFill {
         drug,
         classes: 1,
         pharmacy: 0,
+        canisters: 0,
+        arv_unit: false,
     }
 }
 
@@ -175,6 +191,9 @@ fn asthma_windows_hold_more_than_three_canisters_in_ninety_days() {
         for day in days {
             let age = if patient == 6 { 70 } else { 30 };
             rows.fill("A", patient, age, ALBUTEROL, day, 25);
+            if let Some(row) = rows.rows.last_mut() {
+                row.quantity_milli = INHALER_GRAMS_MILLI; // one canister each
+            }
         }
     };
     saba(&mut rows, 1, [0, 20, 40, 60]); // suboptimal, no controller
@@ -295,4 +314,107 @@ fn below_the_minimum_denominator_a_rate_has_no_stars_and_says_why() {
     assert!(pdc.stars.is_some() && pdc.no_stars_reason.is_none());
     let none = result(&enough.overall, Measure::AsthmaNoController);
     assert_eq!(none.no_stars_reason.as_deref(), Some("no patients"));
+}
+
+#[test]
+fn saba_canisters_come_from_the_package_quantity_and_nebulizer_solution_counts_none() {
+    let mut rows = Rows::new();
+    // Two fills of 17 g (two canisters each) 30 days apart: 4 canisters in 90 days.
+    rows.fill_quantity(1, ALBUTEROL, 0, 2 * INHALER_GRAMS_MILLI);
+    rows.fill_quantity(1, ALBUTEROL, 30, 2 * INHALER_GRAMS_MILLI);
+    // 9 g is more than one canister: ceil(9 / 8.5) = 2; 2 + 1 = 3 canisters: controlled.
+    rows.fill_quantity(2, ALBUTEROL, 0, 9_000);
+    rows.fill_quantity(2, ALBUTEROL, 30, INHALER_GRAMS_MILLI);
+    // Five nebulizer fills in 90 days count no canister at all.
+    for day in [0, 15, 30, 45, 60] {
+        rows.fill_quantity(3, ALBUTEROL_NEBULIZER, day, 75_000);
+    }
+    let report = rows.report();
+    let suboptimal = result(&report.overall, Measure::AsthmaSuboptimalControl);
+    assert_eq!((suboptimal.numerator, suboptimal.denominator), (1, 3));
+}
+
+#[test]
+fn each_diabetes_class_has_its_own_pdc_rate_without_stars() {
+    let mut rows = Rows::new();
+    // Metformin every 30 days from day 0: 180 / 181 days covered.
+    for day in (0..180).step_by(30) {
+        rows.fill("A", 1, 50, METFORMIN, day, 30);
+    }
+    // Metformin twice, 60 of 181 days: not adherent.
+    rows.fill("A", 2, 50, METFORMIN, 0, 30);
+    rows.fill("A", 2, 50, METFORMIN, 30, 30);
+    let report = rows.report();
+    let biguanides = result(&report.overall, Measure::PdcBiguanides);
+    assert_eq!((biguanides.numerator, biguanides.denominator), (1, 2));
+    assert_eq!(biguanides.stars, None);
+    let reason = biguanides.no_stars_reason.as_deref().unwrap_or_default();
+    assert!(reason.contains("no cut points"), "{reason}");
+    let sulfonylureas = result(&report.overall, Measure::PdcSulfonylureas);
+    assert_eq!(sulfonylureas.denominator, 0);
+    // The all-class diabetes PDC counts the same two patients, with stars.
+    let all = result(&report.overall, Measure::PdcDiabetes);
+    assert_eq!((all.numerator, all.denominator), (1, 2));
+    assert!(all.stars.is_some());
+}
+
+#[test]
+fn pdc_antiretrovirals_needs_two_ingredients_on_hand() {
+    let mut rows = Rows::new();
+    let monthly = |rows: &mut Rows, patient, ndc| {
+        for day in (0..180).step_by(30) {
+            rows.fill("A", patient, 40, ndc, day, 30);
+        }
+    };
+    // Patient 1: FTC/TDF and dolutegravir every month: 180 / 181 days with 2+ on hand.
+    monthly(&mut rows, 1, EMTRICITABINE_TENOFOVIR);
+    monthly(&mut rows, 1, DOLUTEGRAVIR);
+    // Patient 2: the combination alone is two ingredients: covered the same way.
+    monthly(&mut rows, 2, EMTRICITABINE_TENOFOVIR);
+    // Patient 3: dolutegravir alone is one ingredient: not in the measure.
+    monthly(&mut rows, 3, DOLUTEGRAVIR);
+    // Patient 4: dolutegravir monthly, FTC/TDF only at days 0 and 30: 60 / 181 days.
+    monthly(&mut rows, 4, DOLUTEGRAVIR);
+    rows.fill("A", 4, 40, EMTRICITABINE_TENOFOVIR, 0, 30);
+    rows.fill("A", 4, 40, EMTRICITABINE_TENOFOVIR, 30, 30);
+    // Patient 5: 17 on the index fill.
+    rows.fill("A", 5, 17, EMTRICITABINE_TENOFOVIR, 0, 90);
+    rows.fill("A", 5, 18, EMTRICITABINE_TENOFOVIR, 90, 90);
+    let report = rows.report();
+    let arv = result(&report.overall, Measure::PdcAntiretrovirals);
+    assert_eq!((arv.numerator, arv.denominator), (2, 3));
+    assert_eq!(arv.stars, None);
+}
+
+#[test]
+fn the_ingredient_threshold_of_covered_days_is_exact() {
+    let unit = |day, days, drug| MeasureFill {
+        classes: 0,
+        arv_unit: true,
+        ..fill(day, days, drug)
+    };
+    // Ingredient 1 on days 0-59, ingredient 2 on 30-89, ingredient 3 on 50-69.
+    let units = [unit(0, 60, 1), unit(30, 60, 2), unit(50, 20, 3)];
+    assert_eq!(days_with_ingredients(&units, 0, 99, 1), 90);
+    assert_eq!(days_with_ingredients(&units, 0, 99, 2), 30 + 10);
+    assert_eq!(days_with_ingredients(&units, 0, 99, 3), 10);
+    assert_eq!(ingredients_on_two_dates(&units), 0);
+}
+
+#[test]
+fn diabetes_patients_on_an_antihypertensive_should_have_a_ras_drug() {
+    let mut rows = Rows::new();
+    rows.fill("A", 1, 60, METFORMIN, 0, 30); // with lisinopril: treated
+    rows.fill("A", 1, 60, LISINOPRIL, 10, 30);
+    rows.fill("A", 2, 60, METFORMIN, 0, 30); // with amlodipine only: not
+    rows.fill("A", 2, 60, AMLODIPINE, 10, 30);
+    rows.fill("A", 3, 60, METFORMIN, 0, 30); // no antihypertensive: not in the measure
+    rows.fill("A", 4, 60, AMLODIPINE, 0, 30); // no diabetes drug: not in the measure
+    rows.fill("A", 5, 60, INSULIN_GLARGINE, 0, 30); // insulin counts as a diabetes drug
+    rows.fill("A", 5, 60, LISINOPRIL, 0, 30);
+    rows.fill("A", 6, 17, METFORMIN, 0, 30); // 17: not an adult
+    rows.fill("A", 6, 17, LISINOPRIL, 0, 30);
+    let report = rows.report();
+    let treated = result(&report.overall, Measure::DiabetesHypertension);
+    assert_eq!((treated.numerator, treated.denominator), (2, 3));
 }
