@@ -5,6 +5,7 @@
 //! Every text that comes from the store (pharmacy ids) is escaped. Must never compute a
 //! figure of its own beyond scaling bars.
 
+use super::help;
 use super::percent_of_basis_points;
 use crate::limits::REPORT_CHART_BARS_MAX;
 use crate::report::p4p::{P4pReport, PharmacyP4p};
@@ -22,7 +23,8 @@ th[data-order=desc]::after{content:' \\25BC'}dl{display:grid;grid-template-colum
 gap:2px 16px}dt{color:#57606a}dd{margin:0;font-weight:600}.note{color:#57606a}\
 svg text{font:12px system-ui,sans-serif}.a{fill:#2f6fbf}.b{fill:#e08a1e}.c{fill:#6b9e3f}\
 .d{fill:#b04a5a}.e{fill:#7a6fb0}.z{fill:#e4e8ec}.legend svg{margin-left:12px}\
-.charts{display:flex;flex-wrap:wrap;gap:24px}";
+.charts{display:flex;flex-wrap:wrap;gap:24px}[title]{cursor:help}\
+dt[title],th[title],td[title]{text-decoration:underline dotted #8c959f}";
 
 /// Sorts a table's body by the clicked column: numbers (`data-value` or the text) numerically,
 /// the rest as text; a second click reverses.
@@ -76,11 +78,22 @@ fn page(title: &str, period: Period, body: &str) -> String {
     )
 }
 
+/// ` title="…"` with the label's hover text ([`help::explain`]), or nothing.
+fn title_attr(label: &str) -> String {
+    help::explain(label).map_or_else(String::new, |text| format!(" title=\"{}\"", escape(text)))
+}
+
 /// A definition list of `(term, value)` pairs; values are escaped.
 fn summary(items: &[(&str, String)]) -> String {
     let mut html = String::from("<dl>");
     for (term, value) in items {
-        let _ = write!(html, "<dt>{}</dt><dd>{}</dd>", escape(term), escape(value));
+        let title = title_attr(term);
+        let _ = write!(
+            html,
+            "<dt{title}>{}</dt><dd>{}</dd>",
+            escape(term),
+            escape(value)
+        );
     }
     html.push_str("</dl>\n");
     html
@@ -95,10 +108,12 @@ fn notes(notes: &[String]) -> String {
     html
 }
 
-/// One table cell: the shown text, and the value the sort uses when it differs.
+/// One table cell: the shown text, the value the sort uses when it differs, and whether it
+/// names something [`help::explain`] describes on hover.
 struct Cell {
     text: String,
     value: Option<String>,
+    explained: bool,
 }
 
 impl Cell {
@@ -106,13 +121,22 @@ impl Cell {
         Cell {
             text: text.into(),
             value: None,
+            explained: false,
         }
     }
 
     fn sorted_by(text: impl Into<String>, value: impl ToString) -> Cell {
         Cell {
-            text: text.into(),
             value: Some(value.to_string()),
+            ..Cell::text(text)
+        }
+    }
+
+    /// A cell naming a measure: its hover text explains it.
+    fn explained(text: impl Into<String>) -> Cell {
+        Cell {
+            explained: true,
+            ..Cell::text(text)
         }
     }
 }
@@ -120,17 +144,24 @@ impl Cell {
 fn table(headers: &[&str], rows: &[Vec<Cell>]) -> String {
     let mut html = String::from("<table class=\"sortable\"><thead><tr>");
     for header in headers {
-        let _ = write!(html, "<th>{}</th>", escape(header));
+        let _ = write!(html, "<th{}>{}</th>", title_attr(header), escape(header));
     }
     html.push_str("</tr></thead><tbody>\n");
     for row in rows {
         html.push_str("<tr>");
         for cell in row {
+            let title = if cell.explained {
+                title_attr(&cell.text)
+            } else {
+                String::new()
+            };
             match &cell.value {
                 Some(value) => {
-                    let _ = write!(html, "<td data-value=\"{}\">", escape(value));
+                    let _ = write!(html, "<td{title} data-value=\"{}\">", escape(value));
                 }
-                None => html.push_str("<td>"),
+                None => {
+                    let _ = write!(html, "<td{title}>");
+                }
             }
             let _ = write!(html, "{}</td>", escape(&cell.text));
         }
@@ -159,10 +190,11 @@ fn bar_chart(title: &str, legend: &[(&str, &str)], bars: &[Bar]) -> String {
     let height = ROW_HEIGHT * bars.len().max(1) as u64 + 8;
     let width = LABEL_WIDTH + CHART_WIDTH + VALUE_WIDTH;
     let mut svg = format!(
-        "<figure><figcaption><strong>{title}</strong>{}</figcaption>\
+        "<figure{help}><figcaption><strong>{title}</strong>{}</figcaption>\
          <svg role=\"img\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\">\
          <title>{title}</title>",
         legend_html(legend),
+        help = title_attr(title),
         title = escape(title)
     );
     for (index, bar) in bars.iter().enumerate() {
@@ -346,6 +378,7 @@ fn p4p_table(pharmacies: &[PharmacyP4p]) -> String {
         "Bonus",
         "Premier score %",
         "Premier",
+        "Safety alerts %",
     ];
     let rows: Vec<Vec<Cell>> = pharmacies.iter().map(p4p_row).collect();
     table(&headers, &rows)
@@ -379,6 +412,7 @@ fn p4p_row(line: &PharmacyP4p) -> Vec<Cell> {
         Cell::sorted_by(dollars(line.bonus_cents), line.bonus_cents),
         percent(line.premier_score_basis_points),
         yes_no(line.premier),
+        percent(Some(line.safety_alert_rate_basis_points)),
     ]
 }
 
@@ -410,7 +444,7 @@ pub(crate) fn quality(report: &QualityReport) -> String {
         .iter()
         .map(|result| {
             vec![
-                Cell::text(result.title),
+                Cell::explained(result.title),
                 Cell::text(result.denominator.to_string()),
                 Cell::text(result.numerator.to_string()),
                 Cell::sorted_by(stars_text(result), result.rate_percent.unwrap_or(-1.0)),
@@ -556,7 +590,7 @@ fn opioid_table(report: &SafetyReport) -> String {
     let headers = [
         "Patient number",
         "Prescribers",
-        "Pharmacies",
+        "Dispensing pharmacies",
         "Opioid fills",
         "Window",
     ];

@@ -5,6 +5,7 @@
 //! never compute a figure (every number comes from the report as it is), fetch anything over
 //! the network, or print more about a patient than the report's patient number.
 
+mod help;
 mod html;
 
 use super::p4p::{P4pReport, PharmacyP4p};

@@ -113,3 +113,53 @@ fn money_and_percent_formatting() {
         Some("unknown format \"xml\": expected csv, json or html")
     );
 }
+
+/// The opening tags `<name ...>` of a page.
+fn tags<'h>(html: &'h str, name: &str) -> Vec<&'h str> {
+    let open = format!("<{name}");
+    html.match_indices(&open)
+        .filter(|(at, _)| {
+            let next = html.as_bytes().get(at + open.len()).copied();
+            matches!(next, Some(b'>' | b' '))
+        })
+        .filter_map(|(at, _)| html.get(at..).and_then(|rest| rest.split('>').next()))
+        .collect()
+}
+
+#[test]
+fn every_figure_of_every_page_explains_itself_on_hover() {
+    let settings = Settings::default();
+    let quality = quality_report(rows(), &settings.quality, sample_rules(), half_year()).unwrap();
+    let safety = safety_report(rows(), &settings.safety, sample_rules(), half_year()).unwrap();
+    let mut pages = vec![p4p_text(Format::Html)];
+    for render in [
+        |out: &mut Vec<u8>, q: &QualityReport, _: &SafetyReport| {
+            super::quality(q, Format::Html, out)
+        },
+        |out: &mut Vec<u8>, _: &QualityReport, s: &SafetyReport| {
+            super::safety(s, Format::Html, out)
+        },
+    ] {
+        let mut out = Vec::new();
+        render(&mut out, &quality, &safety).unwrap();
+        pages.push(String::from_utf8(out).unwrap());
+    }
+    for page in &pages {
+        for name in ["th", "dt", "figure"] {
+            let found = tags(page, name);
+            assert!(!found.is_empty() || name == "dt", "no <{name}> on a page");
+            for tag in found {
+                assert!(tag.contains(" title=\""), "{tag}> has no hover text");
+            }
+        }
+    }
+    // Each measure row of the quality card names its measure with a hover text.
+    for measure in crate::report::quality::Measure::ALL {
+        let cell = format!(">{}</td>", measure.title());
+        let at = pages[1]
+            .find(&cell)
+            .unwrap_or_else(|| panic!("{cell} missing"));
+        let row_start = pages[1][..at].rfind("<td").unwrap_or(0);
+        assert!(pages[1][row_start..at].contains("title=\""), "{cell}");
+    }
+}
