@@ -12,7 +12,7 @@
 //! The service keeps about a million fills, so the layout is chosen for bytes per fill:
 //!
 //! - Patients live in [`HISTORY_SHARDS`] mutex-guarded shards. In a shard a patient key maps to a
-//!   slot number, and the slot holds the patient's entries (72 bytes each: the [`Fill`] with
+//!   slot number, and the slot holds the patient's entries (64 bytes each: the [`Fill`] with
 //!   its remembered overrides, the claim id and a reversed flag) in a vector grown by about a
 //!   quarter at a time.
 //! - Paid claims are indexed in [`HISTORY_SHARDS`] more shards by their [`ClaimMatch`] packed
@@ -113,7 +113,7 @@ pub enum Recorded {
     PatientLimitReached,
 }
 
-/// One claim as kept in a patient's slot (72 bytes).
+/// One claim as kept in a patient's slot (64 bytes).
 #[derive(Clone, Copy)]
 struct Entry {
     ndc: Ndc,
@@ -622,7 +622,7 @@ mod tests {
 
     #[test]
     fn layout_stays_compact() {
-        assert_eq!(std::mem::size_of::<Entry>(), 72);
+        assert_eq!(std::mem::size_of::<Entry>(), 64);
         assert_eq!(std::mem::size_of::<(ClaimKey, PatientId)>(), 28);
     }
 

@@ -104,9 +104,9 @@ pub const CLASSES_PER_INGREDIENT_MAX: usize = 64;
 
 /// Active fills kept per patient; the oldest are dropped beyond it.
 pub const FILLS_PER_PATIENT_MAX: usize = 256;
-/// Overridden conflicts a fill remembers for `remember_override_days` (16 bytes a fill); an
+/// Overridden conflicts a fill remembers for `remember_override_days` (8 bytes a fill); an
 /// override beyond it is not remembered, so its conflict is raised again on the next fill.
-pub const OVERRIDES_REMEMBERED_PER_FILL_MAX: usize = 2;
+pub const OVERRIDES_REMEMBERED_PER_FILL_MAX: usize = 1;
 /// Patients kept in the in-memory history.
 pub const HISTORY_PATIENTS_MAX: usize = 20_000_000;
 /// Shards of the history map.

@@ -405,8 +405,11 @@ mod tests {
         let listed = "duplication\u{1f}class:SSRI\u{1e}ddi\u{1f}D1\u{1e}no_such_edit\u{1f}x";
         let overridden = overridden_of(Some(listed.into()));
         assert!(overridden.contains(Overridden::mark(Edit::Duplication, "class:SSRI")));
-        assert!(overridden.contains(Overridden::mark(Edit::Ddi, "D1")));
+        // One mark a fill (OVERRIDES_REMEMBERED_PER_FILL_MAX): the second is not remembered.
+        assert!(!overridden.contains(Overridden::mark(Edit::Ddi, "D1")));
         assert!(!overridden.contains(Overridden::mark(Edit::Ddi, "class:SSRI")));
+        let unknown_first = "no_such_edit\u{1f}x\u{1e}ddi\u{1f}D1";
+        assert!(overridden_of(Some(unknown_first.into())).contains(Overridden::mark(Edit::Ddi, "D1")));
         assert!(overridden_of(None).is_empty());
         assert!(overridden_of(Some(String::new())).is_empty());
     }
