@@ -846,6 +846,15 @@ pub struct Conflict {
     pub remembered_from: Option<Date>,
 }
 
+/// A conflict a submitted DUR/PPS occurrence addressed: overridden, or refused by policy
+/// (what the server counts in its override metrics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OverrideEvent {
+    pub edit: Edit,
+    pub professional: Option<Code2>,
+    pub accepted: bool,
+}
+
 /// `Conflict::overridden_by` of a conflict overridden by a 420-DK submission clarification
 /// code (SCC override) rather than a DUR/PPS occurrence: 473-7E counters start at 1, so 0
 /// names no occurrence. Such an override earns no P4P credit.

@@ -6,6 +6,7 @@
 
 pub mod claim;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod history;
 pub mod limits;

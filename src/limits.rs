@@ -100,6 +100,13 @@ pub const RULE_TABLE_COLUMNS_MAX: usize = 256;
 /// Classes one ingredient may belong to.
 pub const CLASSES_PER_INGREDIENT_MAX: usize = 64;
 
+// ---- filing window -------------------------------------------------------------------------
+/// A claim may be dated at most this many days after the gateway's today (UTC against the
+/// pharmacy's local date, and clock slack).
+pub const POST_DATED_DAYS_MAX: i32 = 1;
+/// Timely filing: a claim dated more than this many days before today is rejected 81.
+pub const CLAIM_AGE_DAYS_MAX: i32 = 365;
+
 // ---- history -------------------------------------------------------------------------------
 
 /// Active fills kept per patient; the oldest are dropped beyond it.

@@ -161,10 +161,7 @@ fn source(args: &LoadgenArgs) -> anyhow::Result<Arc<dyn Source>> {
     let folder = crate::server::reload::read_rule_folder(&args.rules)
         .map_err(|errors| anyhow::anyhow!("{errors}"))?;
     let rules = crate::rules::compile(&folder).map_err(|errors| anyhow::anyhow!("{errors}"))?;
-    let run_prefix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
+    let run_prefix = u64::try_from(crate::clock::unix_ms() / 1_000).unwrap_or(0);
     let synthetic = Synthetic::new(&rules, args.patients, crate::server::today(), run_prefix)?;
     eprintln!(
         "loadgen: {} synthetic patients from {}",

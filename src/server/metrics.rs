@@ -317,7 +317,7 @@ pub fn override_outcome(edit: Edit, professional: Option<claim::Code2>, accepted
 pub fn decision(
     code: TransactionCode,
     decision: &claim::Decision,
-    overrides: &[crate::server::pipeline::OverrideEvent],
+    overrides: &[crate::claim::OverrideEvent],
 ) {
     claim_answered(code, decision.status);
     decision

@@ -397,7 +397,7 @@ async fn refresh_gauges(store: Arc<dyn ClaimStore>, history: Arc<History>, rules
 /// is longer — a B2 or a duplicate of any claim still billable must find it after a restart
 /// (edits ignore fills beyond the lookback whatever the history holds).
 fn history_window_days(rules: &rules::RuleSet) -> u32 {
-    let filing_window = pipeline::CLAIM_AGE_DAYS_MAX as u32;
+    let filing_window = crate::limits::CLAIM_AGE_DAYS_MAX as u32;
     rules
         .lookback_days()
         .max(filing_window)
@@ -407,11 +407,9 @@ fn history_window_days(rules: &rules::RuleSet) -> u32 {
 /// Milliseconds since the epoch and today's date (UTC) from the system clock: the shell reads
 /// the clock, the core is given it.
 pub fn clock() -> (i64, Date) {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let today = Date::from_days((since_epoch.as_secs() / 86_400) as i32);
-    (since_epoch.as_millis() as i64, today)
+    let now_ms = crate::clock::unix_ms();
+    let today = Date::from_days(i32::try_from(now_ms / 86_400_000).unwrap_or(i32::MAX));
+    (now_ms, today)
 }
 
 /// Today's date (UTC).

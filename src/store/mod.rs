@@ -409,7 +409,9 @@ mod tests {
         assert!(!overridden.contains(Overridden::mark(Edit::Ddi, "D1")));
         assert!(!overridden.contains(Overridden::mark(Edit::Ddi, "class:SSRI")));
         let unknown_first = "no_such_edit\u{1f}x\u{1e}ddi\u{1f}D1";
-        assert!(overridden_of(Some(unknown_first.into())).contains(Overridden::mark(Edit::Ddi, "D1")));
+        assert!(
+            overridden_of(Some(unknown_first.into())).contains(Overridden::mark(Edit::Ddi, "D1"))
+        );
         assert!(overridden_of(None).is_empty());
         assert!(overridden_of(Some(String::new())).is_empty());
     }

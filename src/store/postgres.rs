@@ -32,7 +32,6 @@ use std::str::FromStr;
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc as std_mpsc, Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc::{self, OwnedPermit};
 use tokio::sync::oneshot;
@@ -306,19 +305,12 @@ async fn migrate(client: &mut deadpool_postgres::Client) -> Result<(), StoreErro
         transaction
             .execute(
                 "INSERT INTO schema_version (version, applied_at_ms) VALUES ($1, $2)",
-                &[&version, &now_ms()],
+                &[&version, &crate::clock::unix_ms()],
             )
             .await
             .map_err(pg_error)?;
     }
     transaction.commit().await.map_err(pg_error)
-}
-
-fn now_ms() -> i64 {
-    let since_epoch = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }
 
 impl ClaimStore for PgStore {

@@ -28,7 +28,7 @@
 //! await (the per-patient wait is a future, not a lock).
 
 mod plan;
-pub use plan::{OverrideEvent, CLAIM_AGE_DAYS_MAX, POST_DATED_DAYS_MAX};
+
 mod snapshot;
 pub mod tails;
 

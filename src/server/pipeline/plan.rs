@@ -11,7 +11,7 @@
 //! `today`).
 
 use crate::claim::{
-    reject, Authorization, Code2, Conflict, Date, Decision, Edit, Fill, Overridden, Patient,
+    reject, Authorization, Conflict, Date, Decision, Fill, Overridden, OverrideEvent, Patient,
     PatientKey, RejectCode, RequestHeader, Status, Transaction, TransactionCode,
 };
 use crate::history::{ClaimMatch, History, PaidLookup};
@@ -40,14 +40,6 @@ pub struct Outcome {
     pub update: Option<Update>,
     /// What the submitted DUR/PPS codes did to the raised conflicts (for metrics).
     pub overrides: Vec<OverrideEvent>,
-}
-
-/// A conflict a submitted DUR/PPS occurrence addressed: overridden, or refused by policy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OverrideEvent {
-    pub edit: Edit,
-    pub professional: Option<Code2>,
-    pub accepted: bool,
 }
 
 impl Outcome {
@@ -421,19 +413,13 @@ impl Planner<'_, '_> {
     }
 }
 
-/// A claim may be dated at most this many days after the gateway's today (UTC against the
-/// pharmacy's local date, and clock slack).
-pub const POST_DATED_DAYS_MAX: i32 = 1;
-/// Timely filing: a claim dated more than this many days before today is rejected 81.
-pub const CLAIM_AGE_DAYS_MAX: i32 = 365;
-
 /// 82 for a post-dated claim, 81 for one past the filing window (B1 and B3; a B2 may reverse an
 /// old claim).
 fn date_reject(date_of_service: Date, today: Date) -> Option<RejectCode> {
     let age_days = today.days_since(date_of_service);
     match age_days {
-        age if age < -POST_DATED_DAYS_MAX => Some(reject::POST_DATED),
-        age if age > CLAIM_AGE_DAYS_MAX => Some(reject::CLAIM_TOO_OLD),
+        age if age < -crate::limits::POST_DATED_DAYS_MAX => Some(reject::POST_DATED),
+        age if age > crate::limits::CLAIM_AGE_DAYS_MAX => Some(reject::CLAIM_TOO_OLD),
         _ => None,
     }
 }
