@@ -32,7 +32,6 @@
 mod catalog;
 pub mod money;
 pub mod p4p;
-pub mod pg_source;
 pub mod quality;
 pub mod render;
 pub mod run;

@@ -365,24 +365,42 @@ pub enum StoreError {
     HistoryTooLarge(u64),
 }
 
-/// Opens the store a url names: `sqlite:PATH` (also `sqlite://PATH`), or
-/// `postgres://...`/`postgresql://...` (see [`PgLocation::parse`] for the `schema=` parameter).
-/// Blocks while it connects and migrates: from async code call it through `spawn_blocking`.
-pub fn open(url: &str) -> Result<Box<dyn ClaimStore>, StoreError> {
-    if is_postgres(url) {
-        return Ok(Box::new(PgStore::open(&PgLocation::parse(url)?)?));
-    }
-    let path = sqlite_path(url)?;
-    Ok(Box::new(SqliteStore::open(&path, StoreOptions::default())?))
+/// Where a claim store lives, as a `--store` url names it. The one parser of store urls: the
+/// gateway ([`open`]) and the reports read the same forms.
+#[derive(Debug)]
+pub enum StoreUrl {
+    /// `sqlite:PATH` or `sqlite://PATH`: a file (never in memory).
+    Sqlite(PathBuf),
+    /// `postgres://...` or `postgresql://...` (see [`PgLocation::parse`] for `schema=`).
+    Postgres(Box<PgLocation>),
 }
 
-fn is_postgres(url: &str) -> bool {
-    url.starts_with("postgres://") || url.starts_with("postgresql://")
+impl StoreUrl {
+    pub fn parse(url: &str) -> Result<StoreUrl, StoreError> {
+        if StoreUrl::names_postgres(url) {
+            return Ok(StoreUrl::Postgres(Box::new(PgLocation::parse(url)?)));
+        }
+        sqlite_path(url).map(StoreUrl::Sqlite)
+    }
+
+    /// Whether `url` has a PostgreSQL scheme (valid or not).
+    pub fn names_postgres(url: &str) -> bool {
+        url.starts_with("postgres://") || url.starts_with("postgresql://")
+    }
+}
+
+/// Opens the store a url names ([`StoreUrl`]). Blocks while it connects and migrates: from
+/// async code call it through `spawn_blocking`.
+pub fn open(url: &str) -> Result<Box<dyn ClaimStore>, StoreError> {
+    match StoreUrl::parse(url)? {
+        StoreUrl::Postgres(location) => Ok(Box::new(PgStore::open(&location)?)),
+        StoreUrl::Sqlite(path) => Ok(Box::new(SqliteStore::open(&path, StoreOptions::default())?)),
+    }
 }
 
 /// The file path of a `sqlite:` url.
 fn sqlite_path(url: &str) -> Result<PathBuf, StoreError> {
-    if is_postgres(url) {
+    if StoreUrl::names_postgres(url) {
         return Err(StoreError::NotSupported("PostgreSQL"));
     }
     let rest = url

@@ -1,7 +1,7 @@
 //! Reads claim rows for a date range out of a PostgreSQL claim store, read-only, for the report
-//! cores: the PostgreSQL twin of [`SqliteSource`](super::source::SqliteSource).
+//! cores: the PostgreSQL twin of [`SqliteSource`](super::SqliteSource).
 //!
-//! Place in the data flow: [`source::open`](super::source::open) builds a [`PgSource`] for a
+//! Place in the data flow: [`open`](super::open) builds a [`PgSource`] for a
 //! `postgres://` or `postgresql://` url (as `durgate serve --store` takes it, `schema=`
 //! included); the CLI hands each [`ClaimRow`] it streams to a report tally. The trait is
 //! synchronous, so the source owns a small current-thread tokio runtime and drives
@@ -25,17 +25,16 @@
 //! settings (they may hold a password), repeat a server's DETAIL (it may quote a row, patient
 //! key included), or read a row beyond [`REPORT_CLAIMS_MAX`].
 
-use super::source::{
-    children, code, corrupt, key_hash, too_large, ClaimSource, Pharmacies, SCHEMA_VERSION_KNOWN,
+use super::super::{ClaimRow, ConflictRow, DurPpsRow, ReportError, ScanDates};
+use super::{
+    conflict, corrupt, join_rows, reject_code, ChildCursors, ClaimColumns, ClaimSource,
+    DurPpsColumns, PatientNumbers, Pharmacies, SCHEMA_VERSION_KNOWN,
 };
-use super::{ClaimRow, ConflictRow, DurPpsRow, PatientNumber, ReportError, RowStatus, ScanDates};
-use crate::claim::{id_hash, Action, Date, Edit, Ndc, RejectCode};
-use crate::limits::{
-    CONFLICTS_PER_TRANSACTION_MAX, DUR_PPS_OCCURRENCES_MAX, REJECT_CODES_MAX, REPORT_CLAIMS_MAX,
-    REPORT_PATIENTS_MAX, REPORT_PG_FETCH_ROWS, REPORT_PG_STATEMENT_TIMEOUT,
-};
-use crate::store::{PgLocation, StoreError};
-use rustc_hash::FxHashMap;
+use crate::claim::{Date, RejectCode};
+#[cfg(doc)]
+use crate::limits::REPORT_CLAIMS_MAX;
+use crate::limits::{REPORT_PG_FETCH_ROWS, REPORT_PG_STATEMENT_TIMEOUT};
+use crate::store::PgLocation;
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use tokio::runtime::Runtime;
@@ -80,13 +79,12 @@ impl PgSource {
     /// Connects to an existing store read-only and checks it is a claim store this reader
     /// understands. Never creates the schema or a table. Blocks (as every call of the source
     /// does): call it outside an async runtime, e.g. through `spawn_blocking`.
-    pub fn open(url: &str) -> Result<PgSource, ReportError> {
+    pub fn open(location: &PgLocation) -> Result<PgSource, ReportError> {
         if tokio::runtime::Handle::try_current().is_ok() {
             return Err(ReportError::Postgres(
                 "the PostgreSQL report reader blocks: open it outside an async runtime".into(),
             ));
         }
-        let location = location(url)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -135,14 +133,6 @@ impl PgSource {
             None => Err(ReportError::PgNotAStore(self.schema.clone())),
         }
     }
-}
-
-/// The url's settings; a refusal says why without repeating the url.
-fn location(url: &str) -> Result<PgLocation, ReportError> {
-    PgLocation::parse(url).map_err(|error| match error {
-        StoreError::Url(reason) => ReportError::PgUrl(reason),
-        other => ReportError::PgUrl(other.to_string()),
-    })
 }
 
 /// Connects, starts the connection's driver on the current runtime and makes the session
@@ -223,24 +213,14 @@ fn scan_rows(
     let (first, last) = bounds(dates);
     let open = |sql: &str| Cursor::open(runtime, snapshot, sql, &[&first, &last]);
     let [claims_sql, rejects_sql, conflicts_sql, dur_pps_sql] = statements();
-    let mut rejects = open(&rejects_sql)?.map(|row| reject_code(row?)).peekable();
-    let mut conflicts = open(&conflicts_sql)?.map(|row| conflict(row?)).peekable();
-    let mut dur_pps = open(&dur_pps_sql)?.map(|row| dur_pps_row(row?)).peekable();
+    let children_of = ChildCursors {
+        rejects: open(&rejects_sql)?.map(|row| reject_code_row(&row?)),
+        conflicts: open(&conflicts_sql)?.map(|row| conflict_row(&row?)),
+        dur_pps: open(&dur_pps_sql)?.map(|row| dur_pps_row(&row?)),
+    };
     let mut pharmacies = Pharmacies::default();
-    let mut visited = 0u64;
-    for row in open(&claims_sql)? {
-        visited += 1;
-        if visited > REPORT_CLAIMS_MAX {
-            return Err(too_large("claim rows", REPORT_CLAIMS_MAX));
-        }
-        let mut claim = claim_row(&row?, &patients, &mut pharmacies)?;
-        let id = claim.claim_id;
-        claim.reject_codes = children(&mut rejects, id, REJECT_CODES_MAX)?;
-        claim.conflicts = children(&mut conflicts, id, CONFLICTS_PER_TRANSACTION_MAX)?;
-        claim.dur_pps = children(&mut dur_pps, id, DUR_PPS_OCCURRENCES_MAX)?;
-        visit(claim)?;
-    }
-    Ok(visited)
+    let claims = open(&claims_sql)?.map(|row| claim_columns(&row?)?.decode(&patients, &mut pharmacies));
+    join_rows(claims, children_of, visit)
 }
 
 /// The four queries of a scan (claims, reject codes, conflicts, DUR/PPS), each ordered by
@@ -324,28 +304,14 @@ impl Iterator for Cursor<'_, '_> {
     }
 }
 
-/// Every patient key of the store ranked by its first claim id, as a hash → number map (the
-/// SQLite reader's numbering, same query).
-fn patient_numbers(
-    runtime: &Runtime,
-    snapshot: &Transaction<'_>,
-) -> Result<FxHashMap<u128, u32>, ReportError> {
+/// Every patient key of the store ranked by its first claim id (the SQLite reader's
+/// numbering, same query).
+fn patient_numbers(runtime: &Runtime, snapshot: &Transaction<'_>) -> Result<PatientNumbers, ReportError> {
     let sql = "SELECT patient_key FROM claims WHERE patient_key IS NOT NULL \
                GROUP BY patient_key ORDER BY min(id)";
-    let mut numbers = FxHashMap::default();
+    let mut numbers = PatientNumbers::default();
     for row in Cursor::open(runtime, snapshot, sql, &[])? {
-        let number = u32::try_from(numbers.len() + 1).unwrap_or(u32::MAX);
-        if numbers.len() >= REPORT_PATIENTS_MAX {
-            return Err(too_large("patients", REPORT_PATIENTS_MAX as u64));
-        }
-        let row = row?;
-        let key: &str = row.try_get(0)?;
-        if numbers.insert(key_hash(key), number).is_some() {
-            return Err(ReportError::Corrupt {
-                claim_id: 0,
-                column: "patient_key (two keys share a 128-bit hash)",
-            });
-        }
+        numbers.add(row?.try_get(0)?)?;
     }
     Ok(numbers)
 }
@@ -358,89 +324,42 @@ fn claim_id(row: &Row) -> Result<u64, ReportError> {
 
 type Child<T> = Result<(u64, Result<T, ReportError>), ReportError>;
 
-fn reject_code(row: Row) -> Child<RejectCode> {
-    let claim_id = claim_id(&row)?;
-    let code: Option<&str> = row.try_get(1)?;
-    let code = code.and_then(|code| RejectCode::parse(code.as_bytes()));
-    Ok((claim_id, code.ok_or(corrupt(claim_id, "reject code"))))
+fn reject_code_row(row: &Row) -> Child<RejectCode> {
+    Ok(reject_code(claim_id(row)?, row.try_get(1)?))
 }
 
-fn conflict(row: Row) -> Child<ConflictRow> {
-    let claim_id = claim_id(&row)?;
-    let edit = row.try_get::<_, Option<&str>>(1)?.and_then(Edit::parse);
-    let action = match row.try_get::<_, Option<&str>>(2)? {
-        Some("reject") => Some(Action::Reject),
-        Some("warn") => Some(Action::Warn),
-        _ => None,
-    };
-    let conflict = match (edit, action) {
-        (Some(edit), Some(action)) => Ok(ConflictRow { edit, action }),
-        (None, _) => Err(corrupt(claim_id, "conflict edit")),
-        (_, None) => Err(corrupt(claim_id, "conflict action")),
-    };
-    Ok((claim_id, conflict))
+fn conflict_row(row: &Row) -> Child<ConflictRow> {
+    Ok(conflict(claim_id(row)?, row.try_get(1)?, row.try_get(2)?))
 }
 
-fn dur_pps_row(row: Row) -> Child<DurPpsRow> {
-    let claim_id = claim_id(&row)?;
-    let professional = code(row.try_get(1)?);
-    let result = code(row.try_get(2)?);
-    let occurrence = match (professional, result) {
-        (Some(professional), Some(result)) => Ok(DurPpsRow {
-            professional,
-            result,
-            answered: row.try_get(3)?,
-            overrode: row.try_get(4)?,
-            answered_conflict: ConflictRow::from_columns(row.try_get(5)?, row.try_get(6)?),
-        }),
-        _ => Err(corrupt(claim_id, "DUR/PPS code")),
+fn dur_pps_row(row: &Row) -> Child<DurPpsRow> {
+    let columns = DurPpsColumns {
+        claim_id: claim_id(row)?,
+        professional: row.try_get(1)?,
+        result: row.try_get(2)?,
+        answered: row.try_get(3)?,
+        overrode: row.try_get(4)?,
+        answered_edit: row.try_get(5)?,
+        answered_action: row.try_get(6)?,
     };
-    Ok((claim_id, occurrence))
+    Ok(columns.decode())
 }
 
-fn claim_row(
-    row: &Row,
-    patients: &FxHashMap<u128, u32>,
-    pharmacies: &mut Pharmacies,
-) -> Result<ClaimRow, ReportError> {
-    let claim_id = claim_id(row)?;
-    let corrupt = |column| corrupt(claim_id, column);
-    let patient = match row.try_get::<_, Option<&str>>(2)? {
-        None => None,
-        Some(key) => Some(
-            *patients
-                .get(&key_hash(key))
-                .ok_or_else(|| corrupt("patient_key"))?,
-        ),
-    };
-    let age: Option<i32> = row.try_get(3)?;
-    let ndc = match row.try_get::<_, Option<&str>>(5)? {
-        None => None,
-        Some(ndc) => Some(Ndc::parse(ndc.as_bytes()).ok_or_else(|| corrupt("ndc"))?),
-    };
-    let quantity_milli: i64 = row.try_get(6)?;
-    let days_supply: i32 = row.try_get(7)?;
-    let status = match (row.try_get::<_, &str>(10)?, row.try_get::<_, bool>(11)?) {
-        ("paid", false) => RowStatus::Paid,
-        ("paid", true) => RowStatus::Reversed,
-        ("rejected", _) => RowStatus::Rejected,
-        _ => return Err(corrupt("status")),
-    };
-    Ok(ClaimRow {
-        claim_id,
-        pharmacy: pharmacies.intern(row.try_get(1)?)?,
-        patient: patient.map(PatientNumber),
-        patient_age_years: age.and_then(|age| u8::try_from(age).ok()),
-        product_id: row.try_get::<_, &str>(4)?.into(),
-        ndc,
-        quantity_milli: u64::try_from(quantity_milli).map_err(|_| corrupt("quantity_milli"))?,
-        days_supply: u16::try_from(days_supply).map_err(|_| corrupt("days_supply"))?,
-        date_of_service: Date::from_days(row.try_get(8)?),
-        prescriber: id_hash(row.try_get::<_, &str>(9)?.as_bytes()),
-        status,
-        reject_codes: Vec::new(),
-        conflicts: Vec::new(),
-        dur_pps: Vec::new(),
+/// The columns of the claims query of [`statements`], in its order.
+fn claim_columns(row: &Row) -> Result<ClaimColumns<'_>, ReportError> {
+    Ok(ClaimColumns {
+        claim_id: claim_id(row)?,
+        pharmacy: row.try_get(1)?,
+        patient_key: row.try_get(2)?,
+        age_years: row.try_get::<_, Option<i32>>(3)?.map(i64::from),
+        product_id: row.try_get(4)?,
+        ndc: row.try_get(5)?,
+        quantity_milli: row.try_get(6)?,
+        days_supply: row.try_get::<_, i32>(7)?.into(),
+        date_of_service: Some(Date::from_days(row.try_get(8)?)),
+        prescriber: row.try_get(9)?,
+        status: row.try_get(10)?,
+        reversed: row.try_get(11)?,
         gross_amount_due_cents: row.try_get(12)?,
         ingredient_cost_cents: row.try_get(13)?,
         dispensing_fee_cents: row.try_get(14)?,
@@ -454,7 +373,7 @@ mod tests {
     #[test]
     fn a_bad_url_is_refused_without_repeating_it() {
         let url = "postgres://analyst:s3cret@127.0.0.1/claims?schema=Not-Safe";
-        let refused = PgSource::open(url).err().expect("a bad schema name");
+        let refused = super::super::open(url).err().expect("a bad schema name");
         assert!(matches!(refused, ReportError::PgUrl(_)), "{refused}");
         assert!(refused.is_input());
         assert!(!refused.to_string().contains("s3cret"), "{refused}");
@@ -466,7 +385,8 @@ mod tests {
             .build()
             .unwrap();
         let _inside = runtime.enter();
-        let refused = PgSource::open("postgres://127.0.0.1:1/claims").err();
+        let location = PgLocation::parse("postgres://127.0.0.1:1/claims").unwrap();
+        let refused = PgSource::open(&location).err();
         assert!(matches!(refused, Some(ReportError::Postgres(_))));
     }
 
