@@ -18,7 +18,6 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::limits;
-use crate::wire::Framing;
 
 /// Log line format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
@@ -263,6 +262,27 @@ impl LimitsConfig {
     }
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_millis(self.shutdown_grace_ms)
+    }
+}
+
+/// How transmissions are delimited on a listener (the `wire` codec implements each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Framing {
+    #[default]
+    #[serde(rename = "stx")]
+    StxEtx,
+    Len4,
+}
+
+impl std::str::FromStr for Framing {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Framing, String> {
+        match text {
+            "stx" => Ok(Framing::StxEtx),
+            "len4" => Ok(Framing::Len4),
+            other => Err(format!("unknown framing {other:?} (expected stx or len4)")),
+        }
     }
 }
 

@@ -27,26 +27,7 @@ pub const ETX: u8 = 0x03;
 /// Width of the length prefix of [`Framing::Len4`].
 const LEN4_PREFIX_BYTES: usize = 4;
 
-/// How transmissions are delimited on a listener.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Framing {
-    #[default]
-    #[serde(rename = "stx")]
-    StxEtx,
-    Len4,
-}
-
-impl std::str::FromStr for Framing {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Framing, String> {
-        match text {
-            "stx" => Ok(Framing::StxEtx),
-            "len4" => Ok(Framing::Len4),
-            other => Err(format!("unknown framing {other:?} (expected stx or len4)")),
-        }
-    }
-}
+pub use crate::config::Framing;
 
 /// Why a connection's byte stream cannot be framed any further. Each closes that connection.
 #[derive(Debug, thiserror::Error)]

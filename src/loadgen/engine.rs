@@ -151,6 +151,7 @@ struct ConnStats {
 
 impl ConnStats {
     fn new() -> ConnStats {
+        // invariant: the bounds are constants (1 ≤ max, 3 significant digits), which hdrhistogram accepts.
         let latency = Histogram::new_with_bounds(1, LATENCY_MAX_MICROS, 3)
             .expect("static histogram bounds are valid");
         ConnStats {
