@@ -305,7 +305,7 @@ async fn drive_connection(
     };
     result.unwrap_or_else(|(stats, reason)| {
         progress.fail(reason);
-        stats
+        *stats
     })
 }
 
@@ -334,7 +334,7 @@ fn reply_reader(
 }
 
 /// What a connection measured, and why it stopped early.
-type Failed = (ConnStats, String);
+type Failed = (Box<ConnStats>, String);
 
 /// Keeps `depth` requests in flight; `Err` carries what was measured before a socket failed.
 async fn closed_loop(
@@ -362,7 +362,7 @@ async fn closed_loop(
         }
         if just_sent > 0 {
             if let Err(error) = write.write_all(&out).await {
-                return Err((stats, io_failure("send", &error)));
+                return Err((Box::new(stats), io_failure("send", &error)));
             }
             progress.sent.fetch_add(just_sent, Ordering::Relaxed);
             out.clear();
@@ -372,7 +372,7 @@ async fn closed_loop(
         };
         match reply_failure(tokio::time::timeout(REPLY_TIMEOUT, replies.next()).await) {
             Ok(reply) => stats.record(since, source.classify(&reply)),
-            Err(reason) => return Err((stats, reason)),
+            Err(reason) => return Err((Box::new(stats), reason)),
         }
         progress.completed.fetch_add(1, Ordering::Relaxed);
         refill = 1;
@@ -399,7 +399,7 @@ async fn open_loop(
             let waited = tokio::time::timeout(REPLY_TIMEOUT, replies.next()).await;
             match reply_failure(waited) {
                 Ok(reply) => stats.record(scheduled, reader_source.classify(&reply)),
-                Err(reason) => return Err((stats, reason)),
+                Err(reason) => return Err((Box::new(stats), reason)),
             }
             reader_progress.completed.fetch_add(1, Ordering::Relaxed);
         }
@@ -412,10 +412,11 @@ async fn open_loop(
     drop(times_tx);
     let read = reader
         .await
-        .unwrap_or_else(|_| Err((ConnStats::new(), "reply reader stopped".into())));
+        .unwrap_or_else(|_| Err((Box::new(ConnStats::new()), "reply reader stopped".into())));
     match (sent, read) {
         (Ok(()), read) => read,
-        (Err(reason), Ok(stats) | Err((stats, _))) => Err((stats, reason)),
+        (Err(reason), Ok(stats)) => Err((Box::new(stats), reason)),
+        (Err(reason), Err((stats, _))) => Err((stats, reason)),
     }
 }
 

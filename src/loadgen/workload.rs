@@ -279,7 +279,7 @@ fn pick_scenario(
         .interacting
         .filter(|s| !with_override || s.override_codes.is_some());
     match (interacting, candidates.is_empty()) {
-        (Some(scenario), _) if roll % 3 == 0 => Some(scenario),
+        (Some(scenario), _) if roll.is_multiple_of(3) => Some(scenario),
         (_, false) => Some(*candidates[(roll / 3) as usize % candidates.len()]),
         (interacting, true) => interacting,
     }

@@ -139,7 +139,7 @@ fn scan(
     progress(0, expected);
     let total = source.scan(dates, &mut |row| {
         visited += 1;
-        if visited % 65_536 == 0 {
+        if visited.is_multiple_of(65_536) {
             progress(visited, expected);
         }
         fold(row)
