@@ -70,12 +70,21 @@ struct Violation {
 
 impl std::fmt::Display for Violation {
     fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(out, "{}:{}: [{}] {}", self.path, self.line, self.rule, self.detail)
+        write!(
+            out,
+            "{}:{}: [{}] {}",
+            self.path, self.line, self.rule, self.detail
+        )
     }
 }
 
 fn violation(path: &str, line: usize, rule: &'static str, detail: String) -> Violation {
-    Violation { path: path.to_string(), line, rule, detail }
+    Violation {
+        path: path.to_string(),
+        line,
+        rule,
+        detail,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -132,7 +141,10 @@ fn literal_or_comment_end(bytes: &[u8], at: usize) -> usize {
 }
 
 fn find_from(bytes: &[u8], at: usize, needle: &[u8]) -> Option<usize> {
-    bytes[at..].windows(needle.len()).position(|window| window == needle).map(|offset| at + offset)
+    bytes[at..]
+        .windows(needle.len())
+        .position(|window| window == needle)
+        .map(|offset| at + offset)
 }
 
 /// Nested `/* */` comments end after their matching `*/`.
@@ -207,7 +219,9 @@ fn test_items(code: &str) -> (Vec<(usize, usize)>, Vec<String>) {
         let brace = code[item..].find('{').map(|at| item + at);
         let semicolon = code[item..].find(';').map(|at| item + at);
         let end = match (brace, semicolon) {
-            (Some(open), Some(semi)) if semi > open => matching_brace(code, open).map_or(code.len(), |close| close + 1),
+            (Some(open), Some(semi)) if semi > open => {
+                matching_brace(code, open).map_or(code.len(), |close| close + 1)
+            }
             (Some(open), None) => matching_brace(code, open).map_or(code.len(), |close| close + 1),
             (_, Some(semi)) => {
                 declared.extend(declared_module(&code[item..semi]));
@@ -225,7 +239,9 @@ fn test_items(code: &str) -> (Vec<(usize, usize)>, Vec<String>) {
 fn declared_module(head: &str) -> Option<String> {
     let words: Vec<&str> = head.split_whitespace().collect();
     let at = words.iter().position(|word| *word == "mod")?;
-    words.get(at + 1).map(|name| name.trim_end_matches(';').to_string())
+    words
+        .get(at + 1)
+        .map(|name| name.trim_end_matches(';').to_string())
 }
 
 /// The offset of the `}` matching the `{` at `open`.
@@ -292,7 +308,10 @@ fn top_module(path: &str) -> &str {
 }
 
 fn tier(module: &str) -> Option<u8> {
-    TIERS.iter().find(|(name, _)| *name == module).map(|(_, tier)| *tier)
+    TIERS
+        .iter()
+        .find(|(name, _)| *name == module)
+        .map(|(_, tier)| *tier)
 }
 
 /// `crate::x` references in `code`, with their offsets.
@@ -300,9 +319,13 @@ fn crate_references(code: &str) -> Vec<(usize, &str)> {
     let mut found = Vec::new();
     for (offset, _) in code.match_indices("crate::") {
         let rest = &code[offset + "crate::".len()..];
-        let name_len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+        let name_len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
         let before = code[..offset].chars().next_back();
-        if name_len > 0 && !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$') {
+        if name_len > 0
+            && !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+        {
             found.push((offset, &rest[..name_len]));
         }
     }
@@ -313,14 +336,28 @@ fn crate_references(code: &str) -> Vec<(usize, &str)> {
 fn tier_violations(source: &Source, production_code: &str) -> Vec<Violation> {
     let module = top_module(&source.path);
     let Some(own_tier) = tier(module) else {
-        return vec![violation(&source.path, 1, "tiers", format!("module `{module}` has no tier"))];
+        return vec![violation(
+            &source.path,
+            1,
+            "tiers",
+            format!("module `{module}` has no tier"),
+        )];
     };
     let mut found = Vec::new();
     for (offset, target) in crate_references(production_code) {
-        let allowed = target == module || tier(target).is_some_and(|target_tier| target_tier < own_tier);
+        let allowed =
+            target == module || tier(target).is_some_and(|target_tier| target_tier < own_tier);
         if !allowed {
-            let detail = format!("`{module}` (tier {own_tier}) imports `{target}` (tier {:?})", tier(target));
-            found.push(violation(&source.path, line_of(production_code, offset), "tiers", detail));
+            let detail = format!(
+                "`{module}` (tier {own_tier}) imports `{target}` (tier {:?})",
+                tier(target)
+            );
+            found.push(violation(
+                &source.path,
+                line_of(production_code, offset),
+                "tiers",
+                detail,
+            ));
         }
     }
     found
@@ -335,7 +372,12 @@ fn clock_violations(source: &Source, code: &str) -> Vec<Violation> {
     for read in CLOCK_READS {
         for (offset, _) in code.match_indices(read) {
             let detail = format!("`{read}` outside {CLOCK_FILE} (use `crate::clock`)");
-            found.push(violation(&source.path, line_of(code, offset), "clock", detail));
+            found.push(violation(
+                &source.path,
+                line_of(code, offset),
+                "clock",
+                detail,
+            ));
         }
     }
     found
@@ -349,9 +391,14 @@ fn unwrap_violations(source: &Source, production_code: &str) -> Vec<Violation> {
         for (offset, _) in production_code.match_indices(needle) {
             let line = line_of(production_code, offset);
             let first = line.saturating_sub(INVARIANT_LINES_ABOVE + 1);
-            let justified = lines[first..line.min(lines.len())].iter().any(|text| text.contains("// invariant:"));
+            let justified = lines[first..line.min(lines.len())]
+                .iter()
+                .any(|text| text.contains("// invariant:"));
             if !justified {
-                let detail = format!("`{}` without an `// invariant:` comment", needle.trim_start_matches('.'));
+                let detail = format!(
+                    "`{}` without an `// invariant:` comment",
+                    needle.trim_start_matches('.')
+                );
                 found.push(violation(&source.path, line, "unwrap", detail));
             }
         }
@@ -367,13 +414,25 @@ fn long_functions(source: &Source, code: &str) -> Vec<Violation> {
         if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
             continue;
         }
-        let Some(open) = body_open(code, offset) else { continue };
-        let Some(close) = matching_brace(code, open) else { continue };
+        let Some(open) = body_open(code, offset) else {
+            continue;
+        };
+        let Some(close) = matching_brace(code, open) else {
+            continue;
+        };
         let lines = line_of(code, close) - line_of(code, offset) + 1;
         if lines > FUNCTION_LINES_MAX {
-            let name: String = code[offset + 3..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            let name: String = code[offset + 3..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
             let detail = format!("fn `{name}` is {lines} lines (at most {FUNCTION_LINES_MAX})");
-            found.push(violation(&source.path, line_of(code, offset), "function length", detail));
+            found.push(violation(
+                &source.path,
+                line_of(code, offset),
+                "function length",
+                detail,
+            ));
         }
     }
     found
@@ -391,11 +450,20 @@ fn body_open(code: &str, offset: usize) -> Option<usize> {
 
 /// A file that does not open with a `//!` header.
 fn header_violations(source: &Source) -> Vec<Violation> {
-    let first = source.text.lines().find(|line| !line.trim().is_empty()).unwrap_or("");
+    let first = source
+        .text
+        .lines()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or("");
     if first.starts_with("//!") {
         Vec::new()
     } else {
-        vec![violation(&source.path, 1, "header", "the file does not open with a `//!` header".to_string())]
+        vec![violation(
+            &source.path,
+            1,
+            "header",
+            "the file does not open with a `//!` header".to_string(),
+        )]
     }
 }
 
@@ -406,7 +474,11 @@ fn sibling_cycles(sources: &[(&Source, String)]) -> Vec<Violation> {
     for (source, code) in sources {
         for (parent, child, supers) in ancestry(&source.path) {
             let targets = edges.entry((parent.clone(), child.clone())).or_default();
-            targets.extend(sibling_references(code, &parent, supers).into_iter().filter(|target| *target != child));
+            targets.extend(
+                sibling_references(code, &parent, supers)
+                    .into_iter()
+                    .filter(|target| *target != child),
+            );
         }
     }
     let mut found = Vec::new();
@@ -415,8 +487,14 @@ fn sibling_cycles(sources: &[(&Source, String)]) -> Vec<Violation> {
             let back = edges.get(&(parent.clone(), target.clone()));
             if back.is_some_and(|back| back.contains(child)) && child < target {
                 let module = parent.trim_start_matches("src/").replace('/', "::");
-                let detail = format!("`{module}::{child}` and `{module}::{target}` import each other");
-                found.push(violation(&format!("{parent}/{child}"), 1, "sibling cycle", detail));
+                let detail =
+                    format!("`{module}::{child}` and `{module}::{target}` import each other");
+                found.push(violation(
+                    &format!("{parent}/{child}"),
+                    1,
+                    "sibling cycle",
+                    detail,
+                ));
             }
         }
     }
@@ -427,7 +505,9 @@ fn sibling_cycles(sources: &[(&Source, String)]) -> Vec<Violation> {
 /// many `super::` lead from the file's module to that folder (`src/a/b/c.rs` → (`src/a`, `b`,
 /// 2) and (`src/a/b`, `c`, 1)).
 fn ancestry(path: &str) -> Vec<(String, String, usize)> {
-    let Some(inside) = path.strip_prefix("src/") else { return Vec::new() };
+    let Some(inside) = path.strip_prefix("src/") else {
+        return Vec::new();
+    };
     let parts: Vec<&str> = inside.split('/').collect();
     let is_mod = parts.last() == Some(&"mod.rs");
     let module_depth = parts.len() - usize::from(is_mod);
@@ -444,7 +524,10 @@ fn ancestry(path: &str) -> Vec<(String, String, usize)> {
 
 /// Names reached in `parent` from a file `supers` levels below it.
 fn sibling_references(code: &str, parent: &str, supers: usize) -> BTreeSet<String> {
-    let module_path = format!("crate::{}::", parent.trim_start_matches("src/").replace('/', "::"));
+    let module_path = format!(
+        "crate::{}::",
+        parent.trim_start_matches("src/").replace('/', "::")
+    );
     let prefix = "super::".repeat(supers.max(1));
     let mut found = BTreeSet::new();
     for needle in [module_path.as_str(), prefix.as_str()] {
@@ -460,12 +543,26 @@ fn sibling_references(code: &str, parent: &str, supers: usize) -> BTreeSet<Strin
 
 /// The first name of a path (`b::X` → `b`), or of each item of a group (`{b::X, c}` → `b`, `c`).
 fn leading_names(rest: &str) -> Vec<String> {
-    let name_of = |text: &str| -> String { text.trim_start().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect() };
+    let name_of = |text: &str| -> String {
+        text.trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
     let names = match rest.strip_prefix('{') {
-        Some(group) => group.split('}').next().unwrap_or("").split(',').map(name_of).collect(),
+        Some(group) => group
+            .split('}')
+            .next()
+            .unwrap_or("")
+            .split(',')
+            .map(name_of)
+            .collect(),
         None => vec![name_of(rest)],
     };
-    names.into_iter().filter(|name| !name.is_empty() && name != "super" && name != "self").collect()
+    names
+        .into_iter()
+        .filter(|name| !name.is_empty() && name != "super" && name != "self")
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -487,7 +584,16 @@ fn named_paths(document: &str) -> Vec<(usize, String)> {
     found
 }
 
-const FILE_FOLDERS: [&str; 8] = ["src/", "tests/", "benches/", "config/", "contrib/", "ncpdp-samples/", "docs/", ".ci/"];
+const FILE_FOLDERS: [&str; 8] = [
+    "src/",
+    "tests/",
+    "benches/",
+    "config/",
+    "contrib/",
+    "ncpdp-samples/",
+    "docs/",
+    ".ci/",
+];
 
 /// Why a named path does not resolve, or `None` when it does (or is not a code path).
 fn unresolved(name: &str, root: &Path, sources: &[Source]) -> Option<String> {
@@ -497,7 +603,10 @@ fn unresolved(name: &str, root: &Path, sources: &[Source]) -> Option<String> {
         return (!root.join(file).exists()).then(|| format!("file `{file}` does not exist"));
     }
     let segments: Vec<&str> = name.split("::").collect();
-    let plain = segments.len() >= 2 && segments.iter().all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    let plain = segments.len() >= 2
+        && segments
+            .iter()
+            .all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
     if !plain {
         return None;
     }
@@ -516,15 +625,23 @@ fn resolve_segments(segments: &[&str], sources: &[Source]) -> Option<String> {
         let owner = defines(sources, "", segments[0]);
         return match owner {
             false => Some(format!("`{}` is defined nowhere in src", segments[0])),
-            true => segments[1..].iter().find(|item| !defines(sources, "", item)).map(|item| format!("`{item}` is defined nowhere in src")),
+            true => segments[1..]
+                .iter()
+                .find(|item| !defines(sources, "", item))
+                .map(|item| format!("`{item}` is defined nowhere in src")),
         };
     }
     for segment in &segments[1..] {
         let child = format!("{dir}/{segment}");
-        if sources.iter().any(|source| source.path == format!("{child}.rs") || source.path == format!("{child}/mod.rs")) {
+        if sources.iter().any(|source| {
+            source.path == format!("{child}.rs") || source.path == format!("{child}/mod.rs")
+        }) {
             dir = child;
         } else if !defines(sources, &dir, segment) {
-            return Some(format!("`{segment}` is not an item of `{}`", dir.trim_start_matches("src/").replace('/', "::")));
+            return Some(format!(
+                "`{segment}` is not an item of `{}`",
+                dir.trim_start_matches("src/").replace('/', "::")
+            ));
         }
     }
     None
@@ -533,20 +650,36 @@ fn resolve_segments(segments: &[&str], sources: &[Source]) -> Option<String> {
 /// Whether a file of the module in `dir` (`src/x.rs`, `src/x/...`; all of src when empty)
 /// defines or re-exports `name`.
 fn defines(sources: &[Source], dir: &str, name: &str) -> bool {
-    let keywords = ["fn", "struct", "enum", "trait", "const", "static", "type", "mod", "use"];
+    let keywords = [
+        "fn", "struct", "enum", "trait", "const", "static", "type", "mod", "use",
+    ];
     sources
         .iter()
-        .filter(|source| dir.is_empty() || source.path == format!("{dir}.rs") || source.path.starts_with(&format!("{dir}/")))
+        .filter(|source| {
+            dir.is_empty()
+                || source.path == format!("{dir}.rs")
+                || source.path.starts_with(&format!("{dir}/"))
+        })
         .any(|source| {
             let code = mask(&source.text);
-            code.lines().any(|line| defines_on_line(line, &keywords, name))
+            code.lines()
+                .any(|line| defines_on_line(line, &keywords, name))
         })
 }
 
 fn defines_on_line(line: &str, keywords: &[&str], name: &str) -> bool {
-    let words: Vec<&str> = line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| !w.is_empty()).collect();
-    let declares = words.windows(2).any(|pair| keywords.contains(&pair[0]) && pair[1] == name);
-    let variant = line.trim_start().starts_with(name) && line.trim().trim_start_matches(name).starts_with(['(', '{', ',', ' ']);
+    let words: Vec<&str> = line
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let declares = words
+        .windows(2)
+        .any(|pair| keywords.contains(&pair[0]) && pair[1] == name);
+    let variant = line.trim_start().starts_with(name)
+        && line
+            .trim()
+            .trim_start_matches(name)
+            .starts_with(['(', '{', ',', ' ']);
     let re_exported = line.trim_start().starts_with("pub use") && words.contains(&name);
     declares || re_exported || variant
 }
@@ -569,16 +702,26 @@ fn architecture_violations(document: &str, root: &Path, sources: &[Source]) -> V
 // The walk and the test.
 
 fn read_sources(dir: &Path, root: &Path, found: &mut Vec<Source>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut paths: Vec<_> = entries.flatten().map(|entry| entry.path()).collect();
     paths.sort();
     for path in paths {
         if path.is_dir() {
             read_sources(&path, root, found);
-        } else if path.extension().is_some_and(|ext| ext == "rs") && found.len() < SOURCE_FILES_MAX {
-            let relative = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+        } else if path.extension().is_some_and(|ext| ext == "rs") && found.len() < SOURCE_FILES_MAX
+        {
+            let relative = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .replace('\\', "/");
             let text = std::fs::read_to_string(&path).unwrap_or_default();
-            found.push(Source { path: relative, text });
+            found.push(Source {
+                path: relative,
+                text,
+            });
         }
     }
 }
@@ -590,7 +733,11 @@ fn check(sources: &[Source], document: &str, root: &Path) -> Vec<Violation> {
     let mut productions = Vec::new();
     for source in sources {
         let code = mask(&source.text);
-        let production_code = if test_only.contains(&source.path) { String::new() } else { production(&code) };
+        let production_code = if test_only.contains(&source.path) {
+            String::new()
+        } else {
+            production(&code)
+        };
         found.extend(tier_violations(source, &production_code));
         found.extend(clock_violations(source, &code));
         found.extend(unwrap_violations(source, &production_code));
@@ -609,11 +756,21 @@ fn the_source_tree_keeps_the_house_rules() {
     let root = Path::new(ROOT);
     let mut sources = Vec::new();
     read_sources(&root.join("src"), root, &mut sources);
-    assert!(sources.len() > 50 && sources.len() < SOURCE_FILES_MAX, "read {} files", sources.len());
-    let document = std::fs::read_to_string(root.join("src/ARCHITECTURE.md")).expect("src/ARCHITECTURE.md");
+    assert!(
+        sources.len() > 50 && sources.len() < SOURCE_FILES_MAX,
+        "read {} files",
+        sources.len()
+    );
+    let document =
+        std::fs::read_to_string(root.join("src/ARCHITECTURE.md")).expect("src/ARCHITECTURE.md");
     let violations = check(&sources, &document, root);
     let listing: Vec<String> = violations.iter().map(ToString::to_string).collect();
-    assert!(violations.is_empty(), "{} broken house rules:\n{}", violations.len(), listing.join("\n"));
+    assert!(
+        violations.is_empty(),
+        "{} broken house rules:\n{}",
+        violations.len(),
+        listing.join("\n")
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -626,27 +783,59 @@ mod checker {
     const HEADER: &str = "//! A module.\n";
 
     fn tree(files: &[(&str, &str)]) -> Vec<Source> {
-        files.iter().map(|(path, text)| Source { path: path.to_string(), text: format!("{HEADER}{text}") }).collect()
+        files
+            .iter()
+            .map(|(path, text)| Source {
+                path: path.to_string(),
+                text: format!("{HEADER}{text}"),
+            })
+            .collect()
     }
 
     fn rules_broken(files: &[(&str, &str)], document: &str) -> Vec<&'static str> {
-        check(&tree(files), document, Path::new(ROOT)).into_iter().map(|violation| violation.rule).collect()
+        check(&tree(files), document, Path::new(ROOT))
+            .into_iter()
+            .map(|violation| violation.rule)
+            .collect()
     }
 
     #[test]
     fn an_import_up_or_across_a_tier_is_refused_and_down_is_allowed() {
-        assert_eq!(rules_broken(&[("src/claim.rs", "use crate::server::Thing;\n")], ""), ["tiers"]);
-        assert_eq!(rules_broken(&[("src/rules/mod.rs", "use crate::history::Fill;\n")], ""), ["tiers"]);
-        assert!(rules_broken(&[("src/rules/mod.rs", "use crate::claim::Date;\nuse crate::rules::X;\n")], "").is_empty());
+        assert_eq!(
+            rules_broken(&[("src/claim.rs", "use crate::server::Thing;\n")], ""),
+            ["tiers"]
+        );
+        assert_eq!(
+            rules_broken(&[("src/rules/mod.rs", "use crate::history::Fill;\n")], ""),
+            ["tiers"]
+        );
+        assert!(rules_broken(
+            &[(
+                "src/rules/mod.rs",
+                "use crate::claim::Date;\nuse crate::rules::X;\n"
+            )],
+            ""
+        )
+        .is_empty());
     }
 
     #[test]
     fn test_code_may_import_any_tier_but_a_string_is_not_an_import() {
         let test_module = "#[cfg(test)]\nmod tests {\n    use crate::server::Thing;\n}\n";
         assert!(rules_broken(&[("src/loadgen/engine.rs", test_module)], "").is_empty());
-        let declared = [("src/rules/mod.rs", "#[cfg(test)]\nmod tests;\n"), ("src/rules/tests.rs", "use crate::server::X;\n")];
+        let declared = [
+            ("src/rules/mod.rs", "#[cfg(test)]\nmod tests;\n"),
+            ("src/rules/tests.rs", "use crate::server::X;\n"),
+        ];
         assert!(rules_broken(&declared, "").is_empty());
-        assert!(rules_broken(&[("src/claim.rs", "const A: &str = \"crate::server\"; // crate::cli\n")], "").is_empty());
+        assert!(rules_broken(
+            &[(
+                "src/claim.rs",
+                "const A: &str = \"crate::server\"; // crate::cli\n"
+            )],
+            ""
+        )
+        .is_empty());
     }
 
     #[test]
@@ -658,8 +847,23 @@ mod checker {
 
     #[test]
     fn an_unwrap_needs_an_invariant_comment_outside_tests() {
-        assert_eq!(rules_broken(&[("src/claim.rs", "fn f(x: Option<u8>) -> u8 { x.unwrap() }\n")], ""), ["unwrap"]);
-        assert_eq!(rules_broken(&[("src/claim.rs", "fn f(x: Option<u8>) -> u8 { x.expect(\"x\") }\n")], ""), ["unwrap"]);
+        assert_eq!(
+            rules_broken(
+                &[("src/claim.rs", "fn f(x: Option<u8>) -> u8 { x.unwrap() }\n")],
+                ""
+            ),
+            ["unwrap"]
+        );
+        assert_eq!(
+            rules_broken(
+                &[(
+                    "src/claim.rs",
+                    "fn f(x: Option<u8>) -> u8 { x.expect(\"x\") }\n"
+                )],
+                ""
+            ),
+            ["unwrap"]
+        );
         let justified = "fn f(x: Option<u8>) -> u8 {\n    // invariant: callers pass Some.\n    x.unwrap()\n}\n";
         assert!(rules_broken(&[("src/claim.rs", justified)], "").is_empty());
         let lenient = "fn f(x: Option<u8>) -> u8 { x.unwrap_or(0) }\n#[cfg(test)]\nmod tests { fn t() { None::<u8>.unwrap(); } }\n";
@@ -668,17 +872,37 @@ mod checker {
 
     #[test]
     fn a_function_over_the_line_limit_is_refused() {
-        let body = |lines: usize| format!("fn long() {{\n{}}}\n", "    let _x = 1;\n".repeat(lines - 2));
-        assert_eq!(rules_broken(&[("src/claim.rs", &body(FUNCTION_LINES_MAX + 1))], ""), ["function length"]);
+        let body = |lines: usize| {
+            format!(
+                "fn long() {{\n{}}}\n",
+                "    let _x = 1;\n".repeat(lines - 2)
+            )
+        };
+        assert_eq!(
+            rules_broken(&[("src/claim.rs", &body(FUNCTION_LINES_MAX + 1))], ""),
+            ["function length"]
+        );
         assert!(rules_broken(&[("src/claim.rs", &body(FUNCTION_LINES_MAX))], "").is_empty());
-        let braces_in_strings = format!("fn f() {{\n    let _s = \"}}}}\"; let _c = '}}';\n{}}}\n", "    let _x = 1;\n".repeat(80));
-        assert_eq!(rules_broken(&[("src/claim.rs", &braces_in_strings)], ""), ["function length"]);
+        let braces_in_strings = format!(
+            "fn f() {{\n    let _s = \"}}}}\"; let _c = '}}';\n{}}}\n",
+            "    let _x = 1;\n".repeat(80)
+        );
+        assert_eq!(
+            rules_broken(&[("src/claim.rs", &braces_in_strings)], ""),
+            ["function length"]
+        );
     }
 
     #[test]
     fn a_file_without_a_header_is_refused() {
-        let files = [Source { path: "src/claim.rs".to_string(), text: "// A plain comment.\nfn f() {}\n".to_string() }];
-        let rules: Vec<_> = check(&files, "", Path::new(ROOT)).into_iter().map(|v| v.rule).collect();
+        let files = [Source {
+            path: "src/claim.rs".to_string(),
+            text: "// A plain comment.\nfn f() {}\n".to_string(),
+        }];
+        let rules: Vec<_> = check(&files, "", Path::new(ROOT))
+            .into_iter()
+            .map(|v| v.rule)
+            .collect();
         assert_eq!(rules, ["header"]);
     }
 
@@ -687,19 +911,37 @@ mod checker {
         let files = [
             ("src/report/mod.rs", "mod a;\nmod b;\n"),
             ("src/report/a.rs", "use super::b::B;\npub struct A;\n"),
-            ("src/report/b.rs", "use crate::report::a::A;\npub struct B;\n"),
+            (
+                "src/report/b.rs",
+                "use crate::report::a::A;\npub struct B;\n",
+            ),
         ];
         assert_eq!(rules_broken(&files, ""), ["sibling cycle"]);
-        let one_way = [("src/report/a.rs", "use super::b::B;\n"), ("src/report/b.rs", "pub struct B;\n")];
+        let one_way = [
+            ("src/report/a.rs", "use super::b::B;\n"),
+            ("src/report/b.rs", "pub struct B;\n"),
+        ];
         assert!(rules_broken(&one_way, "").is_empty());
     }
 
     #[test]
     fn the_architecture_document_names_only_what_exists() {
-        let files = [("src/ncpdp/mod.rs", "mod parse;\npub use parse::read_request;\n"), ("src/ncpdp/parse.rs", "pub fn read_request() {}\n")];
+        let files = [
+            (
+                "src/ncpdp/mod.rs",
+                "mod parse;\npub use parse::read_request;\n",
+            ),
+            ("src/ncpdp/parse.rs", "pub fn read_request() {}\n"),
+        ];
         assert!(rules_broken(&files, "`ncpdp::read_request` and `src/ARCHITECTURE.md`").is_empty());
-        assert_eq!(rules_broken(&files, "see ncpdp::parse_request"), ["architecture"]);
-        assert_eq!(rules_broken(&files, "`src/no_such_file.rs`"), ["architecture"]);
+        assert_eq!(
+            rules_broken(&files, "see ncpdp::parse_request"),
+            ["architecture"]
+        );
+        assert_eq!(
+            rules_broken(&files, "`src/no_such_file.rs`"),
+            ["architecture"]
+        );
     }
 
     #[test]

@@ -47,8 +47,8 @@
 //!
 //! # PostgreSQL: one database for several gateways
 //!
-//! [`open`] with `postgres://...` gives a [`PgStore`] (`postgres.rs`, `pg_writer.rs`,
-//! `pg_rows.rs`, DDL in `pg_schema.sql`; operations in `POSTGRES.md`). Its
+//! [`open`] with `postgres://...` gives a [`PgStore`] (`postgres/`: `mod.rs`, `writer.rs`,
+//! `rows.rs`, DDL in `pg_schema.sql`; operations in `POSTGRES.md`). Its
 //! [`ClaimStore::shared_history`] is true: the server then keeps no in-memory history and reads
 //! the patient's fills and the transmission's claims from the database for every transmission
 //! ([`ClaimStore::load_patient`], [`ClaimStore::load_claims`]), so each node sees every other
@@ -57,13 +57,10 @@
 #![doc = ""]
 #![doc = include_str!("SCHEMA.md")]
 
-mod pg_rows;
-mod pg_writer;
 mod postgres;
+mod queue;
 mod record;
-mod sql;
 mod sqlite;
-mod writer;
 
 pub use postgres::{PgLocation, PgStore};
 pub use record::{DurPpsMatch, RecordKind, TransactionRecord, TransmissionRecord};

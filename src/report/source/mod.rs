@@ -63,7 +63,9 @@ pub fn open(url: &str) -> Result<Box<dyn ClaimSource>, ReportError> {
         Ok(StoreUrl::Sqlite(path)) => Ok(Box::new(SqliteSource::open(&path)?)),
         Ok(StoreUrl::Postgres(location)) => Ok(Box::new(PgSource::open(&location)?)),
         // A refusal of a PostgreSQL url says why without repeating it (it may hold a password).
-        Err(StoreError::Url(reason)) if StoreUrl::names_postgres(url) => Err(ReportError::PgUrl(reason)),
+        Err(StoreError::Url(reason)) if StoreUrl::names_postgres(url) => {
+            Err(ReportError::PgUrl(reason))
+        }
         Err(other) if StoreUrl::names_postgres(url) => Err(ReportError::PgUrl(other.to_string())),
         Err(_) => Err(ReportError::StoreUrl(url.to_owned())),
     }
@@ -102,10 +104,20 @@ struct ClaimColumns<'r> {
 
 impl ClaimColumns<'_> {
     /// The decoded row, its patient numbered and its pharmacy interned; children empty.
-    fn decode(self, patients: &PatientNumbers, pharmacies: &mut Pharmacies) -> Result<ClaimRow, ReportError> {
+    fn decode(
+        self,
+        patients: &PatientNumbers,
+        pharmacies: &mut Pharmacies,
+    ) -> Result<ClaimRow, ReportError> {
         let corrupt = |column| corrupt(self.claim_id, column);
-        let patient = self.patient_key.map(|key| patients.number_of(self.claim_id, key)).transpose()?;
-        let ndc = self.ndc.map(|ndc| Ndc::parse(ndc.as_bytes()).ok_or_else(|| corrupt("ndc"))).transpose()?;
+        let patient = self
+            .patient_key
+            .map(|key| patients.number_of(self.claim_id, key))
+            .transpose()?;
+        let ndc = self
+            .ndc
+            .map(|ndc| Ndc::parse(ndc.as_bytes()).ok_or_else(|| corrupt("ndc")))
+            .transpose()?;
         Ok(ClaimRow {
             claim_id: self.claim_id,
             pharmacy: pharmacies.intern(self.pharmacy)?,
@@ -113,9 +125,12 @@ impl ClaimColumns<'_> {
             patient_age_years: self.age_years.and_then(|age| u8::try_from(age).ok()),
             product_id: self.product_id.into(),
             ndc,
-            quantity_milli: u64::try_from(self.quantity_milli).map_err(|_| corrupt("quantity_milli"))?,
+            quantity_milli: u64::try_from(self.quantity_milli)
+                .map_err(|_| corrupt("quantity_milli"))?,
             days_supply: u16::try_from(self.days_supply).map_err(|_| corrupt("days_supply"))?,
-            date_of_service: self.date_of_service.ok_or_else(|| corrupt("date_of_service"))?,
+            date_of_service: self
+                .date_of_service
+                .ok_or_else(|| corrupt("date_of_service"))?,
             prescriber: id_hash(self.prescriber.as_bytes()),
             status: row_status(self.status, self.reversed).ok_or_else(|| corrupt("status"))?,
             reject_codes: Vec::new(),
@@ -146,7 +161,11 @@ fn reject_code(claim_id: u64, code: Option<&str>) -> (u64, Result<RejectCode, Re
     (claim_id, code.ok_or(corrupt(claim_id, "reject code")))
 }
 
-fn conflict(claim_id: u64, edit: Option<&str>, action: Option<&str>) -> (u64, Result<ConflictRow, ReportError>) {
+fn conflict(
+    claim_id: u64,
+    edit: Option<&str>,
+    action: Option<&str>,
+) -> (u64, Result<ConflictRow, ReportError>) {
     let edit_readable = edit.and_then(crate::claim::Edit::parse).is_some();
     let conflict = ConflictRow::from_columns(edit, action).ok_or_else(|| match edit_readable {
         false => corrupt(claim_id, "conflict edit"),
@@ -174,7 +193,10 @@ impl DurPpsColumns<'_> {
                 result,
                 answered: self.answered,
                 overrode: self.overrode,
-                answered_conflict: ConflictRow::from_columns(self.answered_edit, self.answered_action),
+                answered_conflict: ConflictRow::from_columns(
+                    self.answered_edit,
+                    self.answered_action,
+                ),
             }),
             _ => Err(corrupt(self.claim_id, "DUR/PPS code")),
         };
@@ -270,13 +292,19 @@ impl PatientNumbers {
         let number = u32::try_from(self.numbers.len() + 1).unwrap_or(u32::MAX);
         if self.numbers.insert(key_hash(key), number).is_some() {
             let column = "patient_key (two keys share a 128-bit hash)";
-            return Err(ReportError::Corrupt { claim_id: 0, column });
+            return Err(ReportError::Corrupt {
+                claim_id: 0,
+                column,
+            });
         }
         Ok(())
     }
 
     fn number_of(&self, claim_id: u64, key: &str) -> Result<PatientNumber, ReportError> {
-        let number = self.numbers.get(&key_hash(key)).ok_or_else(|| corrupt(claim_id, "patient_key"))?;
+        let number = self
+            .numbers
+            .get(&key_hash(key))
+            .ok_or_else(|| corrupt(claim_id, "patient_key"))?;
         Ok(PatientNumber(*number))
     }
 }
@@ -316,7 +344,10 @@ mod tests {
     #[test]
     fn urls_name_a_store_or_are_refused_with_the_right_error() {
         for bad in ["x.db", "sqlite:", "sqlite::memory:", "mysql://x"] {
-            assert!(matches!(open(bad).err(), Some(ReportError::StoreUrl(_))), "{bad}");
+            assert!(
+                matches!(open(bad).err(), Some(ReportError::StoreUrl(_))),
+                "{bad}"
+            );
         }
         let secret = "postgres://analyst:s3cret@127.0.0.1/claims?schema=Not-Safe";
         let refused = open(secret).err().expect("a bad schema name");
@@ -328,7 +359,13 @@ mod tests {
     fn iso_dates_parse_strictly() {
         let date = Date::from_ymd(2018, 2, 28).unwrap();
         assert_eq!(parse_iso_date("2018-02-28"), Some(date));
-        for bad in ["2018-02-30", "20180228", "2018-2-28", "2018-02-281", "abcd-ef-gh"] {
+        for bad in [
+            "2018-02-30",
+            "20180228",
+            "2018-2-28",
+            "2018-02-281",
+            "abcd-ef-gh",
+        ] {
             assert_eq!(parse_iso_date(bad), None, "{bad}");
         }
     }
@@ -354,9 +391,22 @@ mod tests {
             ingredient_cost_cents: None,
             dispensing_fee_cents: None,
         };
-        let row = columns("paid").decode(&patients, &mut Pharmacies::default()).unwrap();
-        assert_eq!((row.patient, row.status, row.days_supply), (Some(PatientNumber(1)), RowStatus::Paid, 30));
-        let refused = columns("lost").decode(&patients, &mut Pharmacies::default()).err();
-        assert!(matches!(refused, Some(ReportError::Corrupt { claim_id: 7, column: "status" })));
+        let row = columns("paid")
+            .decode(&patients, &mut Pharmacies::default())
+            .unwrap();
+        assert_eq!(
+            (row.patient, row.status, row.days_supply),
+            (Some(PatientNumber(1)), RowStatus::Paid, 30)
+        );
+        let refused = columns("lost")
+            .decode(&patients, &mut Pharmacies::default())
+            .err();
+        assert!(matches!(
+            refused,
+            Some(ReportError::Corrupt {
+                claim_id: 7,
+                column: "status"
+            })
+        ));
     }
 }

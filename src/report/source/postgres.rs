@@ -219,7 +219,8 @@ fn scan_rows(
         dur_pps: open(&dur_pps_sql)?.map(|row| dur_pps_row(&row?)),
     };
     let mut pharmacies = Pharmacies::default();
-    let claims = open(&claims_sql)?.map(|row| claim_columns(&row?)?.decode(&patients, &mut pharmacies));
+    let claims =
+        open(&claims_sql)?.map(|row| claim_columns(&row?)?.decode(&patients, &mut pharmacies));
     join_rows(claims, children_of, visit)
 }
 
@@ -306,7 +307,10 @@ impl Iterator for Cursor<'_, '_> {
 
 /// Every patient key of the store ranked by its first claim id (the SQLite reader's
 /// numbering, same query).
-fn patient_numbers(runtime: &Runtime, snapshot: &Transaction<'_>) -> Result<PatientNumbers, ReportError> {
+fn patient_numbers(
+    runtime: &Runtime,
+    snapshot: &Transaction<'_>,
+) -> Result<PatientNumbers, ReportError> {
     let sql = "SELECT patient_key FROM claims WHERE patient_key IS NOT NULL \
                GROUP BY patient_key ORDER BY min(id)";
     let mut numbers = PatientNumbers::default();

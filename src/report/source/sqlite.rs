@@ -6,11 +6,11 @@
 //! four prepared cursors ordered by claim id, and hands their columns to the shared decoding
 //! of [`super`]. Must never write to the store or create the file.
 
-use super::{
-    join_rows, reject_code, conflict, ChildCursors, ClaimColumns, ClaimSource, DurPpsColumns,
-    PatientNumbers, Pharmacies, SCHEMA_VERSION_KNOWN, corrupt, parse_iso_date,
-};
 use super::super::{ClaimRow, ConflictRow, DurPpsRow, ReportError, ScanDates};
+use super::{
+    conflict, corrupt, join_rows, parse_iso_date, reject_code, ChildCursors, ClaimColumns,
+    ClaimSource, DurPpsColumns, PatientNumbers, Pharmacies, SCHEMA_VERSION_KNOWN,
+};
 use crate::claim::{Date, RejectCode};
 use crate::limits::STORE_BUSY_TIMEOUT;
 use rusqlite::types::ValueRef;
@@ -128,8 +128,14 @@ fn scan_rows(
         conflicts: statements.conflicts.query_map(params, conflict_row)?,
         dur_pps: statements.dur_pps.query_map(params, dur_pps_row)?,
     };
-    let claims = statements.claims.query_map(params, |row| Ok(claim_columns(row)?.decode(&patients, &mut pharmacies)))?;
-    join_rows(claims.map(|claim| claim.map_err(ReportError::from).and_then(|decoded| decoded)), children_of, visit)
+    let claims = statements.claims.query_map(params, |row| {
+        Ok(claim_columns(row)?.decode(&patients, &mut pharmacies))
+    })?;
+    join_rows(
+        claims.map(|claim| claim.map_err(ReportError::from).and_then(|decoded| decoded)),
+        children_of,
+        visit,
+    )
 }
 
 /// The scan's first and last date of service as the store writes them.

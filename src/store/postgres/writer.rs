@@ -1,8 +1,7 @@
 //! The PostgreSQL store's writer task: group commit in one pipelined round trip.
 //!
-//! Runs on the store's own runtime thread (see `postgres`). Gathers commit jobs as the SQLite
-//! writer does (those waiting, then those arriving within `STORE_GATHER_LINGER`, for at most
-//! `STORE_GATHER_WINDOW`, up to the batch bound), gives every row its id from ids reserved in
+//! Runs on the store's own runtime thread (see `postgres`). `store::queue` gathers the batch
+//! and answers it (as for SQLite); this writer gives every row its id from ids reserved in
 //! blocks ([`PG_IDS_RESERVED`]), and writes the whole batch in one transaction: `BEGIN` and one
 //! statement per table pipelined in one round trip, then `COMMIT`. Each submitter is answered
 //! only after the `COMMIT` returned.
@@ -19,45 +18,27 @@
 //! Must never answer a submitter before its batch committed, log a row's values (only
 //! SQLSTATEs and counts), or block the runtime thread.
 
+use super::rows::{describe, int8, Assigned, AssignedTransaction, Columns, Failure, PgDate};
 use crate::claim::Authorization;
 use crate::claim::Status;
-use crate::limits::{
-    PG_IDS_RESERVED, PG_RULESET_TOUCH_INTERVAL, STORE_GATHER_LINGER, STORE_GATHER_WINDOW,
-};
-use crate::store::pg_rows::{
-    self, describe, int8, Assigned, AssignedTransaction, Columns, Failure, PgDate,
-};
+use crate::limits::{PG_IDS_RESERVED, PG_RULESET_TOUCH_INTERVAL};
+use crate::store::queue::{self, BatchFailed, BatchResult, BatchWriter, Counters, Job, Pending};
 use crate::store::record::{TransactionRecord, TransmissionRecord};
-use crate::store::writer::{Counters, Job, Reply};
 use crate::store::{CommitReceipt, StoreError};
 use deadpool_postgres::{Object, Pool};
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_postgres::types::ToSql;
 
-/// A commit waiting in the current batch.
-struct Pending {
-    record: TransmissionRecord,
-    reply: Reply,
-}
-
-/// A marker that ended the gathering of a batch.
-enum Control {
-    Flush(oneshot::Sender<()>),
-    Shutdown,
-}
-
-/// What one batch produced: a result per record, in order; `Err` when the batch as a whole
-/// failed.
-type BatchResult = Result<Vec<Result<CommitReceipt, StoreError>>, StoreError>;
+/// A batch's results per record, or why the batch as a whole failed.
+type Committed = Result<Vec<Result<CommitReceipt, StoreError>>, StoreError>;
 
 /// The writer task's body: runs until the queue is closed and drained.
 pub(super) async fn run(
     pool: Pool,
-    mut jobs: mpsc::Receiver<Job>,
+    jobs: mpsc::Receiver<Job>,
     counters: Arc<Counters>,
     batch_records_max: usize,
 ) {
@@ -65,54 +46,9 @@ pub(super) async fn run(
         pool,
         ids: Ids::default(),
         touched: None,
+        touch_due: None,
     };
-    let mut batch = Vec::with_capacity(batch_records_max);
-    while let Some(first) = jobs.recv().await {
-        let control = gather(&mut jobs, &mut batch, batch_records_max, first).await;
-        writer.commit_and_answer(&mut batch, &counters).await;
-        match control {
-            Some(Control::Flush(reply)) => drop(reply.send(())),
-            Some(Control::Shutdown) => jobs.close(),
-            None => {}
-        }
-    }
-}
-
-/// Moves commit jobs into the batch until it is full, a marker arrives, or nothing more
-/// arrives within the linger (bounded by the window).
-async fn gather(
-    jobs: &mut mpsc::Receiver<Job>,
-    batch: &mut Vec<Pending>,
-    batch_records_max: usize,
-    first: Job,
-) -> Option<Control> {
-    let window_end = Instant::now() + STORE_GATHER_WINDOW;
-    let mut next = Some(first);
-    // Bounded: each pass takes one job; the batch bound and the window end it.
-    while let Some(job) = next {
-        match job {
-            Job::Commit { record, reply } => batch.push(Pending { record, reply }),
-            Job::Flush(reply) => return Some(Control::Flush(reply)),
-            Job::Shutdown => return Some(Control::Shutdown),
-        }
-        if batch.len() >= batch_records_max {
-            return None;
-        }
-        next = match jobs.try_recv() {
-            Ok(job) => Some(job),
-            Err(_) => linger(jobs, window_end).await,
-        };
-    }
-    None
-}
-
-/// The next job if one arrives within the linger and before the window ends.
-async fn linger(jobs: &mut mpsc::Receiver<Job>, window_end: Instant) -> Option<Job> {
-    let wait = STORE_GATHER_LINGER.min(window_end.saturating_duration_since(Instant::now()));
-    if wait.is_zero() {
-        return None;
-    }
-    tokio::time::timeout(wait, jobs.recv()).await.ok().flatten()
+    queue::serve(jobs, counters, batch_records_max, &mut writer).await;
 }
 
 /// Ids reserved from the three sequences and not yet given to a row.
@@ -192,27 +128,27 @@ struct Writer {
     ids: Ids,
     /// The stamp whose `last_seen_ms` was last brought forward, and when.
     touched: Option<(String, Instant)>,
+    /// The stamp and time of the last committed batch, when its `last_seen_ms` is due.
+    touch_due: Option<(String, i64)>,
 }
 
-impl Writer {
-    /// Commits the batch and answers each submitter; a failed batch fails every record in it.
-    async fn commit_and_answer(&mut self, batch: &mut Vec<Pending>, counters: &Counters) {
-        if batch.is_empty() {
-            return;
-        }
-        let started = std::time::Instant::now();
-        let committed = self.commit(batch).await;
-        if let Some(observer) = counters.observer.get() {
-            observer(batch.len(), started.elapsed());
-        }
-        let touch = committed.is_ok().then(|| self.touch_due(batch)).flatten();
-        answer(batch, committed, counters);
-        if let Some((stamp, at_ms)) = touch {
+impl BatchWriter for Writer {
+    async fn commit(&mut self, batch: &[Pending]) -> BatchResult {
+        let committed = self.commit_batch(batch).await;
+        self.touch_due = committed.is_ok().then(|| self.touch_due(batch)).flatten();
+        committed.map_err(|error| BatchFailed(error.to_string()))
+    }
+
+    /// Brings the rule-table stamp's last use forward after the replies left.
+    async fn after_answer(&mut self) {
+        if let Some((stamp, at_ms)) = self.touch_due.take() {
             self.touch(stamp, at_ms).await;
         }
     }
+}
 
-    async fn commit(&mut self, batch: &[Pending]) -> BatchResult {
+impl Writer {
+    async fn commit_batch(&mut self, batch: &[Pending]) -> Committed {
         let client = self.pool.get().await.map_err(pool_error)?;
         let result = self.commit_on(&client, batch).await;
         if result.is_err() {
@@ -222,14 +158,14 @@ impl Writer {
         result
     }
 
-    async fn commit_on(&mut self, client: &Object, batch: &[Pending]) -> BatchResult {
+    async fn commit_on(&mut self, client: &Object, batch: &[Pending]) -> Committed {
         let needed = IdsNeeded::of(batch);
         self.reserve(client, needed).await.map_err(lost)?;
         let assigned: Vec<Assigned<'_>> = batch
             .iter()
             .map(|pending| assign(&mut self.ids, &pending.record))
             .collect();
-        match pg_rows::write(client, "BEGIN", &Columns::of(&assigned)).await {
+        match super::rows::write(client, "BEGIN", &Columns::of(&assigned)).await {
             Ok(()) => match client.batch_execute("COMMIT").await {
                 Ok(()) => return Ok(assigned.iter().map(|each| Ok(each.receipt())).collect()),
                 Err(error) => refused_or_lost(Failure::of(error))?,
@@ -345,7 +281,7 @@ fn pool_error(error: deadpool_postgres::PoolError) -> StoreError {
 }
 
 /// The slow path: one transaction, each record under its own savepoint.
-async fn one_by_one(client: &Object, assigned: &[Assigned<'_>]) -> BatchResult {
+async fn one_by_one(client: &Object, assigned: &[Assigned<'_>]) -> Committed {
     client.batch_execute("BEGIN").await.map_err(lost)?;
     let mut results = Vec::with_capacity(assigned.len());
     for record in assigned {
@@ -362,7 +298,7 @@ async fn write_alone(
     assigned: &Assigned<'_>,
 ) -> Result<Result<CommitReceipt, StoreError>, StoreError> {
     let columns = Columns::of([assigned]);
-    let error = match pg_rows::write(client, "SAVEPOINT record", &columns).await {
+    let error = match super::rows::write(client, "SAVEPOINT record", &columns).await {
         Ok(()) => {
             client
                 .batch_execute("RELEASE SAVEPOINT record")
@@ -483,33 +419,5 @@ impl<'a> MatchParams<'a> {
             &self.fill_number,
             &self.date_of_service,
         ]
-    }
-}
-
-/// Answers every submitter of the batch and counts what happened.
-fn answer(batch: &mut Vec<Pending>, committed: BatchResult, counters: &Counters) {
-    match committed {
-        Ok(results) => {
-            let accepted = results.iter().filter(|result| result.is_ok()).count() as u64;
-            let refused = results.len() as u64 - accepted;
-            counters.batches_committed.fetch_add(1, Ordering::Relaxed);
-            counters
-                .records_committed
-                .fetch_add(accepted, Ordering::Relaxed);
-            counters
-                .records_refused
-                .fetch_add(refused, Ordering::Relaxed);
-            for (pending, result) in batch.drain(..).zip(results) {
-                drop(pending.reply.send(result));
-            }
-        }
-        Err(error) => {
-            counters.batches_failed.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(records = batch.len(), %error, "claim store batch failed");
-            let reason = error.to_string();
-            for pending in batch.drain(..) {
-                drop(pending.reply.send(Err(StoreError::Commit(reason.clone()))));
-            }
-        }
     }
 }

@@ -9,23 +9,23 @@ use crate::limits::{
     STORE_BATCH_RECORDS_MAX, STORE_BUSY_TIMEOUT, STORE_ENQUEUE_DEADLINE, STORE_HISTORY_ROWS_MAX,
     STORE_QUEUE_DEPTH_MAX, STORE_STATEMENTS_CACHED_MAX,
 };
+use crate::store::queue::{Counters, Job, Queue};
 use crate::store::record::TransmissionRecord;
-use crate::store::writer::{self, Counters, Job};
 use crate::store::{
     ClaimStore, Committing, HistoryRow, StoreError, StoreKind, StoreStats, SCHEMA_SQL,
 };
 use futures::future::BoxFuture;
 use rusqlite::{named_params, Connection, Row, TransactionBehavior};
 use std::path::Path;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
-use tokio::sync::mpsc::error::{SendTimeoutError, TrySendError};
-use tokio::sync::mpsc::{self, OwnedPermit};
-use tokio::sync::oneshot;
+use tokio::sync::mpsc;
 
 /// Schema migrations in order; migration N brings the file to version N.
+mod sql;
+mod writer;
+
 const MIGRATIONS: &[&str] = &[SCHEMA_SQL, super::SCHEMA_2_SQL];
 const _: () = assert!(MIGRATIONS.len() as i64 == super::SCHEMA_VERSION);
 
@@ -78,13 +78,8 @@ impl StoreOptions {
 
 /// The embedded claim store. See the [module docs](crate::store).
 pub struct SqliteStore {
-    jobs: mpsc::Sender<Job>,
-    /// One queue place held back from the start so that shutdown can always be queued.
-    shutdown: Mutex<Option<OwnedPermit<Job>>>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    queue: Queue,
     reader: Mutex<Connection>,
-    counters: Arc<Counters>,
-    options: StoreOptions,
     /// The store file, exclusively locked while this store is open: a second gateway on the
     /// same file is refused at start instead of sharing it.
     _serving: std::fs::File,
@@ -103,25 +98,17 @@ impl SqliteStore {
         let mut writer_connection = connect(path, options.busy_timeout)?;
         migrate(&mut writer_connection)?;
         let reader = connect(path, options.busy_timeout)?;
-        let (jobs, queue) = mpsc::channel(options.queue_depth + 1);
-        let shutdown = jobs
-            .clone()
-            .try_reserve_owned()
-            .map_err(|_| StoreError::Closed)?;
-        let counters = Arc::new(Counters::default());
-        let writer = spawn_writer(
+        let (queue, jobs) = Queue::new(options.queue_depth, options.enqueue_deadline)?;
+        let counters = queue.counters();
+        queue.attach_writer(spawn_writer(
             writer_connection,
-            queue,
-            &counters,
-            options.batch_records_max,
-        )?;
-        Ok(SqliteStore {
             jobs,
-            shutdown: Mutex::new(Some(shutdown)),
-            writer: Mutex::new(Some(writer)),
-            reader: Mutex::new(reader),
             counters,
-            options,
+            options.batch_records_max,
+        )?);
+        Ok(SqliteStore {
+            queue,
+            reader: Mutex::new(reader),
             _serving: serving,
         })
     }
@@ -223,33 +210,14 @@ fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
 fn spawn_writer(
     connection: Connection,
     queue: mpsc::Receiver<Job>,
-    counters: &Arc<Counters>,
+    counters: Arc<Counters>,
     batch_records_max: usize,
 ) -> Result<JoinHandle<()>, StoreError> {
-    let counters = Arc::clone(counters);
+    let timer = writer::timer().map_err(StoreError::Writer)?;
     std::thread::Builder::new()
         .name("durgate-store-writer".into())
-        .spawn(move || writer::run(connection, queue, counters, batch_records_max))
+        .spawn(move || writer::run(connection, queue, counters, batch_records_max, timer))
         .map_err(StoreError::Writer)
-}
-
-/// Queues a job, waiting at most `deadline` for room.
-pub(super) async fn enqueue(
-    jobs: &mpsc::Sender<Job>,
-    job: Job,
-    deadline: Duration,
-) -> Result<(), StoreError> {
-    let job = match jobs.try_send(job) {
-        Ok(()) => return Ok(()),
-        Err(TrySendError::Closed(_)) => return Err(StoreError::Closed),
-        Err(TrySendError::Full(job)) => job,
-    };
-    jobs.send_timeout(job, deadline)
-        .await
-        .map_err(|error| match error {
-            SendTimeoutError::Timeout(_) => StoreError::QueueFull,
-            SendTimeoutError::Closed(_) => StoreError::Closed,
-        })
 }
 
 impl ClaimStore for SqliteStore {
@@ -261,14 +229,10 @@ impl ClaimStore for SqliteStore {
         &self,
         record: TransmissionRecord,
     ) -> BoxFuture<'static, Result<Committing, StoreError>> {
-        let jobs = self.jobs.clone();
-        let deadline = self.options.enqueue_deadline;
-        Box::pin(async move {
-            record.validate()?;
-            let (reply, answer) = oneshot::channel();
-            enqueue(&jobs, Job::Commit { record, reply }, deadline).await?;
-            Ok(Committing::new(answer))
-        })
+        match record.validate() {
+            Ok(()) => self.queue.submit(record),
+            Err(refused) => Box::pin(std::future::ready(Err(refused))),
+        }
     }
 
     fn load_history(
@@ -291,11 +255,11 @@ impl ClaimStore for SqliteStore {
     }
 
     fn observe_batches(&self, observer: crate::store::BatchObserver) {
-        let _ = self.counters.observer.set(observer);
+        self.queue.observe_batches(observer);
     }
 
     fn check_writable(&self) -> Result<(), StoreError> {
-        if self.jobs.is_closed() {
+        if self.queue.is_closed() {
             return Err(StoreError::Closed);
         }
         // Takes and drops the write lock: fails after the busy timeout while someone holds it.
@@ -304,40 +268,15 @@ impl ClaimStore for SqliteStore {
     }
 
     fn stats(&self) -> StoreStats {
-        let count = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
-        let used = self.jobs.max_capacity() - self.jobs.capacity();
-        StoreStats {
-            batches_committed: count(&self.counters.batches_committed),
-            batches_failed: count(&self.counters.batches_failed),
-            records_committed: count(&self.counters.records_committed),
-            records_refused: count(&self.counters.records_refused),
-            // The place held back for shutdown counts as used while it is held.
-            queue_depth: used.saturating_sub(1),
-            queue_capacity: self.options.queue_depth,
-        }
+        self.queue.stats()
     }
 
     fn flush(&self) -> BoxFuture<'static, Result<(), StoreError>> {
-        let jobs = self.jobs.clone();
-        let deadline = self.options.enqueue_deadline;
-        Box::pin(async move {
-            let (reply, done) = oneshot::channel();
-            enqueue(&jobs, Job::Flush(reply), deadline).await?;
-            drop(jobs);
-            done.await.map_err(|_| StoreError::Closed)
-        })
+        self.queue.flush()
     }
 
     fn close(&self) -> Result<(), StoreError> {
-        if let Some(permit) = lock(&self.shutdown).take() {
-            drop(permit.send(Job::Shutdown));
-        }
-        let Some(writer) = lock(&self.writer).take() else {
-            return Ok(());
-        };
-        writer
-            .join()
-            .map_err(|_| StoreError::Commit("the store writer thread panicked".into()))
+        self.queue.close()
     }
 }
 

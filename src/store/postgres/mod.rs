@@ -3,12 +3,12 @@
 //! [`PgStore::open`] starts the store's own thread, which runs a single-threaded tokio runtime
 //! for every database conversation of the store: it connects, creates the `schema=` schema when
 //! the url names one, applies the migrations (under an advisory lock, so nodes starting together
-//! do not race), then runs the group-commit writer (`pg_writer`) on one connection. History
+//! do not race), then runs the group-commit writer (`writer`, on `store::queue`) on one connection. History
 //! reads ([`ClaimStore::load_patient`], [`ClaimStore::load_claims`]) run on the same runtime
 //! over a pool of [`PG_READ_CONNECTIONS_MAX`] connections, so the store works the same whatever
 //! runtime (or none) its caller uses, and closing it is joining one thread, as for SQLite.
 //!
-//! Must never: log a row's values or a server's DETAIL (see `pg_rows::describe`), print the url
+//! Must never: log a row's values or a server's DETAIL (see `rows::describe`), print the url
 //! (it may carry a password), or hold a pooled connection across a claim's commit.
 
 use crate::claim::{id_hash, Date, Fill, Ndc, PatientKey};
@@ -17,10 +17,8 @@ use crate::limits::{
     PG_POOL_WAIT, PG_READ_CONNECTIONS_MAX, PG_STATEMENT_TIMEOUT, STORE_BATCH_RECORDS_MAX,
     STORE_ENQUEUE_DEADLINE, STORE_HISTORY_ROWS_MAX, STORE_QUEUE_DEPTH_MAX,
 };
-use crate::store::pg_rows::{self, describe, int8, PgDate};
+use crate::store::queue::{Counters, Job, Queue};
 use crate::store::record::TransmissionRecord;
-use crate::store::sqlite::enqueue;
-use crate::store::writer::{Counters, Job};
 use crate::store::{
     BatchObserver, ClaimKeys, ClaimStore, Committing, HistoryRow, StoreError, StoreKind,
     StoreStats, PG_SCHEMA_SQL,
@@ -28,16 +26,18 @@ use crate::store::{
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use futures::future::BoxFuture;
 use futures::StreamExt;
+use rows::{describe, int8, PgDate};
 use std::str::FromStr;
-use std::sync::atomic::Ordering;
-use std::sync::{mpsc as std_mpsc, Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{mpsc as std_mpsc, Arc};
 use std::thread::JoinHandle;
 use tokio::runtime::Handle;
-use tokio::sync::mpsc::{self, OwnedPermit};
-use tokio::sync::oneshot;
+use tokio::sync::mpsc;
 use tokio_postgres::{NoTls, Row};
 
 /// Schema migrations in order; migration N brings the schema to version N.
+mod rows;
+mod writer;
+
 const MIGRATIONS: &[&str] = &[PG_SCHEMA_SQL, super::PG_SCHEMA_2_SQL];
 const _: () = assert!(MIGRATIONS.len() as i64 == super::SCHEMA_VERSION);
 
@@ -169,19 +169,11 @@ fn pg_error(error: tokio_postgres::Error) -> StoreError {
     StoreError::Postgres(describe(&error))
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// The shared claim store. See the [store module docs](crate::store) and `src/store/POSTGRES.md`.
 pub struct PgStore {
-    jobs: mpsc::Sender<Job>,
-    /// One queue place held back from the start so that shutdown can always be queued.
-    shutdown: Mutex<Option<OwnedPermit<Job>>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    queue: Queue,
     runtime: Handle,
     readers: Pool,
-    counters: Arc<Counters>,
 }
 
 /// What the store thread hands back once the database is ready.
@@ -191,26 +183,19 @@ impl PgStore {
     /// Connects, creates the schema if the url names one, applies the missing migrations and
     /// starts the writer. Blocks up to [`PG_OPEN_TIMEOUT`].
     pub fn open(location: &PgLocation) -> Result<PgStore, StoreError> {
-        let (jobs, queue) = mpsc::channel(STORE_QUEUE_DEPTH_MAX + 1);
-        let shutdown = jobs
-            .clone()
-            .try_reserve_owned()
-            .map_err(|_| StoreError::Closed)?;
-        let counters = Arc::new(Counters::default());
+        let (queue, jobs) = Queue::new(STORE_QUEUE_DEPTH_MAX, STORE_ENQUEUE_DEADLINE)?;
         let (opened_tx, opened_rx) = std_mpsc::sync_channel::<Opened>(1);
-        let thread = spawn_store_thread(location.clone(), queue, counters.clone(), opened_tx)?;
+        let thread = spawn_store_thread(location.clone(), jobs, queue.counters(), opened_tx)?;
+        queue.attach_writer(thread);
         let (runtime, readers) = match opened_rx.recv_timeout(PG_OPEN_TIMEOUT) {
             Ok(opened) => opened?,
             // The thread ends by itself once it sees the queue closed.
             Err(_) => return Err(StoreError::Postgres("timed out opening the store".into())),
         };
         Ok(PgStore {
-            jobs,
-            shutdown: Mutex::new(Some(shutdown)),
-            thread: Mutex::new(Some(thread)),
+            queue,
             runtime,
             readers,
-            counters,
         })
     }
 
@@ -255,8 +240,7 @@ fn serve(
         match prepare(&location).await {
             Ok((writer, readers)) => {
                 drop(opened.send(Ok((Handle::current(), readers))));
-                crate::store::pg_writer::run(writer, queue, counters, STORE_BATCH_RECORDS_MAX)
-                    .await;
+                writer::run(writer, queue, counters, STORE_BATCH_RECORDS_MAX).await;
             }
             Err(error) => drop(opened.send(Err(error))),
         }
@@ -322,14 +306,10 @@ impl ClaimStore for PgStore {
         &self,
         record: TransmissionRecord,
     ) -> BoxFuture<'static, Result<Committing, StoreError>> {
-        let jobs = self.jobs.clone();
-        Box::pin(async move {
-            record.validate()?;
-            pg_rows::check_ranges(&record)?;
-            let (reply, answer) = oneshot::channel();
-            enqueue(&jobs, Job::Commit { record, reply }, STORE_ENQUEUE_DEADLINE).await?;
-            Ok(Committing::new(answer))
-        })
+        match record.validate().and_then(|()| rows::check_ranges(&record)) {
+            Ok(()) => self.queue.submit(record),
+            Err(refused) => Box::pin(std::future::ready(Err(refused))),
+        }
     }
 
     fn load_history(
@@ -354,7 +334,7 @@ impl ClaimStore for PgStore {
     }
 
     fn check_writable(&self) -> Result<(), StoreError> {
-        if self.jobs.is_closed() {
+        if self.queue.is_closed() {
             return Err(StoreError::Closed);
         }
         let (done_tx, done_rx) = std_mpsc::sync_channel(1);
@@ -368,43 +348,19 @@ impl ClaimStore for PgStore {
     }
 
     fn stats(&self) -> StoreStats {
-        let count = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
-        let used = self.jobs.max_capacity() - self.jobs.capacity();
-        StoreStats {
-            batches_committed: count(&self.counters.batches_committed),
-            batches_failed: count(&self.counters.batches_failed),
-            records_committed: count(&self.counters.records_committed),
-            records_refused: count(&self.counters.records_refused),
-            // The place held back for shutdown counts as used while it is held.
-            queue_depth: used.saturating_sub(1),
-            queue_capacity: STORE_QUEUE_DEPTH_MAX,
-        }
+        self.queue.stats()
     }
 
     fn observe_batches(&self, observer: BatchObserver) {
-        let _ = self.counters.observer.set(observer);
+        self.queue.observe_batches(observer);
     }
 
     fn flush(&self) -> BoxFuture<'static, Result<(), StoreError>> {
-        let jobs = self.jobs.clone();
-        Box::pin(async move {
-            let (reply, done) = oneshot::channel();
-            enqueue(&jobs, Job::Flush(reply), STORE_ENQUEUE_DEADLINE).await?;
-            drop(jobs);
-            done.await.map_err(|_| StoreError::Closed)
-        })
+        self.queue.flush()
     }
 
     fn close(&self) -> Result<(), StoreError> {
-        if let Some(permit) = lock(&self.shutdown).take() {
-            drop(permit.send(Job::Shutdown));
-        }
-        let Some(thread) = lock(&self.thread).take() else {
-            return Ok(());
-        };
-        thread
-            .join()
-            .map_err(|_| StoreError::Commit("the store thread panicked".into()))
+        self.queue.close()
     }
 
     fn shared_history(&self) -> bool {
