@@ -457,7 +457,6 @@ fn parse_labels(inside: &str) -> Vec<(String, String)> {
 
 #[test]
 fn every_required_family_is_exported_with_its_type() {
-    std::fs::write("/tmp/observe_exposition.txt", exposition()).unwrap();
     let families = families(exposition());
     for (name, kind) in REQUIRED {
         assert_eq!(

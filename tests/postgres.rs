@@ -8,220 +8,15 @@
 
 mod support;
 
-use durgate::claim::{
-    Action, Authorization, Code2, Conflict, Date, Decision, DurPps, Edit, Ndc, Patient, PatientKey,
-    Pricing, RequestHeader, Status, Transaction, TransactionCode, Transmission,
-};
-use durgate::store::{
-    self, ClaimKeys, ClaimStore, CommitReceipt, HistoryRow, PgLocation, PgStore, RecordKind,
-    StoreError, TransactionRecord, TransmissionRecord,
-};
+use durgate::claim::{Authorization, Status};
+use durgate::store::{self, ClaimKeys, ClaimStore, HistoryRow, PgLocation, PgStore, StoreError};
 use std::sync::Arc;
 use support::pg::PgSchema;
-
-const PHARMACY: &str = "1234567890";
-const PRESCRIBER: &str = "1999999999";
-
-fn day(offset: i32) -> Date {
-    Date::from_ymd(2025, 3, 1).expect("date").add_days(offset)
-}
-
-fn patient(number: u32) -> PatientKey {
-    PatientKey::new(
-        &format!("ZZ{number:09}"),
-        "01",
-        Date::from_ymd(1950, 1, 2).expect("date"),
-    )
-}
-
-fn ndc(value: u64) -> Ndc {
-    Ndc::from_value(value).expect("ndc")
-}
+use support::records::*;
 
 fn open(schema: &PgSchema) -> PgStore {
     let location = PgLocation::parse(&schema.url()).expect("store url");
     PgStore::open(&location).expect("open the PostgreSQL store")
-}
-
-fn transmission(code: TransactionCode, key: Option<PatientKey>) -> TransmissionRecord {
-    TransmissionRecord {
-        received_at_ms: 1_740_000_000_000,
-        transaction_code: code,
-        bin: "610011".into(),
-        pcn: "DURGATE".into(),
-        pharmacy_id: PHARMACY.into(),
-        patient_key: key,
-        patient_age_years: Some(75),
-        transactions: Vec::new(),
-    }
-}
-
-fn transaction(
-    kind: RecordKind,
-    rx_number: u64,
-    date_of_service: Date,
-    status: Status,
-) -> TransactionRecord {
-    TransactionRecord {
-        index: 1,
-        kind,
-        rx_number,
-        fill_number: 0,
-        product_qualifier: "03".into(),
-        product_id: ndc(378_611_201).to_string(),
-        ndc: Some(ndc(378_611_201)),
-        quantity_milli: 30_000,
-        days_supply: 30,
-        compound_code: 1,
-        daw_code: Some(0),
-        date_written: Some(day(-10)),
-        date_of_service,
-        prescriber_id: PRESCRIBER.into(),
-        status,
-        reject_codes: Vec::new(),
-        conflicts: Vec::new(),
-        dur_pps: Vec::new(),
-        unmatched_dur_pps: Vec::new(),
-        ruleset: Arc::from("sample@2025.03"),
-        message: None,
-        ingredient_cost_cents: Some(1_250),
-        dispensing_fee_cents: Some(150),
-        usual_and_customary_cents: None,
-        patient_paid_cents: None,
-        gross_amount_due_cents: Some(1_400),
-    }
-}
-
-fn b1(patient_number: u32, rx_number: u64, date_of_service: Date) -> TransmissionRecord {
-    let mut record = transmission(TransactionCode::B1, Some(patient(patient_number)));
-    let claim = transaction(RecordKind::Claim, rx_number, date_of_service, Status::Paid);
-    record.transactions.push(claim);
-    record
-}
-
-fn b2(rx_number: u64, date_of_service: Date, claim_id: u64) -> TransmissionRecord {
-    let mut record = transmission(TransactionCode::B2, None);
-    let kind = RecordKind::Reversal {
-        of_claim_id: Some(claim_id),
-    };
-    let mut reversal = transaction(kind, rx_number, date_of_service, Status::Approved);
-    (reversal.product_id, reversal.ndc, reversal.quantity_milli) = (String::new(), None, 0);
-    record.transactions.push(reversal);
-    record
-}
-
-fn b3(
-    patient_number: u32,
-    rx_number: u64,
-    date_of_service: Date,
-    claim_id: u64,
-) -> TransmissionRecord {
-    let mut record = transmission(TransactionCode::B3, Some(patient(patient_number)));
-    let kind = RecordKind::Rebill {
-        reversed_claim_id: Some(claim_id),
-    };
-    let mut rebill = transaction(kind, rx_number, date_of_service, Status::Paid);
-    rebill.quantity_milli = 60_000;
-    record.transactions.push(rebill);
-    record
-}
-
-fn claim_id(receipt: &CommitReceipt) -> u64 {
-    receipt
-        .transaction(1)
-        .expect("recorded transaction")
-        .claim_id
-}
-
-fn conflict(edit: Edit, reason: &str, overridden_by: Option<u8>) -> Conflict {
-    Conflict {
-        edit,
-        rule_id: format!("{}:17", edit.as_str()),
-        reason: Code2::new(reason),
-        severity: 1,
-        action: Action::Reject,
-        clinical_significance: 1,
-        previous_fill_date: Some(day(-20)),
-        previous_quantity_milli: Some(30_000),
-        other_pharmacy: 3,
-        other_prescriber: 2,
-        message: "INTERACTS WITH WARFARIN 5 MG TABLET (ACTIVE)".into(),
-        overridable: true,
-        overridden_by,
-        remembered_from: None,
-    }
-}
-
-fn occurrence(counter: u8, reason: &str, professional: &str, result: &str) -> DurPps {
-    DurPps {
-        counter,
-        reason: Some(Code2::new(reason)),
-        professional: Some(Code2::new(professional)),
-        result: Some(Code2::new(result)),
-        level_of_effort: Some(11),
-        ..DurPps::default()
-    }
-}
-
-/// A paid B1 with two conflicts (one overridden) and two DUR/PPS occurrences, as the server
-/// builds it from the typed request and the decision.
-fn b1_with_conflicts() -> TransmissionRecord {
-    let header = RequestHeader {
-        bin: "610011".into(),
-        version: "D0".into(),
-        transaction_code: TransactionCode::B1,
-        pcn: "DURGATE   ".into(),
-        transaction_count: 1,
-        provider_id_qualifier: "01".into(),
-        provider_id: format!("{PHARMACY}     "),
-        date_of_service: day(0),
-        software_vendor: String::new(),
-    };
-    let person = Patient {
-        cardholder_id: "ZZ000000001".into(),
-        person_code: "01".into(),
-        date_of_birth: Date::from_ymd(1950, 1, 2),
-        ..Patient::default()
-    };
-    let claim = Transaction {
-        rx_number: 555_001,
-        product_qualifier: "03".into(),
-        product_id: "00378611201".into(),
-        ndc: Some(ndc(378_611_201)),
-        quantity_milli: 30_000,
-        days_supply: 30,
-        compound_code: 1,
-        prescriber_id: PRESCRIBER.into(),
-        dur_pps: vec![
-            occurrence(1, "DD", "M0", "1G"),
-            occurrence(2, "HD", "R0", "1A"),
-        ],
-        pricing: Pricing {
-            gross_amount_due_cents: Some(2_000),
-            ..Pricing::default()
-        },
-        ..Transaction::default()
-    };
-    let decision = Decision {
-        status: Status::Paid,
-        reject_codes: Vec::new(),
-        conflicts: vec![
-            conflict(Edit::Ddi, "DD", Some(1)),
-            conflict(Edit::Duplication, "TD", None),
-        ],
-        unmatched_dur_pps: vec![2],
-        ruleset: Arc::from("sample@2025.03"),
-        message: Some("DUR OVERRIDE ACCEPTED".into()),
-    };
-    let request = Transmission {
-        header,
-        patient: Some(person),
-        transactions: vec![claim.clone()],
-    };
-    let mut record = TransmissionRecord::new(1_740_000_000_000, &request);
-    let row = TransactionRecord::new(1, RecordKind::Claim, day(0), &claim, &decision);
-    record.transactions.push(row);
-    record
 }
 
 fn texts(row: &[Option<String>]) -> Vec<&str> {
@@ -236,7 +31,7 @@ async fn a_committed_claim_is_in_the_database_whole_with_its_conflicts_and_dur_p
         return;
     };
     let store = open(&schema);
-    let receipt = store.commit(b1_with_conflicts()).await.expect("commit");
+    let receipt = store.commit(b1_from_request()).await.expect("commit");
     let id = claim_id(&receipt);
     let authorization = Authorization::for_claim(id).to_string();
     assert_eq!(
@@ -303,7 +98,7 @@ async fn two_nodes_racing_on_the_same_claim_pay_it_once() {
     };
     let (node_a, node_b) = (open(&schema), open(&schema));
     for round in 0..20u64 {
-        let claim = b1(round as u32, 7_000 + round, day(0));
+        let claim = b1(round as u32, 7_000 + round, day(0), Status::Paid);
         let (a, b) = tokio::join!(node_a.commit(claim.clone()), node_b.commit(claim));
         let (winner, loser) = match (a, b) {
             (Ok(receipt), Err(error)) | (Err(error), Ok(receipt)) => (receipt, error),
@@ -337,13 +132,18 @@ async fn a_refused_transmission_does_not_fail_the_others_of_its_batch() {
     };
     let (node_a, node_b) = (open(&schema), open(&schema));
     let first = node_a
-        .commit(b1(1, 1, day(0)))
+        .commit(b1(1, 1, day(0), Status::Paid))
         .await
         .expect("paid on node A");
     let first_id = claim_id(&first);
     // Queued together, so that node B's writer takes them in one batch.
     let queued = futures::future::join_all(
-        [b1(1, 1, day(0)), b1(2, 2, day(0)), b1(3, 3, day(0))].map(|record| node_b.submit(record)),
+        [
+            b1(1, 1, day(0), Status::Paid),
+            b1(2, 2, day(0), Status::Paid),
+            b1(3, 3, day(0), Status::Paid),
+        ]
+        .map(|record| node_b.submit(record)),
     )
     .await;
     let mut results = Vec::new();
@@ -374,7 +174,7 @@ async fn two_reversals_racing_on_two_nodes_approve_once() {
     for round in 0..10u64 {
         let rx = 8_000 + round;
         let paid = node_a
-            .commit(b1(round as u32, rx, day(0)))
+            .commit(b1(round as u32, rx, day(0), Status::Paid))
             .await
             .expect("paid");
         let original = claim_id(&paid);
@@ -403,9 +203,14 @@ async fn a_paid_rebill_replaces_the_original_and_a_reversal_of_nothing_is_refuse
         return;
     };
     let store = open(&schema);
-    let original = claim_id(&store.commit(b1(1, 42, day(0))).await.expect("paid"));
+    let original = claim_id(
+        &store
+            .commit(b1(1, 42, day(0), Status::Paid))
+            .await
+            .expect("paid"),
+    );
     let rebill = store
-        .commit(b3(1, 42, day(0), original))
+        .commit(b3(1, 42, day(0), original, Status::Paid))
         .await
         .expect("rebilled");
     let new_id = claim_id(&rebill);
@@ -435,7 +240,9 @@ async fn a_paid_rebill_replaces_the_original_and_a_reversal_of_nothing_is_refuse
         ]
     );
     // The original is reversed now: a second rebill of it, or a reversal of it, is refused.
-    let again = store.commit(b3(1, 42, day(0), original)).await;
+    let again = store
+        .commit(b3(1, 42, day(0), original, Status::Paid))
+        .await;
     assert!(
         matches!(again, Err(StoreError::AlreadyReversed { .. })),
         "{again:?}"
@@ -453,18 +260,28 @@ async fn the_history_reads_see_what_any_node_committed() {
         return;
     };
     let (node_a, node_b) = (open(&schema), open(&schema));
-    let kept = claim_id(&node_a.commit(b1(1, 100, day(-5))).await.expect("paid"));
-    let reversed = claim_id(&node_a.commit(b1(1, 101, day(-3))).await.expect("paid"));
+    let kept = claim_id(
+        &node_a
+            .commit(b1(1, 100, day(-5), Status::Paid))
+            .await
+            .expect("paid"),
+    );
+    let reversed = claim_id(
+        &node_a
+            .commit(b1(1, 101, day(-3), Status::Paid))
+            .await
+            .expect("paid"),
+    );
     node_a
         .commit(b2(101, day(-3), reversed))
         .await
         .expect("reversed");
     node_a
-        .commit(b1(1, 102, day(-400)))
+        .commit(b1(1, 102, day(-400), Status::Paid))
         .await
         .expect("old fill");
     node_a
-        .commit(b1(2, 103, day(-1)))
+        .commit(b1(2, 103, day(-1), Status::Paid))
         .await
         .expect("other patient");
     let rows = node_b
@@ -482,7 +299,7 @@ async fn the_history_reads_see_what_any_node_committed() {
     );
     assert!(rows.iter().all(|row| row.patient_key == patient(1)));
     let again = node_b
-        .commit(b1(1, 101, day(-3)))
+        .commit(b1(1, 101, day(-3), Status::Paid))
         .await
         .expect("billed again");
     let keys = ClaimKeys {
@@ -534,7 +351,7 @@ async fn close_commits_what_is_queued_and_refuses_what_comes_after() {
     for rx in 0..50 {
         queued.push(
             store
-                .submit(b1(rx as u32, rx, day(0)))
+                .submit(b1(rx as u32, rx, day(0), Status::Paid))
                 .await
                 .expect("queued"),
         );
@@ -550,7 +367,7 @@ async fn close_commits_what_is_queued_and_refuses_what_comes_after() {
             .expect("committed before the close returned");
     }
     assert_eq!(schema.number("SELECT count(*) FROM claims"), 50);
-    let late = store.commit(b1(99, 99, day(0))).await;
+    let late = store.commit(b1(99, 99, day(0), Status::Paid)).await;
     assert!(matches!(late, Err(StoreError::Closed)), "{late:?}");
     assert!(matches!(store.check_writable(), Err(StoreError::Closed)));
 }
@@ -617,17 +434,17 @@ async fn the_postgresql_report_queries_in_the_schema_docs_answer_from_recorded_c
         return;
     };
     let store = open(&schema);
-    store.commit(b1_with_conflicts()).await.expect("override");
-    let mut abandoned = b1(2, 900, day(0));
+    store.commit(b1_from_request()).await.expect("override");
+    let mut abandoned = b1(2, 900, day(0), Status::Paid);
     abandoned.transactions[0].status = Status::Rejected;
     abandoned.transactions[0].reject_codes = vec![durgate::claim::reject::DUR_REJECT];
     let abandoned = claim_id(&store.commit(abandoned).await.expect("reject"));
-    let mut followed = b1(3, 901, day(0));
+    let mut followed = b1(3, 901, day(0), Status::Paid);
     followed.transactions[0].status = Status::Rejected;
     followed.transactions[0].reject_codes = vec![durgate::claim::reject::DUR_REJECT];
     store.commit(followed).await.expect("reject");
     store
-        .commit(b1(3, 902, day(2)))
+        .commit(b1(3, 902, day(2), Status::Paid))
         .await
         .expect("paid after review");
     drop(store);

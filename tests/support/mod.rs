@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod pg;
+pub mod records;
 pub mod skip;
 
 use std::net::SocketAddr;
