@@ -130,6 +130,7 @@ pub struct LimitsConfig {
     pub in_flight_per_connection: usize,
     pub read_timeout_ms: u64,
     pub idle_timeout_ms: u64,
+    pub write_timeout_ms: u64,
     pub shutdown_grace_ms: u64,
 }
 
@@ -159,6 +160,7 @@ impl Default for LimitsConfig {
             in_flight_per_connection: limits::IN_FLIGHT_PER_CONNECTION_MAX,
             read_timeout_ms: limits::READ_TIMEOUT.as_millis() as u64,
             idle_timeout_ms: limits::IDLE_TIMEOUT.as_millis() as u64,
+            write_timeout_ms: limits::WRITE_TIMEOUT.as_millis() as u64,
             shutdown_grace_ms: limits::SHUTDOWN_GRACE.as_millis() as u64,
         }
     }
@@ -247,6 +249,12 @@ impl LimitsConfig {
             ms(limits::IDLE_TIMEOUT),
         )?;
         bound(
+            "write_timeout_ms",
+            self.write_timeout_ms,
+            1,
+            ms(limits::WRITE_TIMEOUT),
+        )?;
+        bound(
             "shutdown_grace_ms",
             self.shutdown_grace_ms,
             0,
@@ -259,6 +267,9 @@ impl LimitsConfig {
     }
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_millis(self.idle_timeout_ms)
+    }
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_millis(self.write_timeout_ms)
     }
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_millis(self.shutdown_grace_ms)

@@ -197,8 +197,12 @@ pub const CONNECTIONS_MAX: usize = 4_096;
 pub const IN_FLIGHT_PER_CONNECTION_MAX: usize = 64;
 /// A started frame must complete within this time.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// A connection with nothing in flight and nothing arriving is closed after this time.
+/// A connection with no request arriving (garbage and empty frames do not count) is closed
+/// after this time.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// One write of owed replies must complete within this time: a client that stops reading is
+/// closed instead of holding its slot (and the shutdown) forever.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time in-flight claims get to finish after SIGTERM/SIGINT.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Listeners one gateway may open.

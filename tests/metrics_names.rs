@@ -52,6 +52,7 @@ const REQUIRED: &[(&str, &str)] = &[
     ("durgate_duplicates_total", "counter"),
     ("durgate_reversals_total", "counter"),
     ("durgate_frames_refused_total", "counter"),
+    ("durgate_connections_closed_total", "counter"),
     ("durgate_connections_total", "counter"),
     ("durgate_rule_reloads_total", "counter"),
     ("durgate_claim_latency_seconds", "histogram"),
@@ -120,6 +121,12 @@ fn allowed_labels() -> BTreeMap<&'static str, Option<Vec<&'static str>>> {
         "tls_handshake",
         "failed",
         "timeout",
+        // durgate_connections_closed_total
+        "client",
+        "shutdown",
+        "idle_timeout",
+        "write_timeout",
+        "writer_gone",
     ];
     BTreeMap::from([
         ("endpoint", Some(vec!["claims", "admin"])),

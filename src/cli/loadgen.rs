@@ -202,6 +202,7 @@ async fn echo_run(args: &LoadgenArgs, source: Arc<dyn Source>) -> anyhow::Result
         in_flight: crate::limits::IN_FLIGHT_PER_CONNECTION_MAX,
         read_timeout: crate::limits::READ_TIMEOUT,
         idle_timeout: crate::limits::IDLE_TIMEOUT,
+        write_timeout: crate::limits::WRITE_TIMEOUT,
     };
     let server = EchoServer::start(
         SocketAddr::from(([127, 0, 0, 1], 0)),

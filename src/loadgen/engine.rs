@@ -480,6 +480,7 @@ mod tests {
             in_flight: 64,
             read_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(5),
         };
         EchoServer::start(SocketAddr::from(([127, 0, 0, 1], 0)), settings, 64)
             .await

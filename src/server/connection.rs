@@ -9,10 +9,14 @@
 //! writes each reply, so replies leave in request order while commits of pipelined requests share
 //! batches. At most `in_flight` requests are read ahead of the writer (bounded channel).
 //!
-//! Deadlines: a started frame must complete within `read_timeout` (measured from its first
-//! byte, so a client dripping bytes is cut off); a connection with nothing arriving is closed
-//! after `idle_timeout`. A framing error or a deadline closes this connection only, after the
-//! replies already owed are written.
+//! Deadlines: a started frame must complete within `read_timeout` (measured from the first
+//! byte of *that* frame, so a client dripping bytes is cut off); a connection on which no
+//! request arrives is closed after `idle_timeout` (garbage between frames and empty frames do
+//! not count as requests); each write of owed replies must complete within `write_timeout`, so a
+//! client that sends claims and never reads is closed instead of holding its slot. The deadlines
+//! keep running while the reader waits for room among the `in_flight` replies owed (it stops
+//! reading then), and a shutdown is seen there too. A framing error or a deadline closes this
+//! connection only, after the replies already owed are written (within the write deadline).
 //!
 //! Streams: a plain `TcpStream` is split into its own lock-free halves (the fast path); any
 //! other stream (TLS) is wrapped in [`Shared`] and split with `tokio::io::split`, whose halves
@@ -32,6 +36,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, Instant};
 use tokio_util::codec::Decoder;
+use tokio_util::sync::CancellationToken;
 
 use crate::wire::{self, FrameCodec, FrameError, Framing};
 
@@ -82,6 +87,7 @@ pub struct ConnectionSettings {
     pub in_flight: usize,
     pub read_timeout: Duration,
     pub idle_timeout: Duration,
+    pub write_timeout: Duration,
 }
 
 /// Why a connection ended (a fixed label set, for logs and counters).
@@ -93,6 +99,8 @@ pub enum Closed {
     Shutdown,
     ReadTimeout,
     IdleTimeout,
+    /// Owed replies could not be written within the write deadline (the client stopped reading).
+    WriteTimeout,
     Frame(FrameError),
     /// The reply writer stopped (the client went away while replies were owed).
     WriterGone,
@@ -107,6 +115,7 @@ impl Closed {
             Closed::Shutdown => "shutdown",
             Closed::ReadTimeout => "read_timeout",
             Closed::IdleTimeout => "idle_timeout",
+            Closed::WriteTimeout => "write_timeout",
             Closed::Frame(error) => error.reason(),
             Closed::WriterGone => "writer_gone",
             Closed::TlsHandshake => "tls_handshake",
@@ -124,15 +133,23 @@ pub async fn serve_connection<S: ClientStream, H: Handler>(
 ) -> (Closed, u64) {
     let (reader, writer) = stream.into_halves();
     let (pending_tx, pending_rx) = mpsc::channel::<H::Pending>(settings.in_flight.max(1));
-    let writer_task = tokio::spawn(write_replies(writer, pending_rx, settings.framing));
+    let writer_stopped = CancellationToken::new();
+    let replies = Replies {
+        framing: settings.framing,
+        write_timeout: settings.write_timeout,
+        stopped: writer_stopped.clone(),
+    };
+    let writer_task = tokio::spawn(replies.write(writer, pending_rx));
     let mut reading = Reading::new(&settings);
-    let closed = reading.run(reader, &*handler, &pending_tx, shutdown).await;
+    let closed = reading
+        .run(reader, &*handler, &pending_tx, shutdown, &writer_stopped)
+        .await;
     drop(pending_tx);
-    let writer_ok = writer_task.await.unwrap_or(false);
-    let closed = if writer_ok {
-        closed
-    } else {
-        Closed::WriterGone
+    let written = writer_task.await.unwrap_or(Written::Failed);
+    let closed = match written {
+        Written::All => closed,
+        Written::TimedOut => Closed::WriteTimeout,
+        Written::Failed => Closed::WriterGone,
     };
     (closed, reading.frames)
 }
@@ -143,7 +160,10 @@ struct Reading {
     read_timeout: Duration,
     idle_timeout: Duration,
     frame_started: Option<Instant>,
-    last_activity: Instant,
+    /// When the last request (a non-empty frame) arrived, or the connection opened.
+    last_request: Instant,
+    /// When the last read returned bytes (a frame started in it began no earlier).
+    last_read: Instant,
     frames: u64,
 }
 
@@ -159,7 +179,8 @@ impl Reading {
             read_timeout: settings.read_timeout,
             idle_timeout: settings.idle_timeout,
             frame_started: None,
-            last_activity: Instant::now(),
+            last_request: Instant::now(),
+            last_read: Instant::now(),
             frames: 0,
         }
     }
@@ -170,10 +191,11 @@ impl Reading {
         handler: &H,
         pending: &mpsc::Sender<H::Pending>,
         mut shutdown: watch::Receiver<bool>,
+        writer_stopped: &CancellationToken,
     ) -> Closed {
         // Bounded by the connection's life: every pass reads bytes, hits a deadline or returns.
         loop {
-            if let Err(closed) = self.dispatch_frames(handler, pending).await {
+            if let Err(closed) = self.dispatch_frames(handler, pending, &mut shutdown).await {
                 return closed;
             }
             if *shutdown.borrow() {
@@ -184,40 +206,64 @@ impl Reading {
             tokio::select! {
                 read = reader.read_buf(&mut self.buffer) => match read {
                     Ok(0) => return self.at_eof(),
-                    Ok(_) => self.last_activity = Instant::now(),
+                    Ok(_) => self.last_read = Instant::now(),
                     Err(error) if is_end_without_close_notify(&error) => return self.at_eof(),
                     Err(error) => return Closed::Frame(FrameError::Io(error)),
                 },
                 _ = sleep_until(deadline) => return self.timed_out(),
                 _ = shutdown.changed() => return Closed::Shutdown,
+                _ = writer_stopped.cancelled() => return Closed::WriterGone,
             }
         }
     }
 
-    /// Hands every complete frame in the buffer to the handler, in order.
+    /// Hands every complete frame in the buffer to the handler, in order. While the replies
+    /// owed fill `pending` it waits (reading nothing more), under the idle or read deadline and
+    /// the shutdown signal.
     async fn dispatch_frames<H: Handler>(
         &mut self,
         handler: &H,
         pending: &mpsc::Sender<H::Pending>,
+        shutdown: &mut watch::Receiver<bool>,
     ) -> Result<(), Closed> {
+        let mut decoded = false;
         while let Some(frame) = self.codec.decode(&mut self.buffer).map_err(Closed::Frame)? {
             self.frames += 1;
+            decoded = true;
+            if !frame.is_empty() {
+                self.last_request = Instant::now();
+            }
             let reply = handler.accept(frame).await;
-            pending.send(reply).await.map_err(|_| Closed::WriterGone)?;
+            self.owe(pending, reply, shutdown).await?;
         }
-        let mid_frame = self.codec.is_mid_frame(&self.buffer);
-        self.frame_started = if mid_frame {
-            self.frame_started.or(Some(Instant::now()))
-        } else {
-            None
+        self.frame_started = match self.codec.is_mid_frame(&self.buffer) {
+            // A frame that began after the one just completed started in the last read.
+            true if decoded => Some(self.last_read),
+            true => self.frame_started.or(Some(self.last_read)),
+            false => None,
         };
         Ok(())
+    }
+
+    /// Queues a reply owed for the writer, waiting for room at most until the deadline.
+    async fn owe<P>(
+        &self,
+        pending: &mpsc::Sender<P>,
+        reply: P,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), Closed> {
+        let deadline = self.deadline();
+        tokio::select! {
+            sent = pending.send(reply) => sent.map_err(|_| Closed::WriterGone),
+            _ = sleep_until(deadline) => Err(self.timed_out()),
+            _ = shutdown.changed() => Err(Closed::Shutdown),
+        }
     }
 
     fn deadline(&self) -> Instant {
         match self.frame_started {
             Some(started) => started + self.read_timeout,
-            None => self.last_activity + self.idle_timeout,
+            None => self.last_request + self.idle_timeout,
         }
     }
 
@@ -245,42 +291,85 @@ fn is_end_without_close_notify(error: &std::io::Error) -> bool {
     error.kind() == std::io::ErrorKind::UnexpectedEof
 }
 
-/// Awaits each pending reply in request order and writes it. Replies that are ready together
-/// go out in one write; whatever is buffered is flushed before waiting on a reply that is not
-/// ready yet. Returns false when the socket failed.
-async fn write_replies<W: AsyncWrite + Unpin, P>(
-    mut writer: W,
-    mut pending: mpsc::Receiver<P>,
-    framing: Framing,
-) -> bool
-where
-    P: Future<Output = Option<Vec<u8>>> + Send,
-{
-    let mut out = BytesMut::with_capacity(READ_CHUNK_BYTES);
-    while let Some(reply) = pending.recv().await {
-        let mut reply = std::pin::pin!(reply);
-        let payload = match reply.as_mut().now_or_never() {
-            Some(payload) => payload,
-            None if flush(&mut writer, &mut out).await => reply.await,
-            None => return false,
-        };
-        if let Some(payload) = payload {
-            wire::encode_frame(framing, &payload, &mut out);
-        }
-        if pending.is_empty() && !flush(&mut writer, &mut out).await {
-            return false;
-        }
-    }
-    flush(&mut writer, &mut out).await && writer.shutdown().await.is_ok()
+/// How the reply writer ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Written {
+    /// Every owed reply was written and the stream shut down.
+    All,
+    /// A write did not complete within the write deadline.
+    TimedOut,
+    /// The socket failed.
+    Failed,
 }
 
-async fn flush<W: AsyncWrite + Unpin>(writer: &mut W, out: &mut BytesMut) -> bool {
-    if out.is_empty() {
-        return true;
+/// The writer half's settings, and the token it cancels when it stops (so the reader stops
+/// waiting for frames whose replies can no longer be delivered).
+struct Replies {
+    framing: Framing,
+    write_timeout: Duration,
+    stopped: CancellationToken,
+}
+
+impl Replies {
+    /// Awaits each pending reply in request order and writes it. Replies that are ready together
+    /// go out in one write; whatever is buffered is flushed before waiting on a reply that is not
+    /// ready yet.
+    async fn write<W: AsyncWrite + Unpin, P>(
+        self,
+        mut writer: W,
+        mut pending: mpsc::Receiver<P>,
+    ) -> Written
+    where
+        P: Future<Output = Option<Vec<u8>>> + Send,
+    {
+        let _stopped = self.stopped.clone().drop_guard();
+        let mut out = BytesMut::with_capacity(READ_CHUNK_BYTES);
+        while let Some(reply) = pending.recv().await {
+            let mut reply = std::pin::pin!(reply);
+            let payload = match reply.as_mut().now_or_never() {
+                Some(payload) => payload,
+                None => match self.flush(&mut writer, &mut out).await {
+                    Written::All => reply.await,
+                    failed => return failed,
+                },
+            };
+            if let Some(payload) = payload {
+                wire::encode_frame(self.framing, &payload, &mut out);
+            }
+            if pending.is_empty() {
+                match self.flush(&mut writer, &mut out).await {
+                    Written::All => {}
+                    failed => return failed,
+                }
+            }
+        }
+        match self.flush(&mut writer, &mut out).await {
+            Written::All => self.shut_down(&mut writer).await,
+            failed => failed,
+        }
     }
-    let written = writer.write_all(out).await.is_ok();
-    out.clear();
-    written
+
+    /// Writes what is buffered within the write deadline.
+    async fn flush<W: AsyncWrite + Unpin>(&self, writer: &mut W, out: &mut BytesMut) -> Written {
+        if out.is_empty() {
+            return Written::All;
+        }
+        let written = tokio::time::timeout(self.write_timeout, writer.write_all(out)).await;
+        out.clear();
+        match written {
+            Ok(Ok(())) => Written::All,
+            Ok(Err(_)) => Written::Failed,
+            Err(_) => Written::TimedOut,
+        }
+    }
+
+    async fn shut_down<W: AsyncWrite + Unpin>(&self, writer: &mut W) -> Written {
+        match tokio::time::timeout(self.write_timeout, writer.shutdown()).await {
+            Ok(Ok(())) => Written::All,
+            Ok(Err(_)) => Written::Failed,
+            Err(_) => Written::TimedOut,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -298,6 +387,7 @@ mod tests {
             in_flight: 4,
             read_timeout: Duration::from_millis(300),
             idle_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_millis(300),
         }
     }
 
@@ -460,5 +550,133 @@ mod tests {
         noisy.write_all(b"0123456789").await.unwrap();
         assert!(read_until_closed(&mut noisy).await.is_empty());
         server.stop().await;
+    }
+
+    /// Serves `server_side` with the echo handler and `settings`; returns why it closed, the
+    /// frames read and how long it took.
+    async fn serve_timed(
+        server_side: tokio::io::DuplexStream,
+        settings: ConnectionSettings,
+    ) -> (&'static str, u64, Duration) {
+        let (_stop, shutdown) = watch::channel(false);
+        let started = Instant::now();
+        let handler = Arc::new(crate::server::echo::Echo);
+        let (closed, frames) =
+            serve_connection(Shared(server_side), handler, Arc::new(settings), shutdown).await;
+        (closed.reason(), frames, started.elapsed())
+    }
+
+    /// Sends claims as fast as the pipe takes them and never reads a reply.
+    async fn send_and_never_read(mut client: tokio::io::DuplexStream) -> tokio::io::DuplexStream {
+        for n in 0..10_000u32 {
+            let frame = format!("\x02claim {n:05} padded to a few dozen bytes\x03");
+            if client.write_all(frame.as_bytes()).await.is_err() {
+                break;
+            }
+        }
+        client
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_reads_is_closed_at_the_write_deadline() {
+        // A 64-byte pipe: the replies owed fill it at once, the client never reads them.
+        let (client, server_side) = tokio::io::duplex(64);
+        let sender = tokio::spawn(send_and_never_read(client));
+        let settings = ConnectionSettings {
+            idle_timeout: Duration::from_secs(60),
+            ..settings()
+        };
+        let (reason, frames, took) = serve_timed(server_side, settings).await;
+        assert_eq!(reason, "write_timeout");
+        assert!(
+            frames < 100,
+            "it stopped reading once the replies owed were full: {frames}"
+        );
+        assert!(
+            took < Duration::from_secs(3),
+            "closed within the write deadline: {took:?}"
+        );
+        sender.abort();
+    }
+
+    #[tokio::test]
+    async fn the_read_deadline_runs_from_the_start_of_the_current_frame() {
+        let (mut client, server_side) = tokio::io::duplex(4096);
+        let script = tokio::spawn(async move {
+            client.write_all(b"\x02first").await.unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            // The first frame ends and the second begins in the same write.
+            client.write_all(b" frame\x03\x02sec").await.unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            // 400 ms after the first frame began, 200 ms after the second did (deadline 300 ms).
+            client.write_all(b"ond\x03").await.unwrap();
+            let mut replies = vec![0u8; 64];
+            let mut got = 0;
+            while got < b"\x02first frame\x03\x02second\x03".len() {
+                got += client.read(&mut replies[got..]).await.unwrap();
+            }
+            client.shutdown().await.unwrap();
+            drop(client);
+        });
+        let (reason, frames, _) = serve_timed(server_side, settings()).await;
+        assert_eq!((reason, frames), ("client", 2));
+        script.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn empty_frames_and_garbage_do_not_keep_a_connection_open() {
+        let (mut client, server_side) = tokio::io::duplex(4096);
+        let keep_alive = tokio::spawn(async move {
+            for _ in 0..40 {
+                if client.write_all(b"\x02\x03 \r\n").await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            client
+        });
+        let settings = ConnectionSettings {
+            idle_timeout: Duration::from_millis(400),
+            garbage_bytes_max: 64,
+            ..settings()
+        };
+        let (reason, _, took) = serve_timed(server_side, settings).await;
+        assert_eq!(reason, "idle_timeout");
+        assert!(took < Duration::from_millis(1_500), "{took:?}");
+        keep_alive.abort();
+    }
+
+    #[tokio::test]
+    async fn a_shutdown_is_not_held_up_by_a_client_that_never_reads() {
+        let (client, server_side) = tokio::io::duplex(64);
+        let sender = tokio::spawn(send_and_never_read(client));
+        let (stop, shutdown) = watch::channel(false);
+        let settings = ConnectionSettings {
+            idle_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(1),
+            ..settings()
+        };
+        let serving = tokio::spawn(serve_connection(
+            Shared(server_side),
+            Arc::new(crate::server::echo::Echo),
+            Arc::new(settings),
+            shutdown,
+        ));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let asked = Instant::now();
+        stop.send(true).unwrap();
+        // The client is still connected and still not reading: the shutdown waits at most for
+        // the write deadline of the replies owed.
+        let (closed, _) = tokio::time::timeout(Duration::from_secs(5), serving)
+            .await
+            .expect("the shutdown is not held up by a client that never reads")
+            .unwrap();
+        assert!(matches!(closed, Closed::WriteTimeout), "{closed:?}");
+        assert!(
+            asked.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            asked.elapsed()
+        );
+        sender.abort();
     }
 }

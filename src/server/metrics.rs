@@ -43,6 +43,7 @@ pub const TLS_HANDSHAKE_FAILURES: &str = "durgate_tls_handshake_failures_total";
 pub const BUILD_INFO: &str = "durgate_build_info";
 pub const READY: &str = "durgate_ready";
 pub const HISTORY_FULL: &str = "durgate_history_full_total";
+pub const CONNECTIONS_CLOSED: &str = "durgate_connections_closed_total";
 /// Prefix of the process metrics (`durgate_process_cpu_seconds_total`, `..._open_fds`, ...).
 const PROCESS_PREFIX: &str = "durgate_";
 
@@ -112,6 +113,10 @@ fn describe_all() {
         "Transactions answered, by transaction code and status."
     );
     describe_counter!(REJECT_CODES, "Reject codes sent, by reject-code family.");
+    describe_counter!(
+        CONNECTIONS_CLOSED,
+        "Claim connections closed, by reason (client, deadline, frame error, shutdown)."
+    );
     describe_counter!(DUR_CONFLICTS, "DUR conflicts raised, by edit and action.");
     describe_counter!(
         OVERRIDES,
@@ -200,6 +205,20 @@ const REJECT_FAMILIES: [&str; 6] = [
     "host",
     "validation",
 ];
+/// Every reason `Closed::reason` gives (frame errors included).
+const CLOSE_REASONS: [&str; 11] = [
+    "client",
+    "shutdown",
+    "read_timeout",
+    "idle_timeout",
+    "write_timeout",
+    "writer_gone",
+    "tls_handshake",
+    "oversize",
+    "garbage",
+    "truncated",
+    "io",
+];
 const FRAME_REFUSALS: [&str; 6] = [
     "not_d0",
     "oversize",
@@ -251,6 +270,9 @@ fn start_outcomes_at_zero() {
     }
     for outcome in ["accepted", "refused"] {
         counter!(CONNECTIONS, "outcome" => outcome).absolute(0);
+    }
+    for reason in CLOSE_REASONS {
+        counter!(CONNECTIONS_CLOSED, "reason" => reason).absolute(0);
     }
     for outcome in ["ok", "refused"] {
         counter!(RULE_RELOADS, "outcome" => outcome).absolute(0);
@@ -377,6 +399,7 @@ pub fn connection_refused() {
 
 pub fn connection_closed(closed: &Closed) {
     gauge!(OPEN_CONNECTIONS).decrement(1.0);
+    counter!(CONNECTIONS_CLOSED, "reason" => closed.reason()).increment(1);
     if let Closed::Frame(error) = closed {
         counter!(FRAMES_REFUSED, "reason" => error.reason()).increment(1);
     }
@@ -459,4 +482,34 @@ pub fn store_queue_depth(depth: usize) {
 pub fn history_size(patients: usize, fills: usize) {
     gauge!(HISTORY_PATIENTS).set(patients as f64);
     gauge!(HISTORY_FILLS).set(fills as f64);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::FrameError;
+
+    #[test]
+    fn every_close_reason_is_a_label_started_at_zero() {
+        let closes = [
+            Closed::ByClient,
+            Closed::Shutdown,
+            Closed::ReadTimeout,
+            Closed::IdleTimeout,
+            Closed::WriteTimeout,
+            Closed::WriterGone,
+            Closed::TlsHandshake,
+            Closed::Frame(FrameError::Oversize { limit_bytes: 1 }),
+            Closed::Frame(FrameError::Garbage { skipped_bytes: 1 }),
+            Closed::Frame(FrameError::Truncated),
+            Closed::Frame(FrameError::Io(std::io::ErrorKind::Other.into())),
+        ];
+        for closed in closes {
+            assert!(
+                CLOSE_REASONS.contains(&closed.reason()),
+                "{}",
+                closed.reason()
+            );
+        }
+    }
 }

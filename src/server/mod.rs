@@ -305,6 +305,7 @@ pub fn connection_settings(config: &Config) -> ConnectionSettings {
         in_flight: config.limits.in_flight_per_connection,
         read_timeout: config.limits.read_timeout(),
         idle_timeout: config.limits.idle_timeout(),
+        write_timeout: config.limits.write_timeout(),
     }
 }
 
