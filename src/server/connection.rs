@@ -13,10 +13,13 @@
 //! byte of *that* frame, so a client dripping bytes is cut off); a connection on which no
 //! request arrives is closed after `idle_timeout` (garbage between frames and empty frames do
 //! not count as requests); each write of owed replies must complete within `write_timeout`, so a
-//! client that sends claims and never reads is closed instead of holding its slot. The deadlines
-//! keep running while the reader waits for room among the `in_flight` replies owed (it stops
-//! reading then), and a shutdown is seen there too. A framing error or a deadline closes this
-//! connection only, after the replies already owed are written (within the write deadline).
+//! client that sends claims and never reads is closed instead of holding its slot. While the
+//! reader waits for room among the `in_flight` replies owed it reads nothing; that wait is
+//! bounded by the writer's write deadline, and the read/idle deadlines and a shutdown apply the
+//! moment it ends. A request the handler accepted always keeps its reply (its claim may already
+//! be committing): a shutdown stops the reader *between* requests, never between accepting one
+//! and owing its reply. A framing error or a deadline closes this connection only, after the
+//! replies already owed are written (within the write deadline).
 //!
 //! Streams: a plain `TcpStream` is split into its own lock-free halves (the fast path); any
 //! other stream (TLS) is wrapped in [`Shared`] and split with `tokio::io::split`, whose halves
@@ -195,7 +198,7 @@ impl Reading {
     ) -> Closed {
         // Bounded by the connection's life: every pass reads bytes, hits a deadline or returns.
         loop {
-            if let Err(closed) = self.dispatch_frames(handler, pending, &mut shutdown).await {
+            if let Err(closed) = self.dispatch_frames(handler, pending, &shutdown).await {
                 return closed;
             }
             if *shutdown.borrow() {
@@ -217,24 +220,26 @@ impl Reading {
         }
     }
 
-    /// Hands every complete frame in the buffer to the handler, in order. While the replies
-    /// owed fill `pending` it waits (reading nothing more), under the idle or read deadline and
-    /// the shutdown signal.
+    /// Hands every complete frame in the buffer to the handler, in order, until a shutdown is
+    /// signalled. While the replies owed fill `pending` it waits (reading nothing more).
     async fn dispatch_frames<H: Handler>(
         &mut self,
         handler: &H,
         pending: &mpsc::Sender<H::Pending>,
-        shutdown: &mut watch::Receiver<bool>,
+        shutdown: &watch::Receiver<bool>,
     ) -> Result<(), Closed> {
         let mut decoded = false;
         while let Some(frame) = self.codec.decode(&mut self.buffer).map_err(Closed::Frame)? {
+            if *shutdown.borrow() {
+                return Err(Closed::Shutdown);
+            }
             self.frames += 1;
             decoded = true;
             if !frame.is_empty() {
                 self.last_request = Instant::now();
             }
             let reply = handler.accept(frame).await;
-            self.owe(pending, reply, shutdown).await?;
+            self.owe(pending, reply).await?;
         }
         self.frame_started = match self.codec.is_mid_frame(&self.buffer) {
             // A frame that began after the one just completed started in the last read.
@@ -245,19 +250,12 @@ impl Reading {
         Ok(())
     }
 
-    /// Queues a reply owed for the writer, waiting for room at most until the deadline.
-    async fn owe<P>(
-        &self,
-        pending: &mpsc::Sender<P>,
-        reply: P,
-        shutdown: &mut watch::Receiver<bool>,
-    ) -> Result<(), Closed> {
-        let deadline = self.deadline();
-        tokio::select! {
-            sent = pending.send(reply) => sent.map_err(|_| Closed::WriterGone),
-            _ = sleep_until(deadline) => Err(self.timed_out()),
-            _ = shutdown.changed() => Err(Closed::Shutdown),
-        }
+    /// Queues a reply owed for the writer. A request the handler accepted may already be on
+    /// its way to the store, so its reply is never dropped here: the wait for room is bounded by
+    /// the writer (which frees room as it writes, or stops at its write deadline and so ends the
+    /// wait). A shutdown or deadline that passes meanwhile is seen by the next pass of `run`.
+    async fn owe<P>(&self, pending: &mpsc::Sender<P>, reply: P) -> Result<(), Closed> {
+        pending.send(reply).await.map_err(|_| Closed::WriterGone)
     }
 
     fn deadline(&self) -> Instant {
@@ -678,5 +676,67 @@ mod tests {
             asked.elapsed()
         );
         sender.abort();
+    }
+    /// Echoes each frame, but only once the gate opens (as a claim waits for its commit), and
+    /// counts the frames it accepted.
+    struct GatedEcho {
+        accepted: std::sync::atomic::AtomicUsize,
+        gate: watch::Receiver<bool>,
+    }
+
+    impl Handler for GatedEcho {
+        type Pending = futures::future::BoxFuture<'static, Option<Vec<u8>>>;
+
+        async fn accept(&self, frame: BytesMut) -> Self::Pending {
+            self.accepted
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut gate = self.gate.clone();
+            Box::pin(async move {
+                let _ = gate.wait_for(|open| *open).await;
+                Some(frame.to_vec())
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_shutdown_while_the_replies_owed_are_full_keeps_every_accepted_reply() {
+        let (mut client, server_side) = tokio::io::duplex(64 * 1024);
+        let (open, gate) = watch::channel(false);
+        let handler = Arc::new(GatedEcho {
+            accepted: 0.into(),
+            gate,
+        });
+        let (stop, shutdown) = watch::channel(false);
+        let serving = tokio::spawn(serve_connection(
+            Shared(server_side),
+            handler.clone(),
+            Arc::new(settings()),
+            shutdown,
+        ));
+        for n in 0..20 {
+            client
+                .write_all(format!("\x02f{n:02}\x03").as_bytes())
+                .await
+                .unwrap();
+        }
+        // The writer holds one reply, `in_flight` wait in the queue, one more waits for room.
+        let waiting_for_room = settings().in_flight + 2;
+        while handler.accepted.load(std::sync::atomic::Ordering::SeqCst) < waiting_for_room {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        stop.send(true).unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        open.send(true).unwrap();
+        let (closed, _) = serving.await.unwrap();
+        let mut replies = Vec::new();
+        client.read_to_end(&mut replies).await.unwrap();
+        let accepted = handler.accepted.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(matches!(closed, Closed::Shutdown), "{closed:?}");
+        assert!(accepted < 20, "the shutdown stopped the reader: {accepted}");
+        assert_eq!(
+            replies.len(),
+            accepted * 5,
+            "a reply for every accepted frame"
+        );
     }
 }
