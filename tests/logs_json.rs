@@ -238,3 +238,32 @@ fn the_launcher_reads_the_claim_address() {
     );
     assert_eq!(serving_address(r#"{"fields":{"message":"other"}}"#), None);
 }
+
+/// A peer sending unreadable frames at will gets no log line per frame: the "not a D.0
+/// request" line is sampled (at most one a second, with the count left out), the metric counts
+/// them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_frames_do_not_write_one_log_line_each() {
+    use tokio::io::AsyncWriteExt;
+    const FRAMES_SENT: usize = 2_000;
+    let mut served = Served::start(&["--log-format", "json"]);
+    let addr = served.wait_for("gateway serving line", serving_address);
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let junk: Vec<u8> = (0..FRAMES_SENT)
+        .flat_map(|_| *b"\x02not a claim at all\x03")
+        .collect();
+    stream.write_all(&junk).await.expect("send");
+    // A readable claim afterwards proves every junk frame before it was read.
+    let mut client = Client::connect(addr).await;
+    expect(&mut client, b1("ZZ000777001", 1, ATORVASTATIN_10MG), "P").await;
+    drop(stream);
+    let lines = served.stop();
+    let junk_lines = lines
+        .iter()
+        .filter(|line| line.contains("not a D.0 request"))
+        .count();
+    assert!(
+        (1..=5).contains(&junk_lines),
+        "{junk_lines} log lines for {FRAMES_SENT} unreadable frames"
+    );
+}

@@ -18,6 +18,7 @@ pub mod admin;
 pub mod connection;
 pub mod echo;
 pub mod listener;
+pub mod log_limit;
 pub mod metrics;
 pub mod pipeline;
 pub mod reload;

@@ -78,7 +78,9 @@ impl Handler for Pipeline {
                 self.handle(header, validated, started).await
             }
             Err(error) => {
-                tracing::info!(%error, "frame is not a D.0 request: no reply");
+                if let Some(unlogged) = UNREADABLE_LOG.due(crate::clock::unix_ms()) {
+                    tracing::info!(%error, unlogged, "frame is not a D.0 request: no reply");
+                }
                 metrics::unreadable_request();
                 futures::future::ready(None).boxed()
             }
@@ -86,6 +88,11 @@ impl Handler for Pipeline {
         pending.inspect(move |_| drop(in_flight)).boxed()
     }
 }
+
+/// At most one "not a D.0 request" line per second: a peer can send garbage frames at will
+/// (`durgate_frames_refused_total{reason="not_d0"}` counts every one).
+static UNREADABLE_LOG: crate::server::log_limit::LogLimit =
+    crate::server::log_limit::LogLimit::new(1_000);
 
 impl Pipeline {
     pub fn new(

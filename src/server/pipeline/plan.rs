@@ -17,6 +17,7 @@ use crate::claim::{
 use crate::history::{ClaimMatch, History, PaidLookup};
 use crate::ncpdp::Validated;
 use crate::rules::{self, ClaimContext, RuleSet};
+use crate::server::log_limit::LogLimit;
 use crate::store::{RecordKind, TransactionRecord, TransmissionRecord};
 
 /// What the history learns when a recorded transaction commits.
@@ -165,20 +166,13 @@ impl Context<'_> {
     }
 }
 
-/// At most one "history full" error line per this many milliseconds (the metric counts all).
-const HISTORY_FULL_LOG_INTERVAL_MS: i64 = 10_000;
+/// At most one "history full" error line per 10 s (the metric counts all).
+static HISTORY_FULL_LOG: LogLimit = LogLimit::new(10_000);
 
 fn log_history_full(now_ms: i64) {
-    use std::sync::atomic::{AtomicI64, Ordering};
-    static LAST_LOGGED_MS: AtomicI64 = AtomicI64::new(i64::MIN);
-    let last = LAST_LOGGED_MS.load(Ordering::Relaxed);
-    let due = now_ms.saturating_sub(last) >= HISTORY_FULL_LOG_INTERVAL_MS;
-    if due
-        && LAST_LOGGED_MS
-            .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
-    {
+    if let Some(unlogged) = HISTORY_FULL_LOG.due(now_ms) {
         tracing::error!(
+            unlogged,
             "DUR history is full (patient limit reached): claims of new patients are answered 99"
         );
     }
