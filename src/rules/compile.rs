@@ -1228,12 +1228,15 @@ fn reject_multiple_cell(row: &Row, column: usize, errors: &mut TableErrors) -> O
     value
 }
 
+/// What makes two products the same drug product: (ingredient, strength) pairs sorted,
+/// strength unit, route, dose form in lower case.
+type DrugProductKey = (Vec<(IngredientId, u64)>, StrengthUnit, Route, String);
+
 /// Numbers the products by *same drug product*: the same ingredients at the same strengths
 /// (pairwise), strength unit, route and dose form (ASCII case and surrounding spaces ignored).
 /// Another labeler's or package size's NDC of one drug shares the number.
 fn group_drug_products(products: &mut [Product]) {
-    let mut groups: FxHashMap<(Vec<(IngredientId, u64)>, StrengthUnit, Route, String), u32> =
-        FxHashMap::default();
+    let mut groups: FxHashMap<DrugProductKey, u32> = FxHashMap::default();
     for product in products.iter_mut() {
         let mut parts: Vec<_> = product
             .ingredients

@@ -608,7 +608,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(200)).await;
             // 400 ms after the first frame began, 200 ms after the second did (deadline 300 ms).
             client.write_all(b"ond\x03").await.unwrap();
-            let mut replies = vec![0u8; 64];
+            let mut replies = [0u8; 64];
             let mut got = 0;
             while got < b"\x02first frame\x03\x02second\x03".len() {
                 got += client.read(&mut replies[got..]).await.unwrap();
