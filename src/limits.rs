@@ -137,6 +137,11 @@ pub const STORE_GATHER_WINDOW: Duration = Duration::from_micros(1_000);
 /// How long a store statement waits for a lock held by another connection before it fails
 /// (the batch then fails and its claims are answered 99).
 pub const STORE_BUSY_TIMEOUT: Duration = Duration::from_millis(500);
+/// A commit running longer than this makes `/readyz` answer 503 (a wedged writer).
+pub const STORE_COMMIT_STALL: Duration = Duration::from_secs(5);
+/// While the last commit failed, the writer probes this often whether it can commit again (so
+/// readiness recovers by itself when the disk or the database comes back, with no traffic).
+pub const STORE_PROBE_INTERVAL: Duration = Duration::from_millis(1_000);
 /// Prepared statements a store connection keeps cached.
 pub const STORE_STATEMENTS_CACHED_MAX: usize = 32;
 /// Claim rows the history rebuild visits before it refuses: more than the history could hold.

@@ -1,5 +1,5 @@
-//! Admin HTTP stories: `/healthz`, `/readyz` (200 while the store is writable, 503 while another
-//! connection holds it locked), `GET /admin/status` (version, commit, rule tables, store kind
+//! Admin HTTP stories: `/healthz`, `/readyz` (200 while the store commits, 503 once a commit
+//! failed — another connection held it locked — until the writer's probe commits again), `GET /admin/status` (version, commit, rule tables, store kind
 //! without its path, uptime, readiness), `POST /admin/reload` (200 with the new `id@version` and claims
 //! stamped with it, `(unchanged)` when the folder holds the live bytes; 422 with `file:line:column` errors for a broken folder while the old tables
 //! stay live), 404 for an unknown path, 405 for a wrong method.
@@ -105,6 +105,10 @@ async fn readiness_is_lost_while_the_store_is_locked_and_comes_back() {
     let gateway = start_gateway().await;
     assert_eq!(get(&gateway, "/readyz").await.status, 200);
     let locker = lock_store(&gateway.store_path);
+    // Readiness reports what the writer found; it never takes the write lock itself.
+    assert_eq!(get(&gateway, "/readyz").await.status, 200);
+    let claim = ClaimBuilder::b1().cardholder("ADMLOCK").rx(77).encode();
+    let mut client = fail_a_commit(&gateway, &claim).await;
     let locked = get(&gateway, "/readyz").await;
     assert_eq!(locked.status, 503, "{locked:?}");
     assert!(
@@ -116,7 +120,10 @@ async fn readiness_is_lost_while_the_store_is_locked_and_comes_back() {
     // Liveness does not depend on the store.
     assert_eq!(get(&gateway, "/healthz").await.status, 200);
     locker.execute_batch("ROLLBACK").expect("release the lock");
-    assert_eq!(get(&gateway, "/readyz").await, reply(200, "ready\n"));
+    // With no traffic at all, the writer's probe brings readiness back.
+    assert_eq!(ready_again(&gateway).await, reply(200, "ready\n"));
+    let paid = client.send(&claim).await;
+    assert_eq!(statuses(&paid), "P", "{paid:?}");
     gateway.stop().await;
 }
 
@@ -197,6 +204,27 @@ async fn status(gateway: &TestGateway) -> (serde_json::Value, String) {
 }
 
 /// The store locked by another connection, as an analyst's long transaction would hold it.
+/// Sends `claim` while the store is locked: its commit fails (99), which readiness then reports.
+async fn fail_a_commit(gateway: &TestGateway, claim: &[u8]) -> support::Client {
+    let mut client = gateway.client().await;
+    let refused = client.send(claim).await;
+    assert_eq!(statuses(&refused), "R", "{refused:?}");
+    client
+}
+
+/// Polls `/readyz` for up to 5 s until it answers 200; returns the last answer.
+async fn ready_again(gateway: &TestGateway) -> Reply {
+    let mut ready = get(gateway, "/readyz").await;
+    for _ in 0..50 {
+        if ready.status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        ready = get(gateway, "/readyz").await;
+    }
+    ready
+}
+
 fn lock_store(path: &Path) -> rusqlite::Connection {
     let locker = rusqlite::Connection::open(path).expect("open the store");
     locker
@@ -244,11 +272,14 @@ async fn status_shows_the_build_the_tables_the_store_the_uptime_and_readiness() 
 
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let locker = lock_store(&gateway.store_path);
+    let claim = ClaimBuilder::b1().cardholder("ADMSTATUS").rx(78).encode();
+    fail_a_commit(&gateway, &claim).await;
     let (locked, body) = status(&gateway).await;
     assert_eq!(locked["ready"], false, "{body}");
     let later = locked["uptime_seconds"].as_u64().expect("whole seconds");
     assert!(later > started, "uptime {started} s, then {later} s");
     locker.execute_batch("ROLLBACK").expect("release the lock");
+    assert_eq!(ready_again(&gateway).await.status, 200);
     assert_eq!(status(&gateway).await.0["ready"], true);
     gateway.stop().await;
 }

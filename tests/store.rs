@@ -257,11 +257,28 @@ async fn a_locked_database_fails_the_commit_and_recovers_when_released() {
     let lock = Connection::open(&path).expect("second connection");
     lock.execute_batch("BEGIN EXCLUSIVE")
         .expect("exclusive lock");
+    let asked = std::time::Instant::now();
+    assert!(store.check_writable().is_ok(), "ready until a commit fails");
+    assert!(
+        asked.elapsed() < Duration::from_millis(100),
+        "readiness does not wait for the write lock: {:?}",
+        asked.elapsed()
+    );
     let refused = store.commit(b1(1, 1, day(0), Status::Paid)).await;
     assert!(matches!(refused, Err(StoreError::Commit(_))), "{refused:?}");
-    assert!(store.check_writable().is_err(), "not ready while locked");
+    assert!(
+        store.check_writable().is_err(),
+        "not ready after a failed commit"
+    );
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert!(
+        store.check_writable().is_err(),
+        "the probes fail while locked"
+    );
     lock.execute_batch("ROLLBACK").expect("release");
-    assert!(store.check_writable().is_ok());
+    // No claim arrives: the writer's own probe finds the store writable again.
+    assert!(ready_within(&store, Duration::from_secs(5)).await);
+    assert_eq!(count(&path, "SELECT count(*) FROM claims"), 0);
     let receipt = store
         .commit(b1(1, 1, day(0), Status::Paid))
         .await
@@ -277,6 +294,18 @@ async fn a_locked_database_fails_the_commit_and_recovers_when_released() {
         count(&path, "SELECT min(id) FROM claims"),
         claim_id(&receipt) as i64
     );
+}
+
+/// Polls readiness until it holds or `timeout` passes.
+async fn ready_within(store: &SqliteStore, timeout: Duration) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    while store.check_writable().is_err() {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    true
 }
 
 /// Two transactions of one transmission for the same Rx, fill and date: the second is refused

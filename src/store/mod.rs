@@ -123,8 +123,9 @@ pub trait ClaimStore: Send + Sync {
     /// Which engine holds the record (for `GET /admin/status`; never a url or a path).
     fn kind(&self) -> StoreKind;
 
-    /// Readiness: the writer runs and the store can take its write lock now. Blocks up to the
-    /// busy timeout while another connection holds the lock.
+    /// Readiness: the writer runs, its last commit (or, after a failure, its last probe)
+    /// succeeded and no commit has run beyond `limits::STORE_COMMIT_STALL`. Never takes the
+    /// write lock; PostgreSQL also asks a pooled connection whether the database is read-only.
     fn check_writable(&self) -> Result<(), StoreError>;
 
     /// Counters for metrics.

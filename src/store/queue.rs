@@ -12,10 +12,16 @@
 //! flush marker is answered after everything queued before it; the shutdown marker closes the
 //! queue, so the loop drains what is buffered (at most the queue depth) and ends.
 //!
+//! Readiness: the writer records in [`Health`] whether its last commit failed and when the
+//! running one began; after a failure it probes ([`BatchWriter::probe`]) while idle, so the
+//! store reports itself ready again once committing works, with no traffic needed.
+//!
 //! Must never answer a submitter before its batch committed, or wait on anything but the queue
 //! and the backend.
 
-use crate::limits::{STORE_GATHER_LINGER, STORE_GATHER_WINDOW};
+use crate::limits::{
+    STORE_COMMIT_STALL, STORE_GATHER_LINGER, STORE_GATHER_WINDOW, STORE_PROBE_INTERVAL,
+};
 use crate::store::record::TransmissionRecord;
 use crate::store::{BatchObserver, CommitReceipt, Committing, StoreError, StoreStats};
 use futures::future::BoxFuture;
@@ -68,6 +74,49 @@ pub(super) struct Counters {
     pub batches_failed: AtomicU64,
     pub records_committed: AtomicU64,
     pub records_refused: AtomicU64,
+    /// Whether the store can commit now, as the writer last found it.
+    pub health: Health,
+}
+
+/// What the writer last learnt about committing: read by readiness, which so never touches the
+/// database's write lock itself.
+#[derive(Default)]
+pub(super) struct Health {
+    /// Why the last commit (or probe) failed; `None` once one succeeds.
+    failure: Mutex<Option<String>>,
+    /// When the commit now running began.
+    committing_since: Mutex<Option<std::time::Instant>>,
+}
+
+impl Health {
+    /// `Ok` when the last commit or probe succeeded and no commit has run beyond
+    /// [`STORE_COMMIT_STALL`].
+    pub fn check(&self) -> Result<(), StoreError> {
+        if let Some(reason) = lock(&self.failure).clone() {
+            return Err(StoreError::Commit(format!(
+                "the last commit failed: {reason}"
+            )));
+        }
+        match *lock(&self.committing_since) {
+            Some(since) if since.elapsed() > STORE_COMMIT_STALL => Err(StoreError::Commit(
+                format!("a commit has run for {} ms", since.elapsed().as_millis()),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn is_failing(&self) -> bool {
+        lock(&self.failure).is_some()
+    }
+
+    fn started(&self) {
+        *lock(&self.committing_since) = Some(std::time::Instant::now());
+    }
+
+    fn finished(&self, failure: Option<&str>) {
+        *lock(&self.committing_since) = None;
+        *lock(&self.failure) = failure.map(str::to_owned);
+    }
 }
 
 /// A backend's side of group commit.
@@ -77,6 +126,9 @@ pub(super) trait BatchWriter {
 
     /// Runs after the batch's submitters were answered: work that must not delay a reply.
     async fn after_answer(&mut self) {}
+
+    /// Commits a minimal write (no claim data) to learn whether committing works again.
+    async fn probe(&mut self) -> Result<(), BatchFailed>;
 }
 
 /// The submitting side of the queue, as a store holds it: submit, flush, stats and close.
@@ -156,6 +208,15 @@ impl Queue {
         self.jobs.is_closed()
     }
 
+    /// Readiness as the writer last found it: open, the last commit or probe succeeded, no
+    /// commit stalled. Touches no database.
+    pub fn check_health(&self) -> Result<(), StoreError> {
+        if self.is_closed() {
+            return Err(StoreError::Closed);
+        }
+        self.counters.health.check()
+    }
+
     pub fn observe_batches(&self, observer: BatchObserver) {
         let _ = self.counters.observer.set(observer);
     }
@@ -212,7 +273,7 @@ pub(super) async fn serve<W: BatchWriter>(
     writer: &mut W,
 ) {
     let mut batch = Vec::with_capacity(batch_records_max);
-    while let Some(first) = jobs.recv().await {
+    while let Some(first) = next_job(&mut jobs, &counters.health, writer).await {
         let control = gather(&mut jobs, &mut batch, batch_records_max, first).await;
         commit_and_answer(writer, &mut batch, &counters).await;
         match control {
@@ -220,6 +281,37 @@ pub(super) async fn serve<W: BatchWriter>(
             Some(Control::Shutdown) => jobs.close(),
             None => {}
         }
+    }
+}
+
+/// The next job. While the last commit failed, probes every [`STORE_PROBE_INTERVAL`] until a
+/// job arrives, so readiness recovers without traffic. `None` once the queue is closed and
+/// drained.
+async fn next_job<W: BatchWriter>(
+    jobs: &mut mpsc::Receiver<Job>,
+    health: &Health,
+    writer: &mut W,
+) -> Option<Job> {
+    // Bounded by the queue: each pass either returns a job or probes once and waits again.
+    while health.is_failing() {
+        match tokio::time::timeout(STORE_PROBE_INTERVAL, jobs.recv()).await {
+            Ok(job) => return job,
+            Err(_) => probe(writer, health).await,
+        }
+    }
+    jobs.recv().await
+}
+
+async fn probe<W: BatchWriter>(writer: &mut W, health: &Health) {
+    health.started();
+    let probed = writer.probe().await;
+    let failure = probed
+        .as_ref()
+        .err()
+        .map(|BatchFailed(reason)| reason.as_str());
+    health.finished(failure);
+    if probed.is_ok() {
+        tracing::info!("claim store commits again");
     }
 }
 
@@ -271,7 +363,13 @@ async fn commit_and_answer<W: BatchWriter>(
         return;
     }
     let started = std::time::Instant::now();
+    counters.health.started();
     let committed = writer.commit(batch).await;
+    let failure = committed
+        .as_ref()
+        .err()
+        .map(|BatchFailed(reason)| reason.as_str());
+    counters.health.finished(failure);
     if let Some(observer) = counters.observer.get() {
         observer(batch.len(), started.elapsed());
     }

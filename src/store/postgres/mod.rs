@@ -334,9 +334,7 @@ impl ClaimStore for PgStore {
     }
 
     fn check_writable(&self) -> Result<(), StoreError> {
-        if self.queue.is_closed() {
-            return Err(StoreError::Closed);
-        }
+        self.queue.check_health()?;
         let (done_tx, done_rx) = std_mpsc::sync_channel(1);
         let readers = self.readers.clone();
         self.runtime.spawn(async move {

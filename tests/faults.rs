@@ -1,0 +1,159 @@
+//! Fault injection through the real binary (`durgate serve` as a child process).
+//!
+//! Disk full: the SQLite store lives on a small tmpfs the test mounts (root only; elsewhere the
+//! story skips visibly and says why). While the file system is full, commits fail: claims are
+//! answered 99, nothing is answered paid that is not on disk, and `/readyz` answers 503. Once
+//! space returns the gateway recovers by itself, without a restart and without traffic.
+
+mod observe;
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use support::{
+    authorization, days_ago, rejects, spawn_gateway_process, statuses, Client, GatewayProcess,
+    Person, ProcessOptions, StoreView,
+};
+
+const WARFARIN_5MG: &str = "99999000101";
+/// Size of the file system the store lives on.
+const TMPFS_SIZE: &str = "8m";
+/// Claims offered while the disk is full, at most, before one must fail.
+const CLAIMS_WHILE_FULL_MAX: u64 = 400;
+/// How long readiness may take to change after a fault appears or goes.
+const READINESS_WAIT: Duration = Duration::from_secs(10);
+/// Bytes written per step while filling the file system.
+const FILL_CHUNK_BYTES: usize = 64 * 1024;
+
+/// A tmpfs mounted for one test, unmounted when dropped.
+struct Tmpfs {
+    path: PathBuf,
+    _parent: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    /// Mounts a `size` tmpfs, or says why it cannot.
+    fn mount(size: &str) -> Result<Tmpfs, String> {
+        let parent = tempfile::tempdir().map_err(|error| error.to_string())?;
+        let path = parent.path().join("disk");
+        std::fs::create_dir(&path).map_err(|error| error.to_string())?;
+        let output = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&path)
+            .output()
+            .map_err(|error| format!("mount: {error}"))?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            return Err(format!(
+                "cannot mount a tmpfs (needs root): {}",
+                stderr.trim()
+            ));
+        }
+        Ok(Tmpfs {
+            path,
+            _parent: parent,
+        })
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+/// Writes zeros into `path` until the file system refuses more.
+fn fill(path: &Path) {
+    use std::io::Write;
+    let mut filler = std::fs::File::create(path).expect("create the filler");
+    let chunk = vec![0u8; FILL_CHUNK_BYTES];
+    // Bounded by the file system's size.
+    while filler
+        .write_all(&chunk)
+        .and_then(|()| filler.sync_data())
+        .is_ok()
+    {}
+}
+
+async fn readyz(gateway: &GatewayProcess) -> u16 {
+    observe::http::get(gateway.admin, "/readyz")
+        .await
+        .expect("admin answers")
+        .status
+}
+
+/// Polls `/readyz` until it answers `status` or [`READINESS_WAIT`] passes.
+async fn readiness_becomes(gateway: &GatewayProcess, status: u16) -> bool {
+    let deadline = std::time::Instant::now() + READINESS_WAIT;
+    while readyz(gateway).await != status {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    true
+}
+
+/// Sends warfarin for patient `n` (each its own patient and Rx); returns the reply.
+async fn claim(client: &mut Client, n: u64) -> durgate::ncpdp::Response {
+    let patient = Person::adult(&format!("FULL{n:05}"));
+    let request = patient.b1(30_000 + n, WARFARIN_5MG, days_ago(1));
+    client.send(&request.encode()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_answers_99_turns_readiness_off_and_recovers_without_restart() {
+    let disk = match Tmpfs::mount(TMPFS_SIZE) {
+        Ok(disk) => disk,
+        Err(reason) => return support::skip::skip_optional(&reason),
+    };
+    let options = ProcessOptions::new(&disk.path.join("claims.db"));
+    let gateway = tokio::task::block_in_place(|| spawn_gateway_process(&options));
+    let mut client = Client::connect(gateway.addr).await;
+    let mut paid = vec![authorization(&claim(&mut client, 0).await, 0)];
+
+    tokio::task::block_in_place(|| fill(&disk.path.join("filler")));
+    let mut failed = Vec::new();
+    for n in 1..=CLAIMS_WHILE_FULL_MAX {
+        let reply = claim(&mut client, n).await;
+        match statuses(&reply).as_str() {
+            "P" => paid.push(authorization(&reply, 0)),
+            _ => {
+                assert_eq!(rejects(&reply, 0), ["99"], "{reply:?}");
+                failed.push(n);
+                break;
+            }
+        }
+    }
+    assert!(!failed.is_empty(), "no commit failed on a full disk");
+    assert!(
+        readiness_becomes(&gateway, 503).await,
+        "still ready on a full disk"
+    );
+
+    std::fs::remove_file(disk.path.join("filler")).expect("free the space");
+    assert!(
+        readiness_becomes(&gateway, 200).await,
+        "not ready again after space returned; log:\n{}",
+        gateway.logs()
+    );
+    let after = claim(&mut client, CLAIMS_WHILE_FULL_MAX + 1).await;
+    assert_eq!(statuses(&after), "P", "{after:?}");
+    paid.push(authorization(&after, 0));
+
+    let store = StoreView::open(&options.store_path);
+    for authorization in &paid {
+        let row = store.claim_by_authorization(authorization);
+        assert!(
+            row.is_some_and(|row| row.counts_as_paid()),
+            "{authorization}"
+        );
+    }
+    let sql = format!(
+        "SELECT count(*) FROM claims WHERE rx_number = {}",
+        30_000 + failed[0]
+    );
+    assert_eq!(store.number(&sql), 0, "the failed claim left no row");
+}
