@@ -198,6 +198,13 @@ pub const REPORT_PG_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// Open client connections per gateway; beyond it new connections are refused.
 pub const CONNECTIONS_MAX: usize = 4_096;
+/// File descriptors kept for everything but claim connections (listeners, admin connections,
+/// store files and database connections, the rule-folder watch, logs): the connection cap stays
+/// this far below the process `nofile` limit.
+pub const FDS_RESERVED: u64 = 256;
+/// After an accept fails for want of resources (EMFILE, ENFILE, ENOBUFS, ENOMEM), the accept
+/// loop waits this long before it tries again, instead of spinning.
+pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
 /// Requests read from one connection and not yet answered.
 pub const IN_FLIGHT_PER_CONNECTION_MAX: usize = 64;
 /// A started frame must complete within this time.

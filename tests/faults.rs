@@ -4,6 +4,10 @@
 //! story skips visibly and says why). While the file system is full, commits fail: claims are
 //! answered 99, nothing is answered paid that is not on disk, and `/readyz` answers 503. Once
 //! space returns the gateway recovers by itself, without a restart and without traffic.
+//!
+//! Open-file limit: started under a `nofile` limit far below its connection cap, the gateway
+//! lowers the cap to fit (and says so), and refuses connections beyond it at once instead of
+//! running out of descriptors.
 
 mod observe;
 mod support;
@@ -24,6 +28,12 @@ const TMPFS_SIZE: &str = "8m";
 const CLAIMS_WHILE_FULL_MAX: u64 = 400;
 /// How long readiness may take to change after a fault appears or goes.
 const READINESS_WAIT: Duration = Duration::from_secs(10);
+/// The child's open-file limit in the descriptor story.
+const NOFILE: u64 = 400;
+/// Descriptors the gateway keeps for other files (`limits::FDS_RESERVED`).
+const FDS_RESERVED: u64 = 256;
+/// Connections offered beyond the fitted cap.
+const CONNECTIONS_BEYOND_CAP: usize = 30;
 /// Bytes written per step while filling the file system.
 const FILL_CHUNK_BYTES: usize = 64 * 1024;
 
@@ -156,4 +166,48 @@ async fn a_full_disk_answers_99_turns_readiness_off_and_recovers_without_restart
         30_000 + failed[0]
     );
     assert_eq!(store.number(&sql), 0, "the failed claim left no row");
+}
+
+/// True when the peer closed the connection within 2 s.
+async fn closed_by_peer(stream: &mut tokio::net::TcpStream) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut probe = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut probe)).await;
+    matches!(read, Ok(Ok(0)) | Ok(Err(_)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connection_cap_fits_under_the_open_file_limit() {
+    if Command::new("prlimit").arg("--version").output().is_err() {
+        return support::skip::skip_optional(
+            "prlimit is not installed (Debian package util-linux)",
+        );
+    }
+    let folder = tempfile::tempdir().expect("temp dir");
+    let mut options = ProcessOptions::new(&folder.path().join("claims.db"));
+    options.nofile = Some(NOFILE);
+    let gateway = tokio::task::block_in_place(|| spawn_gateway_process(&options));
+    let cap = (NOFILE - FDS_RESERVED) as usize;
+    let logs = gateway.logs();
+    assert!(
+        logs.contains("connection cap lowered to fit the open-file limit")
+            && logs.contains(&format!("connections_max={cap}")),
+        "{logs}"
+    );
+    let mut held = Vec::with_capacity(cap);
+    for _ in 0..cap {
+        held.push(Client::connect(gateway.addr).await);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for extra in 0..CONNECTIONS_BEYOND_CAP {
+        let mut stream = tokio::net::TcpStream::connect(gateway.addr)
+            .await
+            .expect("the kernel completes the handshake");
+        assert!(
+            closed_by_peer(&mut stream).await,
+            "connection {extra} beyond the cap kept open"
+        );
+    }
+    let reply = claim(&mut held[0], 1).await;
+    assert_eq!(statuses(&reply), "P", "{reply:?}");
 }

@@ -105,6 +105,7 @@ fn allowed_labels() -> BTreeMap<&'static str, Option<Vec<&'static str>>> {
     let outcomes = vec![
         "accepted",
         "refused",
+        "accept_failed",
         "ok",
         "approved",
         "already_reversed",

@@ -6,7 +6,9 @@
 //! (`server::tls`, under the read deadline), then `connection::serve_connection` serves the
 //! plain or encrypted stream. Beyond `connections_max` open connections a new socket is
 //! accepted and closed at once (a refusal the client sees immediately, rather than a growing
-//! backlog).
+//! backlog). An accept that fails for want of descriptors or memory backs off for
+//! `ACCEPT_ERROR_BACKOFF` instead of spinning; the cap itself is fitted below the process
+//! `nofile` limit at start (`server::nofile`).
 //!
 //! Must never: read from a socket or handshake itself (a slow or plaintext client must not stall
 //! accepts), or keep running after shutdown is signalled.
@@ -19,8 +21,10 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::connection::{serve_connection, Closed, ConnectionSettings, Handler, Shared};
+use super::log_limit::LogLimit;
 use super::metrics;
 use super::tls::{HandshakeError, LiveTls};
+use crate::limits::ACCEPT_ERROR_BACKOFF;
 
 /// What a listener speaks on its sockets.
 #[derive(Clone)]
@@ -61,8 +65,12 @@ pub async fn accept_loop_over<H: Handler>(
             accepted = listener.accept() => accepted,
             _ = shutdown.changed() => return,
         };
-        let Ok((stream, peer)) = accepted else {
-            continue;
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                accept_failed(&error).await;
+                continue;
+            }
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             metrics::connection_refused();
@@ -89,6 +97,36 @@ pub async fn accept_loop_over<H: Handler>(
     }
 }
 
+/// At most one "accept failed" line per second (the counter counts every one).
+static ACCEPT_FAILED_LOG: LogLimit = LogLimit::new(1_000);
+
+/// A failed accept: out of descriptors or memory, the loop backs off instead of spinning (the
+/// pending connection stays in the backlog until a descriptor frees); anything else (a
+/// connection reset before it was accepted) is skipped at once.
+async fn accept_failed(error: &std::io::Error) {
+    if !is_resource_exhaustion(error) {
+        return;
+    }
+    metrics::accept_failed();
+    if let Some(unlogged) = ACCEPT_FAILED_LOG.due(crate::clock::unix_ms()) {
+        tracing::error!(%error, unlogged, "accept failed: out of resources, backing off");
+    }
+    tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
+}
+
+/// EMFILE, ENFILE, ENOBUFS, ENOMEM.
+fn is_resource_exhaustion(error: &std::io::Error) -> bool {
+    let exhausted = [
+        rustix::io::Errno::MFILE,
+        rustix::io::Errno::NFILE,
+        rustix::io::Errno::NOBUFS,
+        rustix::io::Errno::NOMEM,
+    ];
+    error
+        .raw_os_error()
+        .is_some_and(|code| exhausted.iter().any(|errno| errno.raw_os_error() == code))
+}
+
 /// Serves one accepted socket: directly, or after a TLS handshake within the read deadline.
 async fn serve_socket<H: Handler>(
     stream: TcpStream,
@@ -106,5 +144,21 @@ async fn serve_socket<H: Handler>(
         Ok(secured) => serve_connection(Shared(secured), handler, settings, shutdown).await,
         Err(HandshakeError::Shutdown) => (Closed::Shutdown, 0),
         Err(_) => (Closed::TlsHandshake, 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_out_of_descriptors_or_memory_backs_off_and_a_reset_does_not() {
+        for code in [24, 23, 105, 12] {
+            let error = std::io::Error::from_raw_os_error(code);
+            assert!(is_resource_exhaustion(&error), "{error}");
+        }
+        let reset = std::io::Error::from_raw_os_error(103); // ECONNABORTED
+        assert!(!is_resource_exhaustion(&reset));
+        assert!(!is_resource_exhaustion(&std::io::ErrorKind::Other.into()));
     }
 }

@@ -130,7 +130,7 @@ fn describe_all() {
     describe_counter!(FRAMES_REFUSED, "Frames refused without a reply, by reason.");
     describe_counter!(
         CONNECTIONS,
-        "Claim connections accepted or refused at the limit."
+        "Claim connections accepted, refused at the limit, or not accepted for want of descriptors (accept_failed)."
     );
     describe_counter!(RULE_RELOADS, "Rule-table reloads, by outcome.");
     describe_counter!(
@@ -268,7 +268,7 @@ fn start_outcomes_at_zero() {
     for outcome in ["approved", "already_reversed", "not_found", "rejected"] {
         counter!(REVERSALS, "outcome" => outcome).absolute(0);
     }
-    for outcome in ["accepted", "refused"] {
+    for outcome in ["accepted", "refused", "accept_failed"] {
         counter!(CONNECTIONS, "outcome" => outcome).absolute(0);
     }
     for reason in CLOSE_REASONS {
@@ -395,6 +395,11 @@ pub fn connection_opened() {
 
 pub fn connection_refused() {
     counter!(CONNECTIONS, "outcome" => "refused").increment(1);
+}
+
+/// An accept that failed (out of file descriptors or memory): no connection was made.
+pub fn accept_failed() {
+    counter!(CONNECTIONS, "outcome" => "accept_failed").increment(1);
 }
 
 pub fn connection_closed(closed: &Closed) {

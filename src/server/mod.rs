@@ -20,6 +20,7 @@ pub mod echo;
 pub mod listener;
 pub mod log_limit;
 pub mod metrics;
+pub mod nofile;
 pub mod pipeline;
 pub mod reload;
 pub mod tls;
@@ -270,7 +271,8 @@ async fn bind_claims(
     tasks: &TaskTracker,
 ) -> Result<Vec<SocketAddr>, ServerError> {
     let settings = Arc::new(connection_settings(config));
-    let permits = Arc::new(Semaphore::new(config.limits.connections_max));
+    let connections_max = nofile::fit_connection_cap(config.limits.connections_max);
+    let permits = Arc::new(Semaphore::new(connections_max));
     let mut addrs = Vec::with_capacity(config.listen.len());
     for addr in &config.listen {
         let listener = TcpListener::bind(addr)

@@ -539,6 +539,8 @@ pub struct ProcessOptions {
     pub rust_log: String,
     /// A `--config` file's TOML text, when given (flags still override it).
     pub config_toml: Option<String>,
+    /// Soft and hard `nofile` limit of the child (through `prlimit`), when given.
+    pub nofile: Option<u64>,
 }
 
 impl ProcessOptions {
@@ -550,6 +552,7 @@ impl ProcessOptions {
             log_format: None,
             rust_log: "info".to_owned(),
             config_toml: None,
+            nofile: None,
         }
     }
 }
@@ -590,7 +593,16 @@ fn start_process(options: &ProcessOptions) -> GatewayProcess {
     let log_file = std::fs::File::create(&log_path).expect("log file");
     let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_durgate"));
+    let mut command = match options.nofile {
+        None => std::process::Command::new(env!("CARGO_BIN_EXE_durgate")),
+        Some(nofile) => {
+            // prlimit sets the limit and execs the gateway: the child is the gateway itself.
+            let mut prlimit = std::process::Command::new("prlimit");
+            prlimit.arg(format!("--nofile={nofile}:{nofile}"));
+            prlimit.arg(env!("CARGO_BIN_EXE_durgate"));
+            prlimit
+        }
+    };
     command
         .arg("serve")
         .args(["--listen", &addr.to_string(), "--admin", &admin.to_string()])
