@@ -70,6 +70,9 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     /// TLS on the admin address (`[admin_tls]`); absent = plain HTTP.
     pub admin_tls: Option<TlsConfig>,
+    /// A file holding the admin bearer token; when set, every admin endpoint but `/healthz`
+    /// and `/readyz` needs `Authorization: Bearer <token>`.
+    pub admin_token_file: Option<PathBuf>,
     /// Bounds, each at most the value in `limits`.
     pub limits: LimitsConfig,
 }
@@ -146,6 +149,7 @@ impl Default for Config {
             eligibility_reveals_history: false,
             tls: None,
             admin_tls: None,
+            admin_token_file: None,
             limits: LimitsConfig::default(),
         }
     }
@@ -305,6 +309,13 @@ mod tests {
     fn shipped_file_equals_the_defaults() {
         let shipped = include_str!("../config/durgate.toml");
         assert_eq!(Config::from_toml(shipped).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn the_admin_token_file_is_read_from_the_file() {
+        let config = Config::from_toml("admin_token_file = \"/etc/durgate/admin.token\"\n");
+        let path = config.unwrap().admin_token_file;
+        assert_eq!(path, Some(PathBuf::from("/etc/durgate/admin.token")));
     }
 
     #[test]

@@ -205,6 +205,15 @@ pub const FDS_RESERVED: u64 = 256;
 /// After an accept fails for want of resources (EMFILE, ENFILE, ENOBUFS, ENOMEM), the accept
 /// loop waits this long before it tries again, instead of spinning.
 pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
+/// Open admin HTTP connections; beyond it new ones are closed at once.
+pub const ADMIN_CONNECTIONS_MAX: usize = 64;
+/// An admin request's headers must arrive within this time (a keep-alive connection waiting
+/// for its next request is closed after it too).
+pub const ADMIN_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// One admin request (a reload included) is answered within this time, else 503.
+pub const ADMIN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bytes of the admin bearer-token file read at most.
+pub const ADMIN_TOKEN_BYTES_MAX: u64 = 4_096;
 /// Requests read from one connection and not yet answered.
 pub const IN_FLIGHT_PER_CONNECTION_MAX: usize = 64;
 /// A started frame must complete within this time.

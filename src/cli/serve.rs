@@ -56,6 +56,10 @@ pub struct ServeArgs {
     /// Mutual TLS on the admin address: CAs of the operators' client certificates (PEM).
     #[arg(long, value_name = "PEM")]
     pub admin_tls_client_ca: Option<PathBuf>,
+    /// A file holding the admin bearer token (every admin endpoint but /healthz and /readyz
+    /// then needs `Authorization: Bearer <token>`).
+    #[arg(long, value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -91,6 +95,9 @@ impl ServeArgs {
             self.admin_tls_key.clone(),
             self.admin_tls_client_ca.clone(),
         )?;
+        if let Some(token_file) = &self.admin_token_file {
+            config.admin_token_file = Some(token_file.clone());
+        }
         config.validate()?;
         Ok(config)
     }

@@ -11,6 +11,13 @@
 //! With `[admin_tls]` each connection first completes a TLS handshake (`server::tls`, in its
 //! own task, within the read deadline) and hyper serves the encrypted stream the same way.
 //!
+//! Guards: at most `ADMIN_CONNECTIONS_MAX` connections, headers within `ADMIN_HEADER_TIMEOUT`,
+//! each request answered within `ADMIN_REQUEST_TIMEOUT`, an optional bearer token
+//! (`admin_token_file`) on every endpoint but the two probes (a load balancer needs no secret),
+//! and a shutdown that closes keep-alive connections instead of waiting them out. Reloads from
+//! here go through `LiveRules::reload` like every trigger: one at a time, a second one waits for
+//! the first and then reads the folder afresh.
+//!
 //! Must never: expose claim data, patient identifiers or store credentials, or block the runtime
 //! (reload, readiness and status run on a blocking thread).
 
@@ -23,14 +30,17 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::tls::LiveTls;
+use crate::limits::{
+    ACCEPT_ERROR_BACKOFF, ADMIN_CONNECTIONS_MAX, ADMIN_HEADER_TIMEOUT, ADMIN_REQUEST_TIMEOUT,
+};
 
 /// What the admin endpoints ask of the running gateway.
 pub trait Admin: Send + Sync + 'static {
@@ -67,60 +77,150 @@ pub struct StoreStatus {
     pub kind: &'static str,
 }
 
-/// Serves the admin endpoints until shutdown; with `tls`, each connection must complete a
-/// handshake within `handshake_deadline` first.
+/// How the admin listener guards itself.
+#[derive(Clone)]
+pub struct AdminSettings {
+    /// With TLS, the handshake must complete within this time.
+    pub handshake_deadline: Duration,
+    /// When set, every endpoint but `/healthz` and `/readyz` needs this bearer token.
+    pub token: Option<Arc<AdminToken>>,
+}
+
+/// The admin bearer token (compared in constant time; never logged).
+pub struct AdminToken(zeroize::Zeroizing<String>);
+
+impl AdminToken {
+    /// The token in `text` (surrounding white space ignored); `None` when empty.
+    pub fn new(text: &str) -> Option<AdminToken> {
+        let token = text.trim();
+        (!token.is_empty()).then(|| AdminToken(zeroize::Zeroizing::new(token.to_owned())))
+    }
+
+    /// Whether an `Authorization` header value carries this token.
+    fn admits(&self, authorization: Option<&[u8]>) -> bool {
+        let Some(offered) = authorization.and_then(|value| value.strip_prefix(b"Bearer ")) else {
+            return false;
+        };
+        let expected = self.0.as_bytes();
+        // Constant time in the token's content: every byte is compared.
+        let differences = offered
+            .iter()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        offered.len() == expected.len() && differences == 0
+    }
+}
+
+/// Serves the admin endpoints until shutdown: at most [`ADMIN_CONNECTIONS_MAX`] connections
+/// (beyond it a new one is closed at once); with `tls`, each connection completes a handshake
+/// within the deadline first.
 pub async fn serve_admin<A: Admin>(
     listener: TcpListener,
     admin: Arc<A>,
     tls: Option<Arc<LiveTls>>,
-    handshake_deadline: Duration,
+    settings: AdminSettings,
     mut shutdown: watch::Receiver<bool>,
     tasks: TaskTracker,
 ) {
+    let places = Arc::new(Semaphore::new(ADMIN_CONNECTIONS_MAX));
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = shutdown.changed() => return,
         };
         let Ok((stream, peer)) = accepted else {
+            // Out of descriptors: do not spin (the claim listener's backoff).
+            tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
+            continue;
+        };
+        let Ok(place) = places.clone().try_acquire_owned() else {
+            drop(stream);
             continue;
         };
         let (admin, tls, shutdown) = (admin.clone(), tls.clone(), shutdown.clone());
+        let settings = settings.clone();
         let span = tracing::info_span!("admin_connection", %peer);
         let connection = async move {
+            let _place = place;
             let Some(tls) = tls else {
-                return serve_http(stream, admin).await;
+                return serve_http(stream, admin, settings.token, shutdown).await;
             };
-            let mut shutdown = shutdown;
+            let mut handshake_shutdown = shutdown.clone();
+            let deadline = settings.handshake_deadline;
             // A failure is counted and logged by `accept`.
-            if let Ok(secured) = tls.accept(stream, handshake_deadline, &mut shutdown).await {
-                serve_http(secured, admin).await;
+            if let Ok(secured) = tls.accept(stream, deadline, &mut handshake_shutdown).await {
+                serve_http(secured, admin, settings.token, shutdown).await;
             }
         };
         tasks.spawn(connection.instrument(span));
     }
 }
 
-/// HTTP/1.1 on one connection (plain TCP or TLS).
-async fn serve_http<S, A>(stream: S, admin: Arc<A>)
-where
+/// HTTP/1.1 on one connection (plain TCP or TLS): headers within [`ADMIN_HEADER_TIMEOUT`]
+/// (an idle keep-alive connection is closed after it too), each request answered within
+/// [`ADMIN_REQUEST_TIMEOUT`]; on shutdown the connection finishes the request it is answering
+/// and closes, keep-alive or not.
+async fn serve_http<S, A>(
+    stream: S,
+    admin: Arc<A>,
+    token: Option<Arc<AdminToken>>,
+    mut shutdown: watch::Receiver<bool>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     A: Admin,
 {
-    let service = service_fn(move |request| answer(request, admin.clone()));
-    let _ = http1::Builder::new()
-        .serve_connection(TokioIo::new(stream), service)
-        .await;
+    let service = service_fn(move |request| {
+        let answered = guarded(request, admin.clone(), token.clone());
+        async move {
+            let late = text_response((
+                StatusCode::SERVICE_UNAVAILABLE,
+                "request timed out\n".to_string(),
+            ));
+            Ok::<_, Infallible>(
+                tokio::time::timeout(ADMIN_REQUEST_TIMEOUT, answered)
+                    .await
+                    .unwrap_or(late),
+            )
+        }
+    });
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(ADMIN_HEADER_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service);
+    let mut connection = std::pin::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => return,
+        _ = shutdown.wait_for(|stop| *stop) => {}
+    }
+    connection.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout(ADMIN_REQUEST_TIMEOUT, connection).await;
 }
 
-async fn answer<A: Admin>(
+/// Answers `request`, after the bearer-token check for every endpoint but the probes.
+async fn guarded<A: Admin>(
     request: Request<Incoming>,
     admin: Arc<A>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+    token: Option<Arc<AdminToken>>,
+) -> Response<Full<Bytes>> {
+    let probe = matches!(request.uri().path(), "/healthz" | "/readyz");
+    let authorization = request.headers().get(hyper::header::AUTHORIZATION);
+    let admitted = token.is_none_or(|token| token.admits(authorization.map(|v| v.as_bytes())));
+    if probe || admitted {
+        return answer(request, admin).await;
+    }
+    let mut refused = text_response((StatusCode::UNAUTHORIZED, "unauthorized\n".to_string()));
+    let challenge = hyper::header::HeaderValue::from_static("Bearer");
+    refused
+        .headers_mut()
+        .insert(hyper::header::WWW_AUTHENTICATE, challenge);
+    refused
+}
+
+async fn answer<A: Admin>(request: Request<Incoming>, admin: Arc<A>) -> Response<Full<Bytes>> {
     let reply = match (request.method(), request.uri().path()) {
         (&Method::GET, "/healthz") => (StatusCode::OK, "ok\n".to_string()),
         (&Method::GET, "/readyz") => readiness(admin).await,
-        (&Method::GET, "/admin/status") => return Ok(status(admin).await),
+        (&Method::GET, "/admin/status") => return status(admin).await,
         (&Method::POST, "/admin/reload") => reload(admin).await,
         (&Method::GET, "/metrics") => (StatusCode::OK, admin.metrics()),
         (_, "/healthz" | "/readyz" | "/admin/status" | "/admin/reload" | "/metrics") => (
@@ -129,7 +229,7 @@ async fn answer<A: Admin>(
         ),
         _ => (StatusCode::NOT_FOUND, "not found\n".to_string()),
     };
-    Ok(text_response(reply))
+    text_response(reply)
 }
 
 /// The store check may wait for a lock (up to the store's busy timeout): a blocking thread.

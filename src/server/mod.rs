@@ -63,6 +63,8 @@ pub enum ServerError {
     },
     #[error("rule reload trigger: {0}")]
     Reload(#[from] reload::WatchError),
+    #[error("admin token file {path}: {problem}")]
+    AdminToken { path: String, problem: String },
     #[error("TLS for {endpoint}: {source}")]
     Tls {
         endpoint: &'static str,
@@ -328,15 +330,41 @@ async fn bind_admin(
     let bound = listener
         .local_addr()
         .map_err(|source| ServerError::Bind { addr, source })?;
+    let settings = admin::AdminSettings {
+        handshake_deadline: config.limits.read_timeout(),
+        token: admin_token(config)?,
+    };
     tasks.spawn(admin::serve_admin(
         listener,
         Arc::new(admin),
         tls,
-        config.limits.read_timeout(),
+        settings,
         shutdown.clone(),
         tasks.clone(),
     ));
     Ok(Some(bound))
+}
+
+/// The admin bearer token from `admin_token_file`, read once at start; an unreadable or empty
+/// file refuses the start (a gateway meant to be guarded never runs open).
+fn admin_token(config: &Config) -> Result<Option<Arc<admin::AdminToken>>, ServerError> {
+    use std::io::Read;
+    let Some(path) = &config.admin_token_file else {
+        return Ok(None);
+    };
+    let refused = |problem: String| ServerError::AdminToken {
+        path: path.display().to_string(),
+        problem,
+    };
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|file| {
+            file.take(crate::limits::ADMIN_TOKEN_BYTES_MAX)
+                .read_to_string(&mut text)
+        })
+        .map_err(|error| refused(error.to_string()))?;
+    let token = admin::AdminToken::new(&text).ok_or_else(|| refused("the file is empty".into()))?;
+    Ok(Some(Arc::new(token)))
 }
 
 /// What the admin endpoints see of the gateway.

@@ -35,10 +35,20 @@ pub async fn post(addr: SocketAddr, path: &str) -> std::io::Result<Reply> {
 
 /// One request on a fresh connection; the reply is read until the server closes.
 pub async fn request(addr: SocketAddr, method: &str, path: &str) -> std::io::Result<Reply> {
+    request_with(addr, method, path, "").await
+}
+
+/// As [`request`], with extra header lines (each ending in `\r\n`).
+pub async fn request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &str,
+) -> std::io::Result<Reply> {
     let exchange = async {
         let mut stream = TcpStream::connect(addr).await?;
         let head = format!(
-            "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+            "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n{headers}\r\n"
         );
         stream.write_all(head.as_bytes()).await?;
         let mut raw = Vec::new();
