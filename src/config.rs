@@ -58,6 +58,9 @@ pub struct Config {
     pub framing: Framing,
     /// Rule-table folder.
     pub rules: PathBuf,
+    /// The rule folder must carry a seal (`SHA256SUMS`, written by `durgate rules seal`) that
+    /// matches its files, at start and at every reload.
+    pub rules_require_seal: bool,
     /// Claim store URL: `sqlite:PATH` or `postgres://...`.
     pub store: String,
     /// Admin HTTP address (health, readiness, status, reload, metrics); absent = no admin listener.
@@ -143,6 +146,7 @@ impl Default for Config {
             listen: vec![SocketAddr::from(([127, 0, 0, 1], 7070))],
             framing: Framing::StxEtx,
             rules: PathBuf::from("config/rules/sample"),
+            rules_require_seal: true,
             store: "sqlite:durgate.db".to_string(),
             admin: Some(SocketAddr::from(([127, 0, 0, 1], 7071))),
             log_format: LogFormat::Text,

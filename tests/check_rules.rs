@@ -162,3 +162,73 @@ fn a_missing_folder_is_one_line_and_exit_two() {
     );
     assert!(output.stdout.is_empty());
 }
+
+fn durgate(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_durgate"))
+        .args(args)
+        .arg(dir)
+        .output()
+        .expect("binary runs")
+}
+
+#[test]
+fn rules_seal_writes_a_sha256sums_that_check_rules_and_sha256sum_accept() {
+    let dir = tempfile::tempdir().unwrap();
+    write_folder(dir.path());
+    let unsealed = String::from_utf8_lossy(&check_rules(dir.path()).stdout).into_owned();
+    assert!(unsealed.contains("not sealed"), "{unsealed}");
+    let sealed = durgate(&["rules", "seal"], dir.path());
+    let stdout = String::from_utf8_lossy(&sealed.stdout);
+    assert!(sealed.status.success(), "{stdout}");
+    assert!(stdout.contains("sealed 8 files of cli-test@7"), "{stdout}");
+    let seal = std::fs::read_to_string(dir.path().join("SHA256SUMS")).unwrap();
+    assert_eq!(seal.lines().count(), 8, "{seal}");
+    let checked = String::from_utf8_lossy(&check_rules(dir.path()).stdout).into_owned();
+    assert!(
+        checked.contains("sealed: SHA256SUMS matches every table"),
+        "{checked}"
+    );
+    if let Ok(sums) = Command::new("sha256sum")
+        .arg("-c")
+        .arg("SHA256SUMS")
+        .current_dir(dir.path())
+        .output()
+    {
+        assert!(
+            sums.status.success(),
+            "{}",
+            String::from_utf8_lossy(&sums.stdout)
+        );
+    }
+}
+
+#[test]
+fn an_edit_after_sealing_is_refused_with_the_seal_line_and_the_tables_own_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    write_folder(dir.path());
+    assert!(durgate(&["rules", "seal"], dir.path()).status.success());
+    let ddi = "id,left,right,severity,message\nD1,simvastatin,class:MACROLIDE,4,myopathy\n";
+    std::fs::write(dir.path().join("ddi.csv"), ddi).unwrap();
+    let output = check_rules(dir.path());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("SHA256SUMS:2:1: ddi.csv does not match its seal"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("(rule 11)"), "{stdout}");
+    assert!(
+        stdout.contains("ddi.csv:2:"),
+        "the edit's own error too: {stdout}"
+    );
+}
+
+#[test]
+fn a_broken_folder_is_not_sealed() {
+    let dir = tempfile::tempdir().unwrap();
+    write_folder(dir.path());
+    std::fs::write(dir.path().join("ddi.csv"), "id,left\n").unwrap();
+    let output = durgate(&["rules", "seal"], dir.path());
+    assert_eq!(output.status.code(), Some(1));
+    assert!(!dir.path().join("SHA256SUMS").exists());
+}

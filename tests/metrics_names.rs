@@ -357,6 +357,7 @@ async fn reloads(gateway: &TestGateway, rules: &Path) {
     let bumped = bumped.join("\n");
     assert_ne!(bumped, text, "the sample ruleset has no version line");
     std::fs::write(&ruleset, &bumped).expect("bump ruleset");
+    observe::reseal(ruleset.parent().expect("the rule folder"));
     let ok = observe::http::post(gateway.admin, "/admin/reload")
         .await
         .expect("reload");

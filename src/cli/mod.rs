@@ -48,6 +48,11 @@ pub enum Command {
         /// The folder holding ruleset.toml and the CSV tables.
         dir: PathBuf,
     },
+    /// Rule-folder tools.
+    Rules {
+        #[command(subcommand)]
+        action: rules::RulesCommand,
+    },
 }
 
 /// Entry point of the binary.
@@ -60,6 +65,7 @@ pub fn main() -> ExitCode {
         Command::Report { report } => report::main(report),
         Command::Decode(args) => decode::decode(&args),
         Command::CheckRules { dir } => rules::check_rules(&dir),
+        Command::Rules { action } => rules::main(action),
     }
 }
 

@@ -1,10 +1,64 @@
-//! `durgate check-rules DIR`: validate a rule-table folder as the gateway would load it.
+//! `durgate check-rules DIR`: validate a rule-table folder as the gateway would load it, and
+//! `durgate rules seal DIR`: validate it, then write its seal (`SHA256SUMS`).
 //!
-//! Prints a summary (counts per table, `id@version`, enabled edits) and exits 0, or prints every
-//! error as `file:line:column: message (rule N)` and exits 1; a path that is not a folder is
-//! one line and exit 2. Must never change the folder.
+//! `check-rules` prints a summary (counts per table, `id@version`, enabled edits, whether the
+//! folder is sealed) and exits 0, or prints every error as `file:line:column: message (rule N)`
+//! and exits 1; a path that is not a folder is one line and exit 2. `check-rules` never changes
+//! the folder; `seal` writes only `SHA256SUMS` (a temp file renamed over it, so a watching
+//! gateway sees the old seal or the new one), and only for a valid folder.
 
 use std::process::ExitCode;
+
+/// `durgate rules ...`.
+#[derive(clap::Subcommand, Debug)]
+pub enum RulesCommand {
+    /// Validate the folder, then write SHA256SUMS (the seal a gateway requires by default);
+    /// run it after the last change, as the final step of publishing.
+    Seal {
+        /// The folder holding ruleset.toml and the CSV tables.
+        dir: std::path::PathBuf,
+    },
+}
+
+pub fn main(command: RulesCommand) -> ExitCode {
+    match command {
+        RulesCommand::Seal { dir } => seal(&dir),
+    }
+}
+
+/// `rules seal DIR`: exit 0 sealed, 1 the folder is refused (nothing written), 2 no folder or
+/// the seal cannot be written.
+fn seal(dir: &std::path::Path) -> ExitCode {
+    use crate::server::reload::{read_table_files, write_seal};
+    if !dir.is_dir() {
+        eprintln!("durgate rules seal: {}: no such folder", dir.display());
+        return ExitCode::from(2);
+    }
+    let source = match read_table_files(dir).and_then(|source| {
+        crate::rules::compile(&source).map(|rules| (source, rules.stamp().to_string()))
+    }) {
+        Ok(valid) => valid,
+        Err(errors) => {
+            println!("{errors}");
+            eprintln!(
+                "{}: refused, not sealed ({} errors)",
+                dir.display(),
+                errors.total()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    match write_seal(dir, &source.0) {
+        Ok(()) => {
+            println!("sealed {} files of {}", source.0.files.len(), source.1);
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("durgate rules seal: {}: {error}", dir.display());
+            ExitCode::from(2)
+        }
+    }
+}
 
 /// `check-rules DIR`.
 pub fn check_rules(dir: &std::path::Path) -> ExitCode {
@@ -16,6 +70,7 @@ pub fn check_rules(dir: &std::path::Path) -> ExitCode {
     match read_rule_folder(dir).and_then(|source| crate::rules::compile(&source)) {
         Ok(rules) => {
             print!("{}", rules_summary(&rules));
+            println!("{}", seal_state(dir));
             ExitCode::SUCCESS
         }
         Err(errors) => {
@@ -24,6 +79,14 @@ pub fn check_rules(dir: &std::path::Path) -> ExitCode {
             eprintln!("{}: refused ({} errors)", dir.display(), errors.total());
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Whether the folder (which matched any seal it holds) is sealed.
+fn seal_state(dir: &std::path::Path) -> &'static str {
+    match dir.join(crate::rules::seal::SEAL_FILE).exists() {
+        true => "sealed: SHA256SUMS matches every table",
+        false => "not sealed: a gateway requiring a seal refuses it; run `durgate rules seal DIR`",
     }
 }
 

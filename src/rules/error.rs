@@ -17,7 +17,7 @@ pub struct TableError {
     pub file: String,
     pub line: u32,
     pub column: u32,
-    /// The numbered validation rule of `docs/rule-tables.md` that is broken (1..=10).
+    /// The numbered validation rule of `docs/rule-tables.md` that is broken (1..=11).
     pub rule: u8,
     pub message: String,
 }
@@ -56,6 +56,15 @@ impl TableErrors {
         let mut errors = TableErrors::default();
         errors.push(error);
         errors
+    }
+
+    /// Adds every error of `other` (listed while there is room, counted beyond).
+    pub fn extend(&mut self, other: TableErrors) {
+        let more = other.more;
+        for error in other.errors {
+            self.push(error);
+        }
+        self.more = self.more.saturating_add(more);
     }
 
     /// `Ok(value)` when nothing was recorded, else the errors.

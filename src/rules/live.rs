@@ -11,7 +11,7 @@
 use super::{compile, RuleSet, RuleSource, TableErrors};
 use crate::claim::RulesetStamp;
 use arc_swap::ArcSwap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The current rule tables, the folder contents they were compiled from, and reload counters.
@@ -22,6 +22,8 @@ pub struct LiveRules {
     published: Mutex<Option<RuleSource>>,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
+    /// Whether a folder must carry a seal to go live (set once at start).
+    seal_required: AtomicBool,
 }
 
 /// What a reload did.
@@ -67,6 +69,7 @@ impl LiveRules {
             published: Mutex::new(None),
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
+            seal_required: AtomicBool::new(false),
         }
     }
 
@@ -137,6 +140,15 @@ impl LiveRules {
     /// `id@version` of the current tables.
     pub fn stamp(&self) -> RulesetStamp {
         self.current.load().stamp()
+    }
+
+    /// Makes every later reload refuse a folder without a seal (`rules::seal`).
+    pub fn require_seal(&self, required: bool) {
+        self.seal_required.store(required, Ordering::Relaxed);
+    }
+
+    pub fn seal_required(&self) -> bool {
+        self.seal_required.load(Ordering::Relaxed)
     }
 
     pub fn reloads_ok(&self) -> u64 {

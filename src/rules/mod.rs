@@ -16,6 +16,7 @@ mod error;
 mod live;
 mod policy;
 mod ruleset;
+pub mod seal;
 pub mod units;
 
 pub use adjudicate::{adjudicate, adjudicate_claim, ClaimContext};

@@ -213,8 +213,10 @@ fn load_rules(config: &Config) -> Result<LiveRules, ServerError> {
         dir: config.rules.display().to_string(),
         errors,
     };
-    let source = reload::read_rule_folder(&config.rules).map_err(refused)?;
+    let source =
+        reload::read_sealed_folder(&config.rules, config.rules_require_seal).map_err(refused)?;
     let live = LiveRules::from_source(source).map_err(refused)?;
+    live.require_seal(config.rules_require_seal);
     let current = live.load();
     metrics::rules_live(current.id(), current.version());
     Ok(live)

@@ -1,7 +1,8 @@
 //! Rule-table reload: read a folder from disk, compile it, swap it in; on a watch or SIGHUP.
 //!
 //! Tier 3 shell around the pure [`crate::rules`] core. Data flow: folder → [`read_rule_folder`]
-//! (bytes per file) → [`rules::compile`] → [`LiveRules::swap`]. A refused folder leaves the old
+//! (bytes per file, checked against the folder's seal) → [`rules::compile`] →
+//! [`LiveRules::swap`]. A refused folder leaves the old
 //! tables live, counts the failure and logs every error (file, line, column, rule — never claim
 //! data). Must never swap a partially read or partially valid folder.
 //!
@@ -14,7 +15,7 @@
 
 use crate::claim::RulesetStamp;
 use crate::limits;
-use crate::rules::{self, file_error, LiveRules, Reloaded, RuleSource, TableErrors};
+use crate::rules::{self, file_error, seal, LiveRules, Reloaded, RuleSource, TableErrors};
 use notify::event::ModifyKind;
 use notify::{EventKind, RecursiveMode, Watcher};
 use std::path::{Path, PathBuf};
@@ -34,7 +35,59 @@ pub enum WatchError {
 
 /// Reads every file of the rule-table format from `dir`, and each optional one it holds; a
 /// missing required, unreadable or oversized file is an error naming it (all are reported).
+/// A folder holding a seal (`SHA256SUMS`) must match it (rule 11).
 pub fn read_rule_folder(dir: &Path) -> Result<RuleSource, TableErrors> {
+    read_sealed_folder(dir, false)
+}
+
+/// As [`read_rule_folder`]; with `require_seal`, a folder without a seal is refused too (the
+/// gateway's default: a folder copied file by file can then never go live half copied).
+pub fn read_sealed_folder(dir: &Path, require_seal: bool) -> Result<RuleSource, TableErrors> {
+    let source = read_table_files(dir)?;
+    match read_file(&dir.join(seal::SEAL_FILE)) {
+        Ok(sealed) => match seal::verify(&source, &sealed) {
+            Ok(()) => Ok(source),
+            Err(errors) => Err(mismatched(&source, errors)),
+        },
+        Err(_) if !require_seal && !dir.join(seal::SEAL_FILE).exists() => Ok(source),
+        Err(message) => Err(unsealed(message)),
+    }
+}
+
+/// Writes the seal of `source` (the table files read from `dir`): a temp file, synced, then
+/// renamed over `SHA256SUMS`, so a watching gateway reads the old seal or the new one.
+pub fn write_seal(dir: &Path, source: &RuleSource) -> std::io::Result<()> {
+    use std::io::Write;
+    let temp = dir.join(format!(".{}.tmp", seal::SEAL_FILE));
+    let mut file = std::fs::File::create(&temp)?;
+    file.write_all(seal::seal_text(source).as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&temp, dir.join(seal::SEAL_FILE))
+}
+
+/// A seal mismatch, with the tables' own errors too (all at once: an edited folder that was
+/// not resealed shows what is wrong with the edit as well).
+fn mismatched(source: &RuleSource, mut errors: TableErrors) -> TableErrors {
+    if let Err(table_errors) = rules::compile(source) {
+        errors.extend(table_errors);
+    }
+    errors
+}
+
+fn unsealed(message: String) -> TableErrors {
+    let message = match message.as_str() {
+        "required file is missing" => "the folder is not sealed: run `durgate rules seal DIR` \
+             after its last change (or set rules_require_seal = false)"
+            .to_string(),
+        _ => message,
+    };
+    let mut errors = TableErrors::default();
+    errors.push(file_error(seal::SEAL_FILE, 11, message));
+    errors
+}
+
+/// The table files alone (no seal check): what `durgate rules seal` seals.
+pub fn read_table_files(dir: &Path) -> Result<RuleSource, TableErrors> {
     let mut source = RuleSource::default();
     let mut errors = TableErrors::default();
     for name in rules::FILES {
@@ -77,7 +130,7 @@ fn describe(error: &std::io::Error) -> String {
 /// the bytes of the live tables swaps nothing and counts nothing (reading the folder, or a
 /// SIGHUP or `POST /admin/reload` with nothing new, is not a reload).
 pub fn reload_from(dir: &Path, live: &LiveRules) -> Result<Reloaded, TableErrors> {
-    let outcome = live.reload(|| read_rule_folder(dir));
+    let outcome = live.reload(|| read_sealed_folder(dir, live.seal_required()));
     match &outcome {
         Ok(Reloaded::Swapped { stamp, retired }) => {
             super::metrics::rules_retired(retired.id(), retired.version());

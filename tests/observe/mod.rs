@@ -44,6 +44,7 @@ pub fn set_version(dir: &Path, version: &str) {
         "no version line in {path:?}"
     );
     std::fs::write(&path, changed.join("\n") + "\n").expect("write ruleset.toml");
+    reseal(dir);
 }
 
 /// A program on `PATH`, if any.
@@ -52,4 +53,11 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file())
+}
+
+/// Seals `dir` as `durgate rules seal` would, valid or not (a story that breaks a table wants
+/// the table's own errors, not only a seal mismatch).
+pub fn reseal(dir: &Path) {
+    let source = durgate::server::reload::read_table_files(dir).expect("the table files read");
+    durgate::server::reload::write_seal(dir, &source).expect("write the seal");
 }

@@ -53,6 +53,8 @@ pub fn sample_remembering_ddi(days: u32) -> tempfile::TempDir {
         "the sample's [edits.ddi] has never_override"
     );
     std::fs::write(&ruleset, remembering).expect("write ruleset.toml");
+    let source = durgate::server::reload::read_table_files(folder.path()).expect("tables read");
+    durgate::server::reload::write_seal(folder.path(), &source).expect("write the seal");
     folder
 }
 
