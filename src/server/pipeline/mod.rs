@@ -279,10 +279,12 @@ impl Finish {
 
     fn complete(mut self, result: Result<CommitReceipt, StoreError>) -> Vec<u8> {
         let _entered = self.span.clone().entered();
+        let committed = result.is_ok();
         match result {
             Ok(receipt) => self.committed(&receipt),
             Err(error) => self.failed(&error),
         }
+        enforce_committed_authorizations(&mut self.outcomes, committed);
         drop(self.guard.take());
         let code = self.header.transaction_code.clone();
         record_outcomes(&code, &self.outcomes);
@@ -451,6 +453,27 @@ fn validation_codes(validated: &Validated, index: usize) -> Vec<crate::claim::Re
     }
 }
 
+/// The invariant that no reply carries an authorization the store did not commit: a P must be
+/// a recorded transaction of a commit that succeeded, numbered by that commit's receipt
+/// (`committed` fills it in; a D's number is a committed claim's, from the history or the
+/// store's refusal). Checked on every reply; a breach fails loudly in tests and is answered
+/// 99 in production rather than sent.
+fn enforce_committed_authorizations(outcomes: &mut [Outcome], committed: bool) {
+    for outcome in outcomes.iter_mut() {
+        let paid = outcome.decision.status == Status::Paid;
+        let numbered = committed && outcome.recorded.is_some() && outcome.authorization.is_some();
+        if paid && !numbered {
+            debug_assert!(false, "a P without a committed authorization");
+            tracing::error!("a paid answer without a committed authorization: answering 99");
+            outcome.authorization = None;
+            outcome.decision = Decision::rejected(
+                vec![reject::HOST_PROCESSING_ERROR],
+                outcome.decision.ruleset.clone(),
+            );
+        }
+    }
+}
+
 fn encode(header: ResponseHeader, outcomes: &[Outcome]) -> Vec<u8> {
     let transactions = outcomes
         .iter()
@@ -487,5 +510,41 @@ fn record_outcomes(code: &str, outcomes: &[Outcome]) {
             conflicts = outcome.decision.conflicts.len(),
             "transaction answered"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paid(recorded: Option<u8>, authorization: Option<u64>) -> Outcome {
+        let decision = Decision {
+            status: Status::Paid,
+            ..Decision::rejected(Vec::new(), "test@1".into())
+        };
+        Outcome {
+            recorded,
+            authorization: authorization.map(crate::claim::Authorization::for_claim),
+            ..Outcome::answer(decision, Some(1))
+        }
+    }
+
+    #[test]
+    fn a_p_numbered_by_its_commit_is_sent_as_it_is() {
+        let mut outcomes = [paid(Some(1), Some(42))];
+        enforce_committed_authorizations(&mut outcomes, true);
+        assert_eq!(outcomes[0].decision.status, Status::Paid);
+    }
+
+    #[test]
+    #[should_panic(expected = "a P without a committed authorization")]
+    fn a_p_after_a_failed_commit_is_a_breach() {
+        enforce_committed_authorizations(&mut [paid(Some(1), Some(42))], false);
+    }
+
+    #[test]
+    #[should_panic(expected = "a P without a committed authorization")]
+    fn a_p_that_was_never_recorded_is_a_breach() {
+        enforce_committed_authorizations(&mut [paid(None, Some(42))], true);
     }
 }
