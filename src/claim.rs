@@ -292,6 +292,8 @@ pub mod reject {
     pub const CLAIM_TOO_OLD: RejectCode = RejectCode::new("81");
     pub const POST_DATED: RejectCode = RejectCode::new("82");
     pub const DUPLICATE_PAID: RejectCode = RejectCode::new("83");
+    /// An E1 over the pharmacy's rate limit.
+    pub const CLAIM_NOT_PROCESSED: RejectCode = RejectCode::new("85");
     pub const REVERSAL_NOT_PROCESSED: RejectCode = RejectCode::new("87");
     pub const DUR_REJECT: RejectCode = RejectCode::new("88");
     pub const HOST_PROCESSING_ERROR: RejectCode = RejectCode::new("99");

@@ -138,6 +138,8 @@ pub struct LimitsConfig {
     pub idle_timeout_ms: u64,
     pub write_timeout_ms: u64,
     pub shutdown_grace_ms: u64,
+    /// E1 checks one pharmacy may send per clock minute (more are answered R 85).
+    pub eligibility_per_pharmacy_per_minute: u32,
 }
 
 impl Default for Config {
@@ -170,9 +172,13 @@ impl Default for LimitsConfig {
             idle_timeout_ms: limits::IDLE_TIMEOUT.as_millis() as u64,
             write_timeout_ms: limits::WRITE_TIMEOUT.as_millis() as u64,
             shutdown_grace_ms: limits::SHUTDOWN_GRACE.as_millis() as u64,
+            eligibility_per_pharmacy_per_minute: DEFAULT_ELIGIBILITY_PER_PHARMACY_PER_MINUTE,
         }
     }
 }
+
+/// E1 checks per pharmacy per minute by default: far above a counter's needs, far below a sweep.
+pub const DEFAULT_ELIGIBILITY_PER_PHARMACY_PER_MINUTE: u32 = 60;
 
 /// Stray bytes between frames (a terminal's CR/LF, keep-alive noise) tolerated in a row before
 /// the connection is closed. The contract closes on bytes outside a frame; a few line-noise bytes
@@ -267,6 +273,12 @@ impl LimitsConfig {
             self.shutdown_grace_ms,
             0,
             ms(limits::SHUTDOWN_GRACE),
+        )?;
+        bound(
+            "eligibility_per_pharmacy_per_minute",
+            u64::from(self.eligibility_per_pharmacy_per_minute),
+            1,
+            u64::from(limits::ELIGIBILITY_PER_PHARMACY_PER_MINUTE_MAX),
         )
     }
 

@@ -214,6 +214,10 @@ pub const ADMIN_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 pub const ADMIN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bytes of the admin bearer-token file read at most.
 pub const ADMIN_TOKEN_BYTES_MAX: u64 = 4_096;
+/// Pharmacies whose E1 checks of the current minute are counted at once (the rate limit's map).
+pub const ELIGIBILITY_PHARMACIES_MAX: usize = 65_536;
+/// The per-pharmacy E1 rate limit may be set at most to this many checks per minute.
+pub const ELIGIBILITY_PER_PHARMACY_PER_MINUTE_MAX: u32 = 60_000;
 /// Requests read from one connection and not yet answered.
 pub const IN_FLIGHT_PER_CONNECTION_MAX: usize = 64;
 /// A started frame must complete within this time.

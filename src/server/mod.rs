@@ -106,7 +106,8 @@ impl Gateway {
         let (stop, shutdown) = watch::channel(false);
         let tasks = TaskTracker::new();
         let pipeline = Pipeline::new(rules.clone(), history.clone(), store.clone())
-            .with_eligibility_disclosure(config.eligibility_reveals_history);
+            .with_eligibility_disclosure(config.eligibility_reveals_history)
+            .with_eligibility_limit(config.limits.eligibility_per_pharmacy_per_minute);
         let pipeline = Arc::new(pipeline);
         let transport = claim_tls.clone().map_or(Transport::Plain, Transport::Tls);
         let claim_addrs = bind_claims(config, pipeline, transport, &shutdown, &tasks).await?;

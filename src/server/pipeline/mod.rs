@@ -27,6 +27,7 @@
 //! Must never: answer P/A/D before the commit; log a patient identifier; hold a lock across an
 //! await (the per-patient wait is a future, not a lock).
 
+mod eligibility;
 mod plan;
 
 mod snapshot;
@@ -48,6 +49,7 @@ use crate::store::{ClaimStore, CommitReceipt, StoreError};
 
 use super::connection::Handler;
 use super::metrics;
+use eligibility::EligibilityLimit;
 use plan::{Context, Outcome, Update};
 use tails::{TailGuard, Tails};
 
@@ -59,6 +61,8 @@ pub struct Pipeline {
     tails: Arc<Tails>,
     /// E1 replies say whether the patient is in the history (config `eligibility_reveals_history`).
     reveal_history: bool,
+    /// Counts E1 checks per pharmacy (config `eligibility_per_pharmacy_per_minute`).
+    eligibility_limit: Arc<EligibilityLimit>,
 }
 
 /// A reply that is ready, or one waiting for its commit.
@@ -106,13 +110,28 @@ impl Pipeline {
             store,
             tails: Arc::new(Tails::default()),
             reveal_history: false,
+            eligibility_limit: Arc::new(EligibilityLimit::new(
+                crate::config::DEFAULT_ELIGIBILITY_PER_PHARMACY_PER_MINUTE,
+            )),
         }
+    }
+
+    /// At most `per_minute` E1 checks per pharmacy per clock minute (more are answered R 85).
+    pub fn with_eligibility_limit(mut self, per_minute: u32) -> Pipeline {
+        self.eligibility_limit = Arc::new(EligibilityLimit::new(per_minute));
+        self
     }
 
     /// Lets E1 replies say whether the patient is in the history (off by default).
     pub fn with_eligibility_disclosure(mut self, reveal_history: bool) -> Pipeline {
         self.reveal_history = reveal_history;
         self
+    }
+
+    /// False for an E1 over its pharmacy's per-minute limit (counts the check).
+    fn eligibility_allowed(&self, header: &crate::claim::RequestHeader, now_ms: i64) -> bool {
+        header.transaction_code != TransactionCode::E1
+            || self.eligibility_limit.allow(header.pharmacy_hash(), now_ms)
     }
 
     /// The per-patient ordering (exposed for tests).
@@ -163,6 +182,7 @@ impl Pipeline {
             today,
             received_at_ms: now_ms,
             reveal_history: self.reveal_history,
+            eligibility_allowed: self.eligibility_allowed(request_header, now_ms),
         };
         let (outcomes, record) = span.in_scope(|| {
             let adjudication = Instant::now();

@@ -98,6 +98,8 @@ pub struct Context<'a> {
     pub received_at_ms: i64,
     /// E1 replies say whether the patient is known (else known and unknown answer alike).
     pub reveal_history: bool,
+    /// False for an E1 over its pharmacy's rate limit (answered R 85, recorded).
+    pub eligibility_allowed: bool,
 }
 
 impl Context<'_> {
@@ -233,11 +235,28 @@ impl Planner<'_, '_> {
         }
     }
 
-    fn eligibility(&self, validated: &Validated) -> Outcome {
+    /// E1: approved alike for known and unknown patients (unless the plan reveals which),
+    /// R 85 over the pharmacy's rate limit; recorded either way.
+    fn eligibility(&mut self, validated: &Validated) -> Outcome {
         let codes = validated.reject_codes(0);
         if !codes.is_empty() {
             return self.invalid(codes, None);
         }
+        let decision = match self.context.eligibility_allowed {
+            true => self.eligibility_decision(),
+            false => self
+                .context
+                .decision(Status::Rejected, vec![reject::CLAIM_NOT_PROCESSED]),
+        };
+        let kind = RecordKind::Eligibility;
+        let recorded = self.recorded(0, kind, &Transaction::default(), decision, None);
+        Outcome {
+            rx_number: None,
+            ..recorded
+        }
+    }
+
+    fn eligibility_decision(&self) -> Decision {
         let mut decision = self.context.decision(Status::Approved, Vec::new());
         if self.context.reveal_history {
             let known = self
@@ -250,7 +269,7 @@ impl Planner<'_, '_> {
             };
             decision.message = Some(message.into());
         }
-        Outcome::answer(decision, None)
+        decision
     }
 
     fn billing(&mut self, index: usize, transaction: &Transaction) -> Outcome {
@@ -458,6 +477,7 @@ mod tests {
             today,
             received_at_ms: 0,
             reveal_history: false,
+            eligibility_allowed: true,
         };
         plan(&context, &validated).0.remove(0)
     }
