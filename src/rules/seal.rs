@@ -25,13 +25,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// The seal of every file in `source`, sorted by name.
 pub fn seal_text(source: &RuleSource) -> String {
-    let mut lines: Vec<String> = source
-        .files
+    let mut files: Vec<&(String, Vec<u8>)> = source.files.iter().collect();
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    files
         .iter()
         .map(|(name, bytes)| format!("{}  {name}\n", sha256_hex(bytes)))
-        .collect();
-    lines.sort_by(|a, b| a[66..].cmp(&b[66..]));
-    lines.concat()
+        .collect()
 }
 
 /// Checks that `seal` lists exactly the files of `source`, each with its bytes' SHA-256.

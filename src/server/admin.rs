@@ -38,9 +38,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::tls::LiveTls;
-use crate::limits::{
-    ACCEPT_ERROR_BACKOFF, ADMIN_CONNECTIONS_MAX, ADMIN_HEADER_TIMEOUT, ADMIN_REQUEST_TIMEOUT,
-};
+use crate::limits::{ADMIN_CONNECTIONS_MAX, ADMIN_HEADER_TIMEOUT, ADMIN_REQUEST_TIMEOUT};
 
 /// What the admin endpoints ask of the running gateway.
 pub trait Admin: Send + Sync + 'static {
@@ -128,10 +126,12 @@ pub async fn serve_admin<A: Admin>(
             accepted = listener.accept() => accepted,
             _ = shutdown.changed() => return,
         };
-        let Ok((stream, peer)) = accepted else {
-            // Out of descriptors: do not spin (the claim listener's backoff).
-            tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
-            continue;
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                super::listener::back_off_if_exhausted(&error).await;
+                continue;
+            }
         };
         let Ok(place) = places.clone().try_acquire_owned() else {
             drop(stream);

@@ -111,7 +111,15 @@ async fn accept_failed(error: &std::io::Error) {
     if let Some(unlogged) = ACCEPT_FAILED_LOG.due(crate::clock::unix_ms()) {
         tracing::error!(%error, unlogged, "accept failed: out of resources, backing off");
     }
-    tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
+    back_off_if_exhausted(error).await;
+}
+
+/// Waits [`ACCEPT_ERROR_BACKOFF`] when `error` is an exhaustion of descriptors or memory (any
+/// accept loop: the claim listeners' and the admin endpoint's).
+pub(super) async fn back_off_if_exhausted(error: &std::io::Error) {
+    if is_resource_exhaustion(error) {
+        tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
+    }
 }
 
 /// EMFILE, ENFILE, ENOBUFS, ENOMEM.

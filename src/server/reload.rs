@@ -44,15 +44,22 @@ pub fn read_rule_folder(dir: &Path) -> Result<RuleSource, TableErrors> {
 /// gateway's default: a folder copied file by file can then never go live half copied).
 pub fn read_sealed_folder(dir: &Path, require_seal: bool) -> Result<RuleSource, TableErrors> {
     let source = read_table_files(dir)?;
-    match read_file(&dir.join(seal::SEAL_FILE)) {
-        Ok(sealed) => match seal::verify(&source, &sealed) {
-            Ok(()) => Ok(source),
-            Err(errors) => Err(mismatched(&source, errors)),
-        },
-        Err(_) if !require_seal && !dir.join(seal::SEAL_FILE).exists() => Ok(source),
-        Err(message) => Err(unsealed(message)),
+    let seal_path = dir.join(seal::SEAL_FILE);
+    if !seal_path.exists() {
+        return match require_seal {
+            true => Err(seal_error(NOT_SEALED.to_string())),
+            false => Ok(source),
+        };
+    }
+    let sealed = read_file(&seal_path).map_err(seal_error)?;
+    match seal::verify(&source, &sealed) {
+        Ok(()) => Ok(source),
+        Err(errors) => Err(mismatched(&source, errors)),
     }
 }
+
+const NOT_SEALED: &str = "the folder is not sealed: run `durgate rules seal DIR` after its last \
+     change (or set rules_require_seal = false)";
 
 /// Writes the seal of `source` (the table files read from `dir`): a temp file, synced, then
 /// renamed over `SHA256SUMS`, so a watching gateway reads the old seal or the new one.
@@ -74,13 +81,7 @@ fn mismatched(source: &RuleSource, mut errors: TableErrors) -> TableErrors {
     errors
 }
 
-fn unsealed(message: String) -> TableErrors {
-    let message = match message.as_str() {
-        "required file is missing" => "the folder is not sealed: run `durgate rules seal DIR` \
-             after its last change (or set rules_require_seal = false)"
-            .to_string(),
-        _ => message,
-    };
+fn seal_error(message: String) -> TableErrors {
     let mut errors = TableErrors::default();
     errors.push(file_error(seal::SEAL_FILE, 11, message));
     errors

@@ -81,23 +81,27 @@ pub(super) struct Counters {
 /// What the writer last learnt about committing: read by readiness, which so never touches the
 /// database's write lock itself.
 #[derive(Default)]
-pub(super) struct Health {
+pub(super) struct Health(Mutex<HealthState>);
+
+#[derive(Default)]
+struct HealthState {
     /// Why the last commit (or probe) failed; `None` once one succeeds.
-    failure: Mutex<Option<String>>,
+    failure: Option<String>,
     /// When the commit now running began.
-    committing_since: Mutex<Option<std::time::Instant>>,
+    committing_since: Option<std::time::Instant>,
 }
 
 impl Health {
     /// `Ok` when the last commit or probe succeeded and no commit has run beyond
     /// [`STORE_COMMIT_STALL`].
     pub fn check(&self) -> Result<(), StoreError> {
-        if let Some(reason) = lock(&self.failure).clone() {
+        let state = lock(&self.0);
+        if let Some(reason) = &state.failure {
             return Err(StoreError::Commit(format!(
                 "the last commit failed: {reason}"
             )));
         }
-        match *lock(&self.committing_since) {
+        match state.committing_since {
             Some(since) if since.elapsed() > STORE_COMMIT_STALL => Err(StoreError::Commit(
                 format!("a commit has run for {} ms", since.elapsed().as_millis()),
             )),
@@ -106,18 +110,25 @@ impl Health {
     }
 
     fn is_failing(&self) -> bool {
-        lock(&self.failure).is_some()
+        lock(&self.0).failure.is_some()
     }
 
     fn started(&self) {
-        *lock(&self.committing_since) = Some(std::time::Instant::now());
+        lock(&self.0).committing_since = Some(std::time::Instant::now());
     }
 
     fn finished(&self, failure: Option<&str>) {
-        *lock(&self.committing_since) = None;
-        *lock(&self.failure) = failure.map(str::to_owned);
+        *lock(&self.0) = HealthState {
+            failure: failure.map(str::to_owned),
+            committing_since: None,
+        };
     }
 }
+
+/// The writer's probe: one real write (a `schema_version` cell rewritten with its own value),
+/// no claim data. Each backend runs it in a write transaction of its own and commits.
+pub(super) const PROBE_SQL: &str = "UPDATE schema_version SET applied_at_ms = applied_at_ms \
+     WHERE version = (SELECT max(version) FROM schema_version)";
 
 /// A backend's side of group commit.
 pub(super) trait BatchWriter {

@@ -153,7 +153,7 @@ impl BatchWriter for Writer {
             .get()
             .await
             .map_err(|error| BatchFailed(pool_error(error).to_string()))?;
-        let probed = client.batch_execute(PROBE_SQL).await;
+        let probed = client.batch_execute(queue::PROBE_SQL).await;
         if probed.is_err() {
             // As after a failed batch: a connection in doubt is not given back.
             drop(Object::take(client));
@@ -161,10 +161,6 @@ impl BatchWriter for Writer {
         probed.map_err(|error| BatchFailed(error.to_string()))
     }
 }
-
-/// The probe: one real write and commit, no claim data.
-const PROBE_SQL: &str = "UPDATE schema_version SET applied_at_ms = applied_at_ms \
-     WHERE version = (SELECT max(version) FROM schema_version)";
 
 impl Writer {
     async fn commit_batch(&mut self, batch: &[Pending]) -> Committed {

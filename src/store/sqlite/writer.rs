@@ -48,18 +48,16 @@ impl BatchWriter for SqliteWriter {
         commit_batch(&mut self.conn, batch).map_err(|error| BatchFailed(error.to_string()))
     }
 
-    /// Rewrites one `schema_version` cell with its own value: a real page write and commit.
+    /// [`queue::PROBE_SQL`] in its own write transaction: a real page write and commit.
     async fn probe(&mut self) -> Result<(), BatchFailed> {
-        self.conn
-            .execute_batch(PROBE_SQL)
-            .map_err(|error| BatchFailed(error.to_string()))
+        let probe = |conn: &mut Connection| {
+            let transaction = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            transaction.execute_batch(queue::PROBE_SQL)?;
+            transaction.commit()
+        };
+        probe(&mut self.conn).map_err(|error| BatchFailed(error.to_string()))
     }
 }
-
-/// The probe's transaction (rolled back by SQLite itself when a statement fails).
-const PROBE_SQL: &str = "BEGIN IMMEDIATE; \
-     UPDATE schema_version SET applied_at_ms = applied_at_ms \
-     WHERE version = (SELECT max(version) FROM schema_version); COMMIT;";
 
 /// One write transaction for the whole batch: optimistically without savepoints; if a record
 /// is refused, again with each record under its own savepoint.
