@@ -137,6 +137,8 @@ pub struct LimitsConfig {
     pub read_timeout_ms: u64,
     pub idle_timeout_ms: u64,
     pub write_timeout_ms: u64,
+    /// `SO_SNDBUF` asked for each claim connection (bounds the replies buffered for a client).
+    pub send_buffer_bytes: usize,
     pub shutdown_grace_ms: u64,
     /// E1 checks one pharmacy may send per clock minute (more are answered R 85).
     pub eligibility_per_pharmacy_per_minute: u32,
@@ -171,6 +173,7 @@ impl Default for LimitsConfig {
             read_timeout_ms: limits::READ_TIMEOUT.as_millis() as u64,
             idle_timeout_ms: limits::IDLE_TIMEOUT.as_millis() as u64,
             write_timeout_ms: limits::WRITE_TIMEOUT.as_millis() as u64,
+            send_buffer_bytes: limits::SEND_BUFFER_BYTES,
             shutdown_grace_ms: limits::SHUTDOWN_GRACE.as_millis() as u64,
             eligibility_per_pharmacy_per_minute: DEFAULT_ELIGIBILITY_PER_PHARMACY_PER_MINUTE,
         }
@@ -267,6 +270,12 @@ impl LimitsConfig {
             self.write_timeout_ms,
             1,
             ms(limits::WRITE_TIMEOUT),
+        )?;
+        bound(
+            "send_buffer_bytes",
+            self.send_buffer_bytes as u64,
+            limits::SEND_BUFFER_BYTES_MIN as u64,
+            limits::SEND_BUFFER_BYTES as u64,
         )?;
         bound(
             "shutdown_grace_ms",

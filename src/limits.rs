@@ -220,6 +220,15 @@ pub const ELIGIBILITY_PHARMACIES_MAX: usize = 65_536;
 pub const ELIGIBILITY_PER_PHARMACY_PER_MINUTE_MAX: u32 = 60_000;
 /// Requests read from one connection and not yet answered.
 pub const IN_FLIGHT_PER_CONNECTION_MAX: usize = 64;
+/// Kernel send buffer asked for each claim connection (`SO_SNDBUF`; Linux doubles it and stops
+/// growing it). Replies a client has not read sit in this buffer and in the client's own
+/// receive window; without the bound the kernel grows the buffer to megabytes, and one client
+/// that never reads makes the gateway adjudicate and commit tens of thousands of claims before its
+/// write deadline can start. At 16 KiB a reply-sized pipeline (64 replies of a few hundred bytes)
+/// still fits.
+pub const SEND_BUFFER_BYTES: usize = 16 * 1024;
+/// The send buffer may be set no lower than this.
+pub const SEND_BUFFER_BYTES_MIN: usize = 4 * 1024;
 /// A started frame must complete within this time.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// A connection with no request arriving (garbage and empty frames do not count) is closed

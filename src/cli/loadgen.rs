@@ -203,6 +203,7 @@ async fn echo_run(args: &LoadgenArgs, source: Arc<dyn Source>) -> anyhow::Result
         read_timeout: crate::limits::READ_TIMEOUT,
         idle_timeout: crate::limits::IDLE_TIMEOUT,
         write_timeout: crate::limits::WRITE_TIMEOUT,
+        send_buffer_bytes: crate::limits::SEND_BUFFER_BYTES,
     };
     let server = EchoServer::start(
         SocketAddr::from(([127, 0, 0, 1], 0)),

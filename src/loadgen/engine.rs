@@ -481,6 +481,7 @@ mod tests {
             read_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(5),
+            send_buffer_bytes: crate::limits::SEND_BUFFER_BYTES,
         };
         EchoServer::start(SocketAddr::from(([127, 0, 0, 1], 0)), settings, 64)
             .await

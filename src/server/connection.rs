@@ -91,6 +91,8 @@ pub struct ConnectionSettings {
     pub read_timeout: Duration,
     pub idle_timeout: Duration,
     pub write_timeout: Duration,
+    /// `SO_SNDBUF` asked for each accepted socket (`limits::SEND_BUFFER_BYTES`).
+    pub send_buffer_bytes: usize,
 }
 
 /// Why a connection ended (a fixed label set, for logs and counters).
@@ -386,6 +388,7 @@ mod tests {
             read_timeout: Duration::from_millis(300),
             idle_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_millis(300),
+            send_buffer_bytes: crate::limits::SEND_BUFFER_BYTES,
         }
     }
 

@@ -135,6 +135,16 @@ fn is_resource_exhaustion(error: &std::io::Error) -> bool {
         .is_some_and(|code| exhausted.iter().any(|errno| errno.raw_os_error() == code))
 }
 
+/// Fixes the socket's kernel send buffer (`SO_SNDBUF`, which also stops the kernel growing it),
+/// so the replies a client leaves unread are bounded by `limits::SEND_BUFFER_BYTES` plus its
+/// own receive window. A refusal only loses the bound's tightness, never the connection.
+fn bound_send_buffer(stream: &TcpStream, send_buffer_bytes: usize) {
+    if let Err(error) = rustix::net::sockopt::set_socket_send_buffer_size(stream, send_buffer_bytes)
+    {
+        tracing::debug!(%error, "cannot bound the send buffer of a connection");
+    }
+}
+
 /// Serves one accepted socket: directly, or after a TLS handshake within the read deadline.
 async fn serve_socket<H: Handler>(
     stream: TcpStream,
@@ -144,6 +154,7 @@ async fn serve_socket<H: Handler>(
     mut shutdown: watch::Receiver<bool>,
 ) -> (Closed, u64) {
     let _ = stream.set_nodelay(true);
+    bound_send_buffer(&stream, settings.send_buffer_bytes);
     let Transport::Tls(tls) = transport else {
         return serve_connection(stream, handler, settings, shutdown).await;
     };
@@ -158,6 +169,93 @@ async fn serve_socket<H: Handler>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    /// Echoes each frame and counts the frames it was given.
+    struct Counting(AtomicUsize);
+
+    impl Handler for Counting {
+        type Pending = std::future::Ready<Option<Vec<u8>>>;
+        async fn accept(&self, frame: bytes::BytesMut) -> Self::Pending {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            std::future::ready(Some(frame.to_vec()))
+        }
+    }
+
+    fn bounded_settings() -> ConnectionSettings {
+        ConnectionSettings {
+            framing: crate::config::Framing::StxEtx,
+            frame_bytes_max: 1024,
+            garbage_bytes_max: 0,
+            in_flight: 4,
+            read_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(10),
+            send_buffer_bytes: crate::limits::SEND_BUFFER_BYTES_MIN,
+        }
+    }
+
+    /// A client with small socket buffers that writes frames and never reads.
+    async fn never_reading_client(addr: std::net::SocketAddr) -> tokio::task::JoinHandle<()> {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        socket.set_send_buffer_size(4096).unwrap();
+        let mut stream = socket.connect(addr).await.unwrap();
+        let mut frame = vec![0x02];
+        frame.extend_from_slice(&[b'A'; 198]);
+        frame.push(0x03);
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            for _ in 0..NEVER_READER_FRAMES {
+                if stream.write_all(&frame).await.is_err() {
+                    return;
+                }
+            }
+        })
+    }
+
+    /// Frames the never-reading client offers: more than an unbounded kernel buffer would hold.
+    const NEVER_READER_FRAMES: usize = 20_000;
+
+    /// Polls `count` until it has not moved for 500 ms.
+    async fn settled(count: &AtomicUsize) -> usize {
+        let mut last = usize::MAX;
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let now = count.load(Ordering::Relaxed);
+            if now == last {
+                return now;
+            }
+            last = now;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_reads_gets_only_a_send_buffer_of_replies_made() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handler = Arc::new(Counting(AtomicUsize::new(0)));
+        let (_stop, shutdown) = watch::channel(false);
+        let serving = tokio::spawn(accept_loop(
+            listener,
+            handler.clone(),
+            Arc::new(bounded_settings()),
+            Arc::new(Semaphore::new(4)),
+            shutdown,
+            TaskTracker::new(),
+        ));
+        let client = never_reading_client(addr).await;
+        let handled = settled(&handler.0).await;
+        // 2 x 4 KiB of send buffer and about as much of the client's window, in 200-byte
+        // replies, plus the replies owed: about 90. Unbounded, the kernel lets ~15,000 through.
+        assert!(
+            handled < 400,
+            "{handled} frames handled for a client that never reads"
+        );
+        client.abort();
+        serving.abort();
+    }
 
     #[test]
     fn running_out_of_descriptors_or_memory_backs_off_and_a_reset_does_not() {

@@ -314,6 +314,7 @@ pub fn connection_settings(config: &Config) -> ConnectionSettings {
         read_timeout: config.limits.read_timeout(),
         idle_timeout: config.limits.idle_timeout(),
         write_timeout: config.limits.write_timeout(),
+        send_buffer_bytes: config.limits.send_buffer_bytes,
     }
 }
 
