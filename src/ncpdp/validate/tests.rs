@@ -2,7 +2,8 @@
 //! `build::ClaimBuilder` and `build::RawMessage` so each case changes one thing.
 
 use super::*;
-use crate::claim::{CobPayer, CompoundIngredient};
+use crate::claim::{reject, CobPayer, CompoundIngredient};
+use crate::limits::{PROBLEMS_PER_TRANSMISSION_MAX, TRANSACTIONS_MAX};
 use crate::ncpdp::build::{ClaimBuilder, RawMessage, RawSegment};
 use crate::ncpdp::parse::parse;
 
