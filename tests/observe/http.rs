@@ -90,3 +90,23 @@ pub fn encode_query(value: &str) -> String {
         })
         .collect()
 }
+
+/// The status `/readyz` answers on `admin` (0 when nothing answers).
+pub async fn readyz(admin: SocketAddr) -> u16 {
+    match get(admin, "/readyz").await {
+        Ok(reply) => reply.status,
+        Err(_) => 0,
+    }
+}
+
+/// Polls `/readyz` every 100 ms until it answers `status`; false when `wait` passed first.
+pub async fn readiness_becomes(admin: SocketAddr, status: u16, wait: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + wait;
+    while readyz(admin).await != status {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    true
+}
