@@ -27,6 +27,7 @@ const ALBUTEROL_NEBULIZER: u64 = 99_999_015_401;
 const AMLODIPINE: u64 = 904_637_061;
 const EMTRICITABINE_TENOFOVIR: u64 = 99_999_017_101;
 const DOLUTEGRAVIR: u64 = 99_999_017_201;
+const EFAVIRENZ: u64 = 99_999_017_301;
 /// The sample's albuterol inhaler holds 8.5 g (products.csv `package_quantity`).
 const INHALER_GRAMS_MILLI: u64 = 8_500;
 
@@ -445,6 +446,30 @@ fn pdc_antiretrovirals_needs_two_ingredients_on_hand() {
     let arv = result(&report.overall, Measure::PdcAntiretrovirals);
     assert_eq!((arv.numerator, arv.denominator), (2, 3));
     assert_eq!(arv.stars, None);
+}
+
+#[test]
+fn pdc_antiretrovirals_is_adherent_at_exactly_ninety_percent() {
+    let mut rows = Rows::new();
+    // First unit on day 81: 100 treatment days (81-180); adherent when covered × 100 ≥ 90 × 100.
+    // Patient 1: FTC/TDF (two ingredients) 81-125 and 136-180: 45 + 45 = 90 days → 90 %, in.
+    rows.fill("A", 1, 40, EMTRICITABINE_TENOFOVIR, 81, 45);
+    rows.fill("A", 1, 40, EMTRICITABINE_TENOFOVIR, 136, 45);
+    // Patient 2: the second fill one day later, 137-180: 45 + 44 = 89 days → 89 %, out.
+    rows.fill("A", 2, 40, EMTRICITABINE_TENOFOVIR, 81, 45);
+    rows.fill("A", 2, 40, EMTRICITABINE_TENOFOVIR, 137, 44);
+    // Patients 3 and 4: dolutegravir 81-130 and 131-180 with efavirenz as the FTC/TDF of
+    // patients 1 and 2: both ingredients on hand 90 days (in) and 89 days (out).
+    for (patient, second_day, second_days) in [(3, 136, 45), (4, 137, 44)] {
+        rows.fill("A", patient, 40, DOLUTEGRAVIR, 81, 50);
+        rows.fill("A", patient, 40, DOLUTEGRAVIR, 131, 50);
+        rows.fill("A", patient, 40, EFAVIRENZ, 81, 45);
+        rows.fill("A", patient, 40, EFAVIRENZ, second_day, second_days);
+    }
+    let report = rows.report();
+    let arv = result(&report.overall, Measure::PdcAntiretrovirals);
+    assert_eq!((arv.numerator, arv.denominator), (2, 4));
+    assert_eq!((arv.rate_percent, arv.stars), (Some(50.0), None));
 }
 
 #[test]
