@@ -992,6 +992,38 @@ mod tests {
     }
 
     #[test]
+    fn premier_ranks_pharmacies_from_exactly_premier_min_alerts() {
+        // premier_min_alerts = 10 (default). AT10: 8 accepted R0 overrides + 2 rejects never
+        // dispensed = 10 alerts, 10 handled → ranked at 10_000 bp. AT9: 7 + 2 = 9 alerts → not
+        // ranked, though at 100 %. HALF: 6 R0 and 6 PE overrides → 6 / 12 = 5_000 bp. Ranked:
+        // AT10 and HALF; n = ceil(2 × 10 / 100) = 1: only AT10's 100 % is at the cut-off.
+        let settings = settings();
+        let mut rows = Vec::new();
+        let shapes = [("AT10", 8, 0, 2), ("AT9", 7, 0, 2), ("HALF", 6, 6, 0)];
+        for (index, (pharmacy, payable, unpaid, rejects)) in shapes.into_iter().enumerate() {
+            let first = index as u64 * 10_000;
+            rows.extend(volume(pharmacy, first, 600));
+            for n in 0..payable + unpaid {
+                let code = if n < payable { "R0" } else { "PE" };
+                rows.push(override_claim(first + 5_000 + n, pharmacy, code, true));
+            }
+            for n in 0..rejects {
+                let patient = 70_000 + (first + n) as u32; // no paid claim of theirs
+                rows.push(dur_rejected(first + 6_000 + n, pharmacy, patient, 40));
+            }
+        }
+        let report = p4p_report(rows, &settings, half_year()).unwrap();
+        let figures = |id| {
+            let l = line(&report, id);
+            (l.premier_alerts, l.premier_score_basis_points, l.premier)
+        };
+        assert_eq!(figures("AT10"), (10, Some(10_000), true));
+        assert_eq!(figures("AT9"), (9, None, false));
+        assert_eq!(figures("HALF"), (12, Some(5_000), false));
+        assert_eq!(report.totals.premier_pharmacies, 1);
+    }
+
+    #[test]
     fn a_reject_dispensed_after_review_is_one_alert_with_the_claim_that_followed() {
         // Rejected, then paid with an accepted R0 override two days later: one alert, handled
         // → 100 %. Rejected and never dispensed: one episode, handled → 100 %. Rejected, then
