@@ -1076,12 +1076,47 @@ mod tests {
         );
     }
 
+    /// The rows of pharmacy `P{index:03}` of the reconciliation property: `plain` paid claims,
+    /// `payable` SW overrides, `coded` PE claims answering nothing, and `rejects` patients
+    /// rejected 88 on days 20 and 21 (one episode each); every second one (n odd) is paid on
+    /// day 22, inside the episode's span 20..27.
+    fn shape_rows(
+        index: usize,
+        (plain, payable, coded, rejects): (u64, u64, u64, u64),
+    ) -> Vec<ClaimRow> {
+        let pharmacy = format!("P{index:03}");
+        let first = index as u64 * 1_000;
+        let mut rows = volume(&pharmacy, first, plain);
+        for n in 0..payable {
+            rows.push(override_claim(first + 100 + n, &pharmacy, "SW", true));
+        }
+        for n in 0..coded {
+            rows.push(with_codes(
+                paid(first + 200 + n, &pharmacy, 3, 4),
+                "PE",
+                "1B",
+                false,
+            ));
+        }
+        for n in 0..rejects {
+            // Patients from 500_000: no volume or override claim is theirs.
+            let (patient, id) = (500_000 + (first + n) as u32, first + 300 + 3 * n);
+            rows.push(dur_rejected(id, &pharmacy, patient, 20));
+            rows.push(dur_rejected(id + 1, &pharmacy, patient, 21));
+            if n % 2 == 1 {
+                rows.push(paid(id + 2, &pharmacy, patient, 22));
+            }
+        }
+        rows
+    }
+
     proptest::proptest! {
-        /// Random pharmacies (volume, payable overrides, codes): every pool is paid out whole
-        /// when anyone qualifies, and the pharmacies' amounts sum to the totals exactly.
+        /// Random pharmacies (volume, payable overrides, codes, DUR rejects with episodes
+        /// dispensed or not): every pool is paid out whole when anyone qualifies, and the
+        /// pharmacies' amounts sum to the totals exactly.
         #[test]
         fn totals_reconcile_to_the_pools(
-            shapes in proptest::collection::vec((0u64..40, 0u64..6, 0u64..4), 1..25),
+            shapes in proptest::collection::vec((0u64..40, 0u64..6, 0u64..4, 0u64..4), 1..25),
             threshold in 0u32..3_000,
             eligibility in 0u64..40,
         ) {
@@ -1089,16 +1124,8 @@ mod tests {
             settings.bonus_threshold_basis_points = threshold;
             settings.eligibility_paid_claims_per_half_year = eligibility;
             let mut rows = Vec::new();
-            for (index, (plain, payable, coded)) in shapes.iter().enumerate() {
-                let pharmacy = format!("P{index:03}");
-                let first = index as u64 * 1_000;
-                rows.extend(volume(&pharmacy, first, *plain));
-                for n in 0..*payable {
-                    rows.push(override_claim(first + 100 + n, &pharmacy, "SW", true));
-                }
-                for n in 0..*coded {
-                    rows.push(with_codes(paid(first + 200 + n, &pharmacy, 3, 4), "PE", "1B", false));
-                }
+            for (index, shape) in shapes.iter().enumerate() {
+                rows.extend(shape_rows(index, *shape));
             }
             let report = p4p_report(rows, &settings, half_year()).unwrap();
             let totals = &report.totals;
@@ -1113,6 +1140,16 @@ mod tests {
             proptest::prop_assert_eq!(bonus, expected);
             for line in &report.pharmacies {
                 proptest::prop_assert!(line.eligible || line.intervention_cents + line.bonus_cents == 0);
+            }
+            for (index, (_, payable, _, rejects)) in shapes.iter().enumerate() {
+                let Some(line) = report.pharmacies.iter().find(|l| l.pharmacy_id == format!("P{index:03}")) else {
+                    continue; // a pharmacy with no rows at all
+                };
+                // Two rejects per patient, one episode each; n = 0, 2 not dispensed, n = 1, 3
+                // dispensed: ceil(rejects / 2) episodes count.
+                proptest::prop_assert_eq!(line.dur_rejects, 2 * rejects);
+                proptest::prop_assert_eq!(line.not_dispensed_after_review, rejects.div_ceil(2));
+                proptest::prop_assert_eq!(line.premier_alerts, payable + rejects.div_ceil(2));
             }
         }
     }
