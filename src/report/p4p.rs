@@ -107,6 +107,7 @@ pub struct P4pTotals {
     /// Paid out of the bonus pool, likewise.
     pub bonus_cents: u64,
     pub days_in_period: u32,
+    /// An eligible pharmacy has more paid claims than this: the prorated volume, rounded down.
     pub eligibility_paid_claims_required: u64,
     pub bonus_threshold_basis_points: u32,
     pub follow_up_days: u32,
@@ -459,12 +460,14 @@ impl Counts {
     }
 }
 
-/// Paid claims a pharmacy needs in the period: the half-year volume × 2 × days in the period
-/// / days in the year of the period start, rounded up.
+/// The prorated volume a pharmacy's paid claims must be over: the half-year volume × 2 ×
+/// days in the period / days in the year of the period start, rounded down. For a whole
+/// number of claims, being over the rounded-down volume is being over the exact one (496 is
+/// over 495.89, 495 is not).
 pub fn eligibility_required(settings: &P4pSettings, period: Period) -> u64 {
     let numerator =
         u128::from(settings.eligibility_paid_claims_per_half_year) * 2 * u128::from(period.days());
-    let required = numerator.div_ceil(u128::from(period.days_in_year_of_start()));
+    let required = numerator / u128::from(period.days_in_year_of_start());
     u64::try_from(required).unwrap_or(u64::MAX)
 }
 
@@ -692,8 +695,8 @@ mod tests {
     use super::*;
     use crate::claim::{reject, Action};
     use crate::report::testing::{
-        dur_rejected, half_year, paid, with_codes, with_conflict, with_occurrence, with_product,
-        with_reject_code,
+        day, dur_rejected, half_year, paid, with_codes, with_conflict, with_occurrence,
+        with_product, with_reject_code,
     };
     use crate::report::Settings;
 
@@ -720,13 +723,23 @@ mod tests {
 
     #[test]
     fn eligibility_is_prorated_and_strictly_over() {
-        // 500 per half year → 1000 × 181 / 365 = 495.9 → 496 claims for 2018-01..06; the
-        // program says "over": 497 qualify, 496 do not.
+        // 500 per half year over 2018-01-01..06-30: over 1000 × 181 / 365 = 495.89 paid claims,
+        // compared exactly: 496 × 365 = 181_040 > 181_000 qualifies, 495 × 365 = 180_675 does
+        // not. The report says "more than 495".
         let settings = settings();
-        assert_eq!(eligibility_required(&settings, half_year()), 496);
-        let mut rows = volume("A", 0, 497);
-        rows.extend(volume("B", 10_000, 496));
+        assert_eq!(eligibility_required(&settings, half_year()), 495);
+        let mut rows = volume("A", 0, 496);
+        rows.extend(volume("B", 10_000, 495));
         let report = p4p_report(rows, &settings, half_year()).unwrap();
+        assert!(line(&report, "A").eligible);
+        assert!(!line(&report, "B").eligible);
+        // Over the whole of 2018 the volume is 1000 × 365 / 365 = 1000 exactly: 1000 is not
+        // over it, 1001 is.
+        let year = Period::new(day(0), day(364)).unwrap();
+        assert_eq!(eligibility_required(&settings, year), 1_000);
+        let mut rows = volume("A", 0, 1_001);
+        rows.extend(volume("B", 10_000, 1_000));
+        let report = p4p_report(rows, &settings, year).unwrap();
         assert!(line(&report, "A").eligible);
         assert!(!line(&report, "B").eligible);
     }
