@@ -902,6 +902,22 @@ mod tests {
     }
 
     #[test]
+    fn a_claim_rejected_88_and_79_is_a_dur_review() {
+        // Patient 90001 rejected with 88 and 79 on day 30, never paid: one DUR reject, one
+        // episode. Patient 90002 rejected 79 alone: neither.
+        let settings = settings();
+        let mut rows = volume("A", 0, 600);
+        let mut both = dur_rejected(50_000, "A", 90_001, 30);
+        both.reject_codes.push(reject::REFILL_TOO_SOON);
+        rows.push(both);
+        let refill = dur_rejected(50_001, "A", 90_002, 30);
+        rows.push(with_reject_code(refill, reject::REFILL_TOO_SOON));
+        let report = p4p_report(rows, &settings, half_year()).unwrap();
+        let a = line(&report, "A");
+        assert_eq!((a.dur_rejects, a.not_dispensed_after_review), (1, 1));
+    }
+
+    #[test]
     fn paid_claims_after_the_period_only_serve_the_follow_up() {
         let settings = settings();
         let period = half_year();
