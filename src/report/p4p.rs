@@ -107,6 +107,7 @@ pub struct P4pTotals {
     /// Paid out of the bonus pool, likewise.
     pub bonus_cents: u64,
     pub days_in_period: u32,
+    /// An eligible pharmacy has more paid claims than this: the prorated volume, rounded down.
     pub eligibility_paid_claims_required: u64,
     pub bonus_threshold_basis_points: u32,
     pub follow_up_days: u32,
@@ -459,12 +460,14 @@ impl Counts {
     }
 }
 
-/// Paid claims a pharmacy needs in the period: the half-year volume × 2 × days in the period
-/// / days in the year of the period start, rounded up.
+/// The prorated volume a pharmacy's paid claims must be over: the half-year volume × 2 ×
+/// days in the period / days in the year of the period start, rounded down. For a whole
+/// number of claims, being over the rounded-down volume is being over the exact one (496 is
+/// over 495.89, 495 is not).
 pub fn eligibility_required(settings: &P4pSettings, period: Period) -> u64 {
     let numerator =
         u128::from(settings.eligibility_paid_claims_per_half_year) * 2 * u128::from(period.days());
-    let required = numerator.div_ceil(u128::from(period.days_in_year_of_start()));
+    let required = numerator / u128::from(period.days_in_year_of_start());
     u64::try_from(required).unwrap_or(u64::MAX)
 }
 
@@ -692,8 +695,8 @@ mod tests {
     use super::*;
     use crate::claim::{reject, Action};
     use crate::report::testing::{
-        dur_rejected, half_year, paid, with_codes, with_conflict, with_occurrence, with_product,
-        with_reject_code,
+        day, dur_rejected, half_year, paid, with_codes, with_conflict, with_occurrence,
+        with_product, with_reject_code,
     };
     use crate::report::Settings;
 
@@ -720,13 +723,23 @@ mod tests {
 
     #[test]
     fn eligibility_is_prorated_and_strictly_over() {
-        // 500 per half year → 1000 × 181 / 365 = 495.9 → 496 claims for 2018-01..06; the
-        // program says "over": 497 qualify, 496 do not.
+        // 500 per half year over 2018-01-01..06-30: over 1000 × 181 / 365 = 495.89 paid claims,
+        // compared exactly: 496 × 365 = 181_040 > 181_000 qualifies, 495 × 365 = 180_675 does
+        // not. The report says "more than 495".
         let settings = settings();
-        assert_eq!(eligibility_required(&settings, half_year()), 496);
-        let mut rows = volume("A", 0, 497);
-        rows.extend(volume("B", 10_000, 496));
+        assert_eq!(eligibility_required(&settings, half_year()), 495);
+        let mut rows = volume("A", 0, 496);
+        rows.extend(volume("B", 10_000, 495));
         let report = p4p_report(rows, &settings, half_year()).unwrap();
+        assert!(line(&report, "A").eligible);
+        assert!(!line(&report, "B").eligible);
+        // Over the whole of 2018 the volume is 1000 × 365 / 365 = 1000 exactly: 1000 is not
+        // over it, 1001 is.
+        let year = Period::new(day(0), day(364)).unwrap();
+        assert_eq!(eligibility_required(&settings, year), 1_000);
+        let mut rows = volume("A", 0, 1_001);
+        rows.extend(volume("B", 10_000, 1_000));
+        let report = p4p_report(rows, &settings, year).unwrap();
         assert!(line(&report, "A").eligible);
         assert!(!line(&report, "B").eligible);
     }
@@ -889,6 +902,22 @@ mod tests {
     }
 
     #[test]
+    fn a_claim_rejected_88_and_79_is_a_dur_review() {
+        // Patient 90001 rejected with 88 and 79 on day 30, never paid: one DUR reject, one
+        // episode. Patient 90002 rejected 79 alone: neither.
+        let settings = settings();
+        let mut rows = volume("A", 0, 600);
+        let mut both = dur_rejected(50_000, "A", 90_001, 30);
+        both.reject_codes.push(reject::REFILL_TOO_SOON);
+        rows.push(both);
+        let refill = dur_rejected(50_001, "A", 90_002, 30);
+        rows.push(with_reject_code(refill, reject::REFILL_TOO_SOON));
+        let report = p4p_report(rows, &settings, half_year()).unwrap();
+        let a = line(&report, "A");
+        assert_eq!((a.dur_rejects, a.not_dispensed_after_review), (1, 1));
+    }
+
+    #[test]
     fn paid_claims_after_the_period_only_serve_the_follow_up() {
         let settings = settings();
         let period = half_year();
@@ -992,6 +1021,38 @@ mod tests {
     }
 
     #[test]
+    fn premier_ranks_pharmacies_from_exactly_premier_min_alerts() {
+        // premier_min_alerts = 10 (default). AT10: 8 accepted R0 overrides + 2 rejects never
+        // dispensed = 10 alerts, 10 handled → ranked at 10_000 bp. AT9: 7 + 2 = 9 alerts → not
+        // ranked, though at 100 %. HALF: 6 R0 and 6 PE overrides → 6 / 12 = 5_000 bp. Ranked:
+        // AT10 and HALF; n = ceil(2 × 10 / 100) = 1: only AT10's 100 % is at the cut-off.
+        let settings = settings();
+        let mut rows = Vec::new();
+        let shapes = [("AT10", 8, 0, 2), ("AT9", 7, 0, 2), ("HALF", 6, 6, 0)];
+        for (index, (pharmacy, payable, unpaid, rejects)) in shapes.into_iter().enumerate() {
+            let first = index as u64 * 10_000;
+            rows.extend(volume(pharmacy, first, 600));
+            for n in 0..payable + unpaid {
+                let code = if n < payable { "R0" } else { "PE" };
+                rows.push(override_claim(first + 5_000 + n, pharmacy, code, true));
+            }
+            for n in 0..rejects {
+                let patient = 70_000 + (first + n) as u32; // no paid claim of theirs
+                rows.push(dur_rejected(first + 6_000 + n, pharmacy, patient, 40));
+            }
+        }
+        let report = p4p_report(rows, &settings, half_year()).unwrap();
+        let figures = |id| {
+            let l = line(&report, id);
+            (l.premier_alerts, l.premier_score_basis_points, l.premier)
+        };
+        assert_eq!(figures("AT10"), (10, Some(10_000), true));
+        assert_eq!(figures("AT9"), (9, None, false));
+        assert_eq!(figures("HALF"), (12, Some(5_000), false));
+        assert_eq!(report.totals.premier_pharmacies, 1);
+    }
+
+    #[test]
     fn a_reject_dispensed_after_review_is_one_alert_with_the_claim_that_followed() {
         // Rejected, then paid with an accepted R0 override two days later: one alert, handled
         // → 100 %. Rejected and never dispensed: one episode, handled → 100 %. Rejected, then
@@ -1044,12 +1105,47 @@ mod tests {
         );
     }
 
+    /// The rows of pharmacy `P{index:03}` of the reconciliation property: `plain` paid claims,
+    /// `payable` SW overrides, `coded` PE claims answering nothing, and `rejects` patients
+    /// rejected 88 on days 20 and 21 (one episode each); every second one (n odd) is paid on
+    /// day 22, inside the episode's span 20..27.
+    fn shape_rows(
+        index: usize,
+        (plain, payable, coded, rejects): (u64, u64, u64, u64),
+    ) -> Vec<ClaimRow> {
+        let pharmacy = format!("P{index:03}");
+        let first = index as u64 * 1_000;
+        let mut rows = volume(&pharmacy, first, plain);
+        for n in 0..payable {
+            rows.push(override_claim(first + 100 + n, &pharmacy, "SW", true));
+        }
+        for n in 0..coded {
+            rows.push(with_codes(
+                paid(first + 200 + n, &pharmacy, 3, 4),
+                "PE",
+                "1B",
+                false,
+            ));
+        }
+        for n in 0..rejects {
+            // Patients from 500_000: no volume or override claim is theirs.
+            let (patient, id) = (500_000 + (first + n) as u32, first + 300 + 3 * n);
+            rows.push(dur_rejected(id, &pharmacy, patient, 20));
+            rows.push(dur_rejected(id + 1, &pharmacy, patient, 21));
+            if n % 2 == 1 {
+                rows.push(paid(id + 2, &pharmacy, patient, 22));
+            }
+        }
+        rows
+    }
+
     proptest::proptest! {
-        /// Random pharmacies (volume, payable overrides, codes): every pool is paid out whole
-        /// when anyone qualifies, and the pharmacies' amounts sum to the totals exactly.
+        /// Random pharmacies (volume, payable overrides, codes, DUR rejects with episodes
+        /// dispensed or not): every pool is paid out whole when anyone qualifies, and the
+        /// pharmacies' amounts sum to the totals exactly.
         #[test]
         fn totals_reconcile_to_the_pools(
-            shapes in proptest::collection::vec((0u64..40, 0u64..6, 0u64..4), 1..25),
+            shapes in proptest::collection::vec((0u64..40, 0u64..6, 0u64..4, 0u64..4), 1..25),
             threshold in 0u32..3_000,
             eligibility in 0u64..40,
         ) {
@@ -1057,16 +1153,8 @@ mod tests {
             settings.bonus_threshold_basis_points = threshold;
             settings.eligibility_paid_claims_per_half_year = eligibility;
             let mut rows = Vec::new();
-            for (index, (plain, payable, coded)) in shapes.iter().enumerate() {
-                let pharmacy = format!("P{index:03}");
-                let first = index as u64 * 1_000;
-                rows.extend(volume(&pharmacy, first, *plain));
-                for n in 0..*payable {
-                    rows.push(override_claim(first + 100 + n, &pharmacy, "SW", true));
-                }
-                for n in 0..*coded {
-                    rows.push(with_codes(paid(first + 200 + n, &pharmacy, 3, 4), "PE", "1B", false));
-                }
+            for (index, shape) in shapes.iter().enumerate() {
+                rows.extend(shape_rows(index, *shape));
             }
             let report = p4p_report(rows, &settings, half_year()).unwrap();
             let totals = &report.totals;
@@ -1081,6 +1169,16 @@ mod tests {
             proptest::prop_assert_eq!(bonus, expected);
             for line in &report.pharmacies {
                 proptest::prop_assert!(line.eligible || line.intervention_cents + line.bonus_cents == 0);
+            }
+            for (index, (_, payable, _, rejects)) in shapes.iter().enumerate() {
+                let Some(line) = report.pharmacies.iter().find(|l| l.pharmacy_id == format!("P{index:03}")) else {
+                    continue; // a pharmacy with no rows at all
+                };
+                // Two rejects per patient, one episode each; n = 0, 2 not dispensed, n = 1, 3
+                // dispensed: ceil(rejects / 2) episodes count.
+                proptest::prop_assert_eq!(line.dur_rejects, 2 * rejects);
+                proptest::prop_assert_eq!(line.not_dispensed_after_review, rejects.div_ceil(2));
+                proptest::prop_assert_eq!(line.premier_alerts, payable + rejects.div_ceil(2));
             }
         }
     }

@@ -10,6 +10,14 @@ const ATORVASTATIN_40: u64 = 67_877_051_390;
 const ROSUVASTATIN: u64 = 99_999_000_501;
 const ROSUVASTATIN_BRAND: u64 = 99_999_000_601;
 const METFORMIN: u64 = 65_841_080_901;
+const GLYBURIDE: u64 = 99_999_011_101;
+const GLYBURIDE_METFORMIN: u64 = 99_999_011_201;
+const GLIPIZIDE_5: u64 = 99_999_013_601;
+const GLIPIZIDE_10: u64 = 99_999_013_701;
+const GLIMEPIRIDE: u64 = 99_999_013_801;
+const SITAGLIPTIN: u64 = 99_999_013_901;
+const LINAGLIPTIN: u64 = 99_999_014_001;
+const PIOGLITAZONE: u64 = 99_999_014_101;
 const INSULIN_GLARGINE: u64 = 99_999_014_601;
 const LISINOPRIL: u64 = 50_090_298_800;
 const ALBUTEROL: u64 = 99_999_015_301;
@@ -19,6 +27,7 @@ const ALBUTEROL_NEBULIZER: u64 = 99_999_015_401;
 const AMLODIPINE: u64 = 904_637_061;
 const EMTRICITABINE_TENOFOVIR: u64 = 99_999_017_101;
 const DOLUTEGRAVIR: u64 = 99_999_017_201;
+const EFAVIRENZ: u64 = 99_999_017_301;
 /// The sample's albuterol inhaler holds 8.5 g (products.csv `package_quantity`).
 const INHALER_GRAMS_MILLI: u64 = 8_500;
 
@@ -334,28 +343,81 @@ fn saba_canisters_come_from_the_package_quantity_and_nebulizer_solution_counts_n
     assert_eq!((suboptimal.numerator, suboptimal.denominator), (1, 3));
 }
 
-#[test]
-fn each_diabetes_class_has_its_own_pdc_rate_without_stars() {
+/// Patients of every diabetes class (period day 0..180: 181 days; adherent when covered × 100
+/// ≥ 80 × treatment days). Each line says what the hand count gives per class.
+fn diabetes_class_rows() -> Rows {
     let mut rows = Rows::new();
-    // Metformin every 30 days from day 0: 180 / 181 days covered.
+    // 1: metformin every 30 days from day 0: 0-179, 180 / 181 → biguanides adherent.
+    //    Glipizide on days 100 and 130 for 30: sulfonylureas index 100, 81 treatment days,
+    //    covered 100-159 = 60: 6000 < 6480 → not adherent.
     for day in (0..180).step_by(30) {
         rows.fill("A", 1, 50, METFORMIN, day, 30);
     }
-    // Metformin twice, 60 of 181 days: not adherent.
+    rows.fill("A", 1, 50, GLIPIZIDE_5, 100, 30);
+    rows.fill("A", 1, 50, GLIPIZIDE_5, 130, 30);
+    // 2: metformin twice, 0-59: 60 / 181 → biguanides not adherent.
     rows.fill("A", 2, 50, METFORMIN, 0, 30);
     rows.fill("A", 2, 50, METFORMIN, 30, 30);
-    let report = rows.report();
-    let biguanides = result(&report.overall, Measure::PdcBiguanides);
-    assert_eq!((biguanides.numerator, biguanides.denominator), (1, 2));
-    assert_eq!(biguanides.stars, None);
-    let reason = biguanides.no_stars_reason.as_deref().unwrap_or_default();
-    assert!(reason.contains("no cut points"), "{reason}");
-    let sulfonylureas = result(&report.overall, Measure::PdcSulfonylureas);
-    assert_eq!(sulfonylureas.denominator, 0);
-    // The all-class diabetes PDC counts the same two patients, with stars.
+    // 3: glipizide 5 mg 0-59, then 10 mg on day 30 for 90: the same drug, shifted to 60-149:
+    //    150 / 181: 15000 ≥ 14480 → sulfonylureas adherent (unshifted it would be 120).
+    rows.fill("A", 3, 50, GLIPIZIDE_5, 0, 60);
+    rows.fill("A", 3, 50, GLIPIZIDE_10, 30, 90);
+    // 4: glimepiride 0-59 and glipizide from day 30 for 90: two drugs, not shifted: 0-119 =
+    //    120 / 181: 12000 < 14480 → sulfonylureas not adherent.
+    rows.fill("A", 4, 50, GLIMEPIRIDE, 0, 60);
+    rows.fill("A", 4, 50, GLIPIZIDE_5, 30, 90);
+    // 5: pioglitazone from day 81 for 40 (81-120) and day 141 for 40 (141-180): 80 of the 100
+    //    days 81-180: 8000 ≥ 8000 → thiazolidinediones adherent, exactly at 80 %.
+    rows.fill("A", 5, 50, PIOGLITAZONE, 81, 40);
+    rows.fill("A", 5, 50, PIOGLITAZONE, 141, 40);
+    // 6: the same with 39 days from day 142 (142-180): 79 / 100 → not adherent.
+    rows.fill("A", 6, 50, PIOGLITAZONE, 81, 40);
+    rows.fill("A", 6, 50, PIOGLITAZONE, 142, 39);
+    // 7: glyburide/metformin 0-89 and 90-179: 180 / 181 → adherent in biguanides and in
+    //    sulfonylureas (the combination is in both classes).
+    rows.fill("A", 7, 50, GLYBURIDE_METFORMIN, 0, 90);
+    rows.fill("A", 7, 50, GLYBURIDE_METFORMIN, 90, 90);
+    // 8: glyburide 0-179 with insulin: left out of sulfonylureas and PDC diabetes.
+    rows.fill("A", 8, 50, GLYBURIDE, 0, 90);
+    rows.fill("A", 8, 50, GLYBURIDE, 90, 90);
+    rows.fill("A", 8, 50, INSULIN_GLARGINE, 10, 30);
+    // 9: sitagliptin from day 20 for 90, again on day 100 (shifted to 110, truncated at 180):
+    //    20-180 = 161 / 161 → DPP-4 inhibitors adherent.
+    rows.fill("A", 9, 50, SITAGLIPTIN, 20, 90);
+    rows.fill("A", 9, 50, SITAGLIPTIN, 100, 90);
+    // 10: sitagliptin 0-29 and linagliptin 100-129: 60 / 181 → not adherent.
+    rows.fill("A", 10, 50, SITAGLIPTIN, 0, 30);
+    rows.fill("A", 10, 50, LINAGLIPTIN, 100, 30);
+    // 11: linagliptin 0-29 and 60-89: 60 / 181 → not adherent.
+    rows.fill("A", 11, 50, LINAGLIPTIN, 0, 30);
+    rows.fill("A", 11, 50, LINAGLIPTIN, 60, 30);
+    rows
+}
+
+#[test]
+fn each_diabetes_class_has_its_own_pdc_rate_without_stars() {
+    let report = diabetes_class_rows().report();
+    // Biguanides: 1, 7 of 1, 2, 7. Sulfonylureas: 3, 7 of 1, 3, 4, 7 (8 is an insulin user).
+    // Thiazolidinediones: 5 of 5, 6. DPP-4 inhibitors: 9 of 9, 10, 11.
+    let expected = [
+        (Measure::PdcBiguanides, 2, 3, 66.7),
+        (Measure::PdcSulfonylureas, 2, 4, 50.0),
+        (Measure::PdcThiazolidinediones, 1, 2, 50.0),
+        (Measure::PdcDpp4Inhibitors, 1, 3, 33.3),
+    ];
+    for (measure, numerator, denominator, rate) in expected {
+        let class = result(&report.overall, measure);
+        let counted = (class.numerator, class.denominator, class.rate_percent);
+        assert_eq!(counted, (numerator, denominator, Some(rate)), "{measure:?}");
+        assert_eq!(class.stars, None, "{measure:?}");
+        let reason = class.no_stars_reason.as_deref().unwrap_or_default();
+        assert!(reason.contains("no cut points"), "{measure:?}: {reason}");
+    }
+    // PDC diabetes counts each patient once over all classes: 1 (0-179), 3, 5, 7 and 9 are
+    // adherent; 2, 4, 6, 10 (0-29 and 100-129: 60 / 181) and 11 are not; 8 is left out.
     let all = result(&report.overall, Measure::PdcDiabetes);
-    assert_eq!((all.numerator, all.denominator), (1, 2));
-    assert!(all.stars.is_some());
+    assert_eq!((all.numerator, all.denominator), (5, 10));
+    assert_eq!((all.rate_percent, all.stars), (Some(50.0), Some(1)));
 }
 
 #[test]
@@ -384,6 +446,30 @@ fn pdc_antiretrovirals_needs_two_ingredients_on_hand() {
     let arv = result(&report.overall, Measure::PdcAntiretrovirals);
     assert_eq!((arv.numerator, arv.denominator), (2, 3));
     assert_eq!(arv.stars, None);
+}
+
+#[test]
+fn pdc_antiretrovirals_is_adherent_at_exactly_ninety_percent() {
+    let mut rows = Rows::new();
+    // First unit on day 81: 100 treatment days (81-180); adherent when covered × 100 ≥ 90 × 100.
+    // Patient 1: FTC/TDF (two ingredients) 81-125 and 136-180: 45 + 45 = 90 days → 90 %, in.
+    rows.fill("A", 1, 40, EMTRICITABINE_TENOFOVIR, 81, 45);
+    rows.fill("A", 1, 40, EMTRICITABINE_TENOFOVIR, 136, 45);
+    // Patient 2: the second fill one day later, 137-180: 45 + 44 = 89 days → 89 %, out.
+    rows.fill("A", 2, 40, EMTRICITABINE_TENOFOVIR, 81, 45);
+    rows.fill("A", 2, 40, EMTRICITABINE_TENOFOVIR, 137, 44);
+    // Patients 3 and 4: dolutegravir 81-130 and 131-180 with efavirenz as the FTC/TDF of
+    // patients 1 and 2: both ingredients on hand 90 days (in) and 89 days (out).
+    for (patient, second_day, second_days) in [(3, 136, 45), (4, 137, 44)] {
+        rows.fill("A", patient, 40, DOLUTEGRAVIR, 81, 50);
+        rows.fill("A", patient, 40, DOLUTEGRAVIR, 131, 50);
+        rows.fill("A", patient, 40, EFAVIRENZ, 81, 45);
+        rows.fill("A", patient, 40, EFAVIRENZ, second_day, second_days);
+    }
+    let report = rows.report();
+    let arv = result(&report.overall, Measure::PdcAntiretrovirals);
+    assert_eq!((arv.numerator, arv.denominator), (2, 4));
+    assert_eq!((arv.rate_percent, arv.stars), (Some(50.0), None));
 }
 
 #[test]

@@ -264,7 +264,7 @@ fn p4p_summary(report: &P4pReport) -> String {
         (
             "Eligible pharmacies",
             format!(
-                "{} (at least {} paid claims in the period)",
+                "{} (more than {} paid claims in the period)",
                 totals.eligible_pharmacies, totals.eligibility_paid_claims_required
             ),
         ),

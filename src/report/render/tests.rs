@@ -5,7 +5,9 @@ use crate::claim::{Action, Edit};
 use crate::report::p4p::p4p_report;
 use crate::report::quality::quality_report;
 use crate::report::safety::safety_report;
-use crate::report::testing::{half_year, paid, sample_rules, with_codes, with_conflict};
+use crate::report::testing::{
+    dur_rejected, half_year, paid, sample_rules, with_codes, with_conflict,
+};
 use crate::report::{ClaimRow, Settings};
 
 fn rows() -> Vec<ClaimRow> {
@@ -19,7 +21,11 @@ fn rows() -> Vec<ClaimRow> {
 }
 
 fn p4p_text(format: Format) -> String {
-    let report = p4p_report(rows(), &Settings::default().p4p, half_year()).unwrap();
+    p4p_text_of(rows(), format)
+}
+
+fn p4p_text_of(rows: Vec<ClaimRow>, format: Format) -> String {
+    let report = p4p_report(rows, &Settings::default().p4p, half_year()).unwrap();
     let mut out = Vec::new();
     p4p(&report, format, &mut out).unwrap();
     String::from_utf8(out).unwrap()
@@ -67,23 +73,125 @@ fn p4p_json_has_the_documented_shape() {
     let value: serde_json::Value = serde_json::from_str(&p4p_text(Format::Json)).unwrap();
     assert_eq!(value["period"]["from"], "2018-01-01");
     assert_eq!(value["period"]["to"], "2018-06-30");
-    let first = &value["pharmacies"][0];
-    for key in [
-        "pharmacy_id",
-        "paid_claims",
-        "payable_overrides",
-        "intervention_cents",
-        "bonus_cents",
-        "premier",
-    ] {
-        assert!(first.get(key).is_some(), "{key}");
-    }
+    // Every field name is pinned by p4p_json_pins_every_field_name.
     let totals = &value["totals"];
     assert_eq!(
         totals["intervention_cents"],
         totals["intervention_pool_cents"]
     );
     assert_eq!(totals["bonus_cents"], totals["bonus_pool_cents"]);
+}
+
+/// `names`, sorted.
+fn sorted<'n>(names: &[&'n str]) -> Vec<&'n str> {
+    let mut names = names.to_vec();
+    names.sort_unstable();
+    names
+}
+
+/// The keys of a JSON object, sorted.
+fn keys(value: &serde_json::Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .map(|object| object.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    keys.sort_unstable();
+    keys
+}
+
+/// The P4P JSON field names per pharmacy, as REPORTS.md and issue 11 name them (any order):
+/// a rename, a removal or an addition fails here.
+const P4P_PHARMACY_KEYS: [&str; 22] = [
+    "below_threshold",
+    "bonus_cents",
+    "claims_with_conflicts",
+    "code_share_basis_points",
+    "coded_paid_claims",
+    "dur_rejects",
+    "eligible",
+    "intervention_cents",
+    "not_dispensed_after_review",
+    "other_overrides",
+    "paid_claims",
+    "paid_claims_without_alerts",
+    "payable_overrides",
+    "pharmacy_id",
+    "premier",
+    "premier_alerts",
+    "premier_score_basis_points",
+    "safety_alert_claims",
+    "safety_alert_rate_basis_points",
+    "uncredited_code_claims",
+    "unmatched_code_claims",
+    "unpaid_overrides",
+];
+
+const P4P_TOTALS_KEYS: [&str; 26] = [
+    "bonus_cents",
+    "bonus_pool_cents",
+    "bonus_threshold_basis_points",
+    "claims_with_conflicts",
+    "conflicts_by_edit",
+    "credit_edits",
+    "days_in_period",
+    "dur_rejects",
+    "eligibility_paid_claims_required",
+    "eligible_pharmacies",
+    "follow_up_complete",
+    "follow_up_days",
+    "intervention_cents",
+    "intervention_pool_cents",
+    "not_dispensed_after_review",
+    "other_overrides",
+    "paid_claims",
+    "paid_claims_without_alerts",
+    "payable_overrides",
+    "pharmacies",
+    "premier_min_alerts",
+    "premier_pharmacies",
+    "safety_alert_claims",
+    "uncredited_code_claims",
+    "unmatched_code_claims",
+    "unpaid_overrides",
+];
+
+#[test]
+fn p4p_json_pins_every_field_name() {
+    // Pharmacy 1234567 also rejects patient 90000 on days 10 and 12 (one episode, never paid).
+    let mut rows = rows();
+    rows.push(dur_rejected(3_000, "1234567", 90_000, 10));
+    rows.push(dur_rejected(3_001, "1234567", 90_000, 12));
+    let value: serde_json::Value = serde_json::from_str(&p4p_text_of(rows, Format::Json)).unwrap();
+    assert_eq!(
+        keys(&value),
+        sorted(&["period", "pharmacies", "totals", "notes"])
+    );
+    assert_eq!(keys(&value["period"]), sorted(&["from", "to"]));
+    for pharmacy in value["pharmacies"].as_array().unwrap() {
+        assert_eq!(keys(pharmacy), sorted(&P4P_PHARMACY_KEYS));
+    }
+    assert_eq!(keys(&value["totals"]), sorted(&P4P_TOTALS_KEYS));
+    for count in value["totals"]["conflicts_by_edit"].as_array().unwrap() {
+        assert_eq!(keys(count), sorted(&["edit", "conflicts"]));
+    }
+    // The named fields carry what their names say ("1234567" sorts before "<b>...").
+    let first = &value["pharmacies"][0];
+    assert_eq!(first["pharmacy_id"], "1234567");
+    assert_eq!(first["paid_claims"], 601); // 600 plain + the R0/1G override
+    assert_eq!(first["payable_overrides"], 1);
+    assert_eq!(
+        (&first["dur_rejects"], &first["not_dispensed_after_review"]),
+        (&2.into(), &1.into())
+    );
+    assert_eq!(first["premier_alerts"], 2); // 1 override + 1 episode
+    assert_eq!(first["premier_score_basis_points"], serde_json::Value::Null); // 2 < 10 alerts
+                                                                              // Bonus $1,487,671.23 pro rata 601 (600 without alerts + 1 episode) : 600:
+                                                                              // 148_767_123 × 601 / 1201 = 74_445_496 r 227, × 600 / 1201 = 74_321_626 r 974; the one
+                                                                              // cent left goes to the larger remainder (the second pharmacy).
+    assert_eq!(first["bonus_cents"], 74_445_496);
+    assert_eq!(value["pharmacies"][1]["bonus_cents"], 74_321_627);
+    assert_eq!(value["totals"]["dur_rejects"], 2);
+    assert_eq!(value["totals"]["not_dispensed_after_review"], 1);
 }
 
 #[test]
