@@ -25,7 +25,7 @@ const PHENELZINE_15MG: &str = "99999002601";
 const PIMOZIDE_2MG: &str = "99999006201";
 const CLARITHROMYCIN_500MG: &str = "99999005001";
 const CODEINE_APAP_30_300: &str = "00093015001";
-const SIMVASTATIN_20MG: &str = "99999000301";
+const SIMVASTATIN_10MG: &str = "99999017401";
 const DILTIAZEM_ER_240MG: &str = "99999005401";
 const CARBAMAZEPINE_200MG: &str = "99999004901";
 const FLUVOXAMINE_100MG: &str = "99999002301";
@@ -295,12 +295,18 @@ async fn simvastatin_with_diltiazem_is_overridable_with_m0_1g() {
     clinic
         .paid(claim(&patient, 1, DILTIAZEM_ER_240MG, days_ago(5), 30, 30))
         .await;
-    let statin = claim(&patient, 2, SIMVASTATIN_20MG, days_ago(0), 30, 30);
+    // Simvastatin 10 mg once a day: the dose the label permits with diltiazem (LBL22).
+    let statin = claim(&patient, 2, SIMVASTATIN_10MG, days_ago(0), 30, 30);
     let rejected = clinic.send(statin.clone()).await;
     assert_eq!(rejects(&rejected, 0), ["88"], "{rejected:?}");
+    assert_eq!(dur_reasons(&rejected, 0), ["DD"], "{rejected:?}");
     assert_eq!(
         rejected.transactions[0].dur[0].clinical_significance,
         Some(2)
+    );
+    assert!(
+        dur_messages(&rejected)[0].contains("diltiazem"),
+        "{rejected:?}"
     );
     let overridden = clinic.send(statin.dur("DD", "M0", "1G")).await;
     assert_eq!(statuses(&overridden), "P", "{overridden:?}");
