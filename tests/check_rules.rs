@@ -232,3 +232,107 @@ fn a_broken_folder_is_not_sealed() {
     assert_eq!(output.status.code(), Some(1));
     assert!(!dir.path().join("SHA256SUMS").exists());
 }
+
+/// The schema-2 early-refill table the cases below break.
+const EARLY_REFILL: &str = r#"[edits.early_refill]
+enabled = true
+reason = "ER"
+action = "reject"
+min_elapsed_percent_by_schedule = { 2 = 90 }
+accumulation_lookback_days = 90
+accumulation_max_days = 14
+override_clarification = ["04"]
+override_professional = []
+override_result = []
+"#;
+
+/// The folder as schema 2 with `extra` appended to ruleset.toml; `check-rules` must accept it
+/// and say "(schema 2)" before a case breaks it.
+fn write_schema_two_folder(dir: &Path, extra: &str) {
+    write_folder(dir);
+    let ruleset = RULESET.replace("schema = 1", "schema = 2") + extra;
+    std::fs::write(dir.join("ruleset.toml"), ruleset).unwrap();
+    let output = check_rules(dir);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("ruleset cli-test@7 (schema 2)"), "{stdout}");
+}
+
+/// `check-rules` on a broken folder: exit 1 and its report.
+fn refused_report(dir: &Path) -> String {
+    let output = check_rules(dir);
+    let report = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(output.status.code(), Some(1), "{report}");
+    report
+}
+
+#[test]
+fn a_schema_two_folder_refuses_a_bad_reject_multiple_or_wear_hours_at_its_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    write_schema_two_folder(dir.path(), "");
+    let dose_limits = "ingredient,route,min_age,max_age,max_daily,unit,reject_multiple\n\
+                       simvastatin,oral,18,150,40,mg,0.5\n";
+    std::fs::write(dir.path().join("dose_limits.csv"), dose_limits).unwrap();
+    let report = refused_report(dir.path());
+    assert!(
+        report.contains(
+            "dose_limits.csv:2:31: reject_multiple \"0.5\" must be a number >= 1 (rule 5)\n"
+        ),
+        "{report}"
+    );
+    // Put the dose limits back; a patch worn 0 hours.
+    write_schema_two_folder(dir.path(), "");
+    let products = "ndc,ingredients,strengths,strength_unit,route,wear_hours\n\
+                    00000000001,simvastatin,40,mg,oral,\n\
+                    00000000002,clarithromycin,500,mg,oral,\n\
+                    00000000003,clonidine,0.1,mcg/hr,transdermal,0\n";
+    std::fs::write(dir.path().join("products.csv"), products).unwrap();
+    let report = refused_report(dir.path());
+    assert!(
+        report.contains(
+            "products.csv:4:46: wear_hours \"0\" is not a whole number 1..=744 (rule 5)\n"
+        ),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_schema_two_folder_refuses_early_refill_numbers_out_of_range_at_their_values() {
+    let dir = tempfile::tempdir().unwrap();
+    write_schema_two_folder(dir.path(), EARLY_REFILL);
+    let broken = EARLY_REFILL
+        .replace("{ 2 = 90 }", "{ 2 = 101 }")
+        .replace("accumulation_max_days = 14", "accumulation_max_days = -1");
+    let ruleset = RULESET.replace("schema = 1", "schema = 2") + &broken;
+    std::fs::write(dir.path().join("ruleset.toml"), ruleset).unwrap();
+    let report = refused_report(dir.path());
+    // RULESET is 30 lines; the early-refill table starts on line 31.
+    let expected = [
+        "ruleset.toml:35:41: min_elapsed_percent_by_schedule = 101 is outside 1..=100 (rule 9)",
+        "ruleset.toml:37:25: accumulation_max_days = -1 is outside 0..=1098 (rule 9)",
+    ];
+    for line in expected {
+        assert!(report.contains(line), "{line:?} in:\n{report}");
+    }
+}
+
+#[test]
+fn a_severity_table_without_both_lists_is_refused_at_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let table =
+        "[edits.ddi.severity.1]\noverride_professional = [\"M0\"]\noverride_result = [\"1G\"]\n";
+    write_schema_two_folder(dir.path(), table);
+    let ruleset = RULESET.replace("schema = 1", "schema = 2")
+        + "[edits.ddi.severity.1]\n\
+                   override_professional = [\"M0\"]\n";
+    std::fs::write(dir.path().join("ruleset.toml"), ruleset).unwrap();
+    let report = refused_report(dir.path());
+    // Line 31 is the table's header, column 21 its key "1".
+    assert!(
+        report.contains(
+            "ruleset.toml:31:21: [edits.ddi.severity.1] must set both override_professional \
+             and override_result (rule 9)"
+        ),
+        "{report}"
+    );
+}

@@ -1061,3 +1061,166 @@ fn never_override_wins_over_a_severity_table() {
     let ddi = conflict_of(&decision, Edit::Ddi);
     assert_eq!((ddi.overridable, ddi.overridden_by), (false, None));
 }
+
+// ---- validation of the new keys and columns, at their exact positions ------------------------
+
+/// `file:line:column` of `marker`'s first occurrence in `text`, `skip` characters into it.
+fn located(file: &str, text: &str, marker: &str, skip: usize) -> String {
+    let start = text
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker:?} is not in {file}"));
+    let before = &text[..start];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1 + skip;
+    format!("{file}:{line}:{column}")
+}
+
+/// The v2 folder with `name` replaced is refused with exactly `expected` among its errors.
+fn v2_refused_exactly(name: &str, text: &str, expected: &str) {
+    let mut source = v2_source();
+    source.set(name, text);
+    refused_with(&source, expected);
+}
+
+fn sertraline_adult_row_with(multiple: &'static str) -> String {
+    add_column(fixture::DOSE_LIMITS, "reject_multiple", move |row| {
+        if row.starts_with("sertraline,oral,18") {
+            multiple
+        } else {
+            ""
+        }
+    })
+}
+
+#[test]
+fn a_dose_limit_rows_reject_multiple_below_one_is_refused_at_its_cell() {
+    for bad in ["0.5", "0", "0.999999", "many"] {
+        let rows = sertraline_adult_row_with(bad);
+        let at = located("dose_limits.csv", &rows, &format!("200,mg,{bad}"), 7);
+        let expected = format!("{at}: reject_multiple \"{bad}\" must be a number >= 1 (rule 5)");
+        assert_eq!(at, "dose_limits.csv:3:31");
+        v2_refused_exactly("dose_limits.csv", &rows, &expected);
+    }
+    let exactly_one = v2_with("dose_limits.csv", &sertraline_adult_row_with("1"));
+    assert_eq!(exactly_one.counts().dose_limits, 8);
+}
+
+#[test]
+fn wear_hours_must_be_a_whole_number_of_hours_above_zero() {
+    for bad in ["0", "1.5", "-72", "72h"] {
+        let products = add_column(&v2_products(), "wear_hours", |row| {
+            if row.starts_with("00000000019") {
+                bad
+            } else {
+                ""
+            }
+        });
+        let at = located("products.csv", &products, "FENTANYL 50,", 12);
+        assert_eq!(at, "products.csv:20:66");
+        let max = crate::limits::PATCH_WEAR_HOURS_MAX;
+        let expected =
+            format!("{at}: wear_hours \"{bad}\" is not a whole number 1..={max} (rule 5)");
+        v2_refused_exactly("products.csv", &products, &expected);
+    }
+}
+
+const SEVERITY_1_TABLE: &str =
+    "[edits.ddi.severity.1]\noverride_professional = [\"M0\"]\noverride_result = [\"1G\"]";
+
+/// The v2 ruleset with its `[edits.ddi.severity.1]` table replaced by `table`.
+fn with_severity_table(table: &str) -> String {
+    let ruleset = v2_ruleset();
+    assert!(
+        ruleset.contains(SEVERITY_1_TABLE),
+        "the fixture's table moved"
+    );
+    ruleset.replacen(SEVERITY_1_TABLE, table, 1)
+}
+
+#[test]
+fn a_severity_tables_codes_are_validated_at_their_position() {
+    let professional = with_severity_table(
+        "[edits.ddi.severity.1]\noverride_professional = [\"ZZ\"]\noverride_result = [\"1G\"]",
+    );
+    let at = located("ruleset.toml", &professional, "\"ZZ\"", 0);
+    let expected = format!("{at}: 440-E5 \"ZZ\" is not a valid NCPDP code (rule 8)");
+    v2_refused_exactly("ruleset.toml", &professional, &expected);
+    let result = with_severity_table(
+        "[edits.ddi.severity.1]\noverride_professional = [\"M0\"]\noverride_result = [\"1G\", \"9Z\"]",
+    );
+    let at = located("ruleset.toml", &result, "\"9Z\"", 0);
+    let expected = format!("{at}: 441-E6 \"9Z\" is not a valid NCPDP code (rule 8)");
+    v2_refused_exactly("ruleset.toml", &result, &expected);
+}
+
+#[test]
+fn a_severity_table_without_both_lists_is_refused_at_its_key() {
+    // Rule 9 (not a parse error under rule 2): the table must set both lists.
+    for table in [
+        "[edits.ddi.severity.1]\noverride_professional = [\"M0\"]",
+        "[edits.ddi.severity.1]\noverride_result = [\"1G\"]",
+        "[edits.ddi.severity.1]",
+    ] {
+        let ruleset = with_severity_table(table);
+        let at = located("ruleset.toml", &ruleset, "[edits.ddi.severity.1]", 20);
+        let expected = format!(
+            "{at}: [edits.ddi.severity.1] must set both override_professional and \
+             override_result (rule 9)"
+        );
+        v2_refused_exactly("ruleset.toml", &ruleset, &expected);
+    }
+}
+
+#[test]
+fn early_refill_and_acetaminophen_numbers_out_of_range_are_refused_at_their_values() {
+    let days_max = crate::limits::HISTORY_LOOKBACK_DAYS_MAX;
+    let cases = [
+        (
+            "accumulation_max_days = 14",
+            "accumulation_max_days = -1",
+            "-1",
+            format!("accumulation_max_days = -1 is outside 0..={days_max} (rule 9)"),
+        ),
+        (
+            "min_elapsed_percent_by_schedule = { 2 = 90 }",
+            "min_elapsed_percent_by_schedule = { 2 = 101 }",
+            "101",
+            "min_elapsed_percent_by_schedule = 101 is outside 1..=100 (rule 9)".to_string(),
+        ),
+        (
+            "{ min_age = 2, max_age = 3,",
+            "{ min_age = 2, max_age = 151,",
+            "151",
+            "max_age = 151 is outside 0..=150 (rule 6)".to_string(),
+        ),
+        (
+            "{ min_age = 2, max_age = 3,",
+            "{ min_age = 151, max_age = 3,",
+            "151",
+            "min_age = 151 is outside 0..=150 (rule 6)".to_string(),
+        ),
+    ];
+    for (from, to, value, message) in cases {
+        let ruleset = v2_ruleset();
+        assert!(ruleset.contains(from), "fixture lacks {from:?}");
+        let broken = ruleset.replacen(from, to, 1);
+        let at = located("ruleset.toml", &broken, to, to.find(value).unwrap());
+        v2_refused_exactly("ruleset.toml", &broken, &format!("{at}: {message}"));
+    }
+}
+
+#[test]
+fn the_new_numbers_at_their_bounds_are_accepted() {
+    let ruleset = v2_ruleset()
+        .replacen("accumulation_max_days = 14", "accumulation_max_days = 0", 1)
+        .replacen("{ 2 = 90 }", "{ 2 = 100 }", 1)
+        .replacen(
+            "{ min_age = 2, max_age = 3, max_daily_mg = 800 }",
+            "{ min_age = 2, max_age = 150, max_daily_mg = 800 }",
+            1,
+        );
+    let rules = v2_with("ruleset.toml", &ruleset);
+    let params = rules.params();
+    assert_eq!(params.early_refill_accumulation, Some((180, 0)));
+    assert_eq!(params.early_refill_percent_by_schedule[2], Some(100));
+}
