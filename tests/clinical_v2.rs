@@ -36,6 +36,9 @@ const AMIODARONE_200MG: &str = "99999007801";
 const FLUVOXAMINE_FOR_RAMELTEON: &str = FLUVOXAMINE_100MG;
 const ATAZANAVIR_300MG: &str = "99999003901";
 const OMEPRAZOLE_20MG: &str = "99999001001";
+const BUSPIRONE_10MG: &str = "99999012901";
+const ATOMOXETINE_40MG: &str = "99999003701";
+const HYDROXYZINE_25MG: &str = "99999011401";
 
 struct Clinic {
     gateway: TestGateway,
@@ -411,6 +414,23 @@ async fn the_sample_dose_bands_follow_the_labels_by_age() {
         ),
         // Escitalopram 20 mg/day at 70 is the adult maximum, not a high dose.
         (aged("V2DOSE0006", 70), ESCITALOPRAM_20MG, 30, "P", vec![]),
+        // The program's anti-anxiety and ADHD drugs block at 1x: buspirone 70 mg/day (max 60),
+        // atomoxetine 120 mg/day (max 100). Hydroxyzine 500 mg/day (max 400) is within 2x.
+        (aged("V2DOSE0007", 40), BUSPIRONE_10MG, 210, "R", vec!["HD"]),
+        (
+            aged("V2DOSE0008", 40),
+            ATOMOXETINE_40MG,
+            90,
+            "R",
+            vec!["HD"],
+        ),
+        (
+            aged("V2DOSE0009", 40),
+            HYDROXYZINE_25MG,
+            600,
+            "P",
+            vec!["HD"],
+        ),
     ];
     // Rx numbers differ: a claim's key is pharmacy, Rx, fill and date, whoever the patient.
     for (rx, (patient, ndc, tablets, status, reasons)) in (1..).zip(cases) {
