@@ -1,8 +1,12 @@
 //! `durgate check-rules DIR`: a valid folder prints its summary and exits 0; a broken one
-//! prints every error as `file:line:column: message` and exits 1.
+//! prints every error as `file:line:column: message` and exits 1. Also `durgate rules seal`,
+//! and `durgate serve` on a schema-1 folder: refused until sealed, then adjudicating claims.
+
+mod support;
 
 use std::path::Path;
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 const RULESET: &str = r#"id = "cli-test"
 version = "7"
@@ -335,4 +339,74 @@ fn a_severity_table_without_both_lists_is_refused_at_its_key() {
         ),
         "{report}"
     );
+}
+
+/// `durgate serve` on `rules` until it exits (at most 30 s): its exit status and stderr.
+fn serve_until_exit(rules: &Path) -> (std::process::ExitStatus, String) {
+    let store = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_durgate"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
+        .arg("--store")
+        .arg(format!(
+            "sqlite:{}",
+            store.path().join("claims.db").display()
+        ))
+        .arg("--rules")
+        .arg(rules)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn durgate serve");
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(30) {
+        if child.try_wait().expect("poll the child").is_some() {
+            let output = child.wait_with_output().expect("its output");
+            return (
+                output.status,
+                String::from_utf8_lossy(&output.stderr).into_owned(),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("durgate serve kept running on an unsealed folder");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_one_folder_is_served_once_sealed_and_adjudicates() {
+    let dir = tempfile::tempdir().unwrap();
+    write_folder(dir.path());
+    assert!(String::from_utf8_lossy(&check_rules(dir.path()).stdout).contains("(schema 1)"));
+    // Unsealed, it still loads (check-rules accepts it) but a gateway requiring the seal (the
+    // default, rules_require_seal = true) refuses to start on it.
+    let (status, stderr) = serve_until_exit(dir.path());
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains("not sealed"), "{stderr}");
+    // Sealed, the same schema-1 folder is served and decides claims.
+    assert!(durgate(&["rules", "seal"], dir.path()).status.success());
+    let store = tempfile::tempdir().unwrap();
+    let mut options = support::ProcessOptions::new(&store.path().join("claims.db"));
+    options.rules = dir.path().to_path_buf();
+    let gateway = support::spawn_gateway_process(&options);
+    let mut client = support::Client::connect(gateway.addr).await;
+    let patient = support::Person::adult("SCHEMA1001");
+    let today = support::days_ago(0);
+    let statin = patient
+        .b1(1, "00000000001", today)
+        .quantity_milli(30_000)
+        .days_supply(30);
+    let paid = client.send(&statin.encode()).await;
+    assert_eq!(support::statuses(&paid), "P", "{paid:?}");
+    // D1 simvastatin + class:MACROLIDE, severity 1: rejected 88 DD, overridable with M0/1G.
+    let macrolide = patient
+        .b1(2, "00000000002", today)
+        .quantity_milli(20_000)
+        .days_supply(10);
+    let rejected = client.send(&macrolide.clone().encode()).await;
+    assert_eq!(support::rejects(&rejected, 0), ["88"], "{rejected:?}");
+    assert_eq!(support::dur_reasons(&rejected, 0), ["DD"]);
+    let overridden = client.send(&macrolide.dur("DD", "M0", "1G").encode()).await;
+    assert_eq!(support::statuses(&overridden), "P", "{overridden:?}");
+    assert!(gateway.logs().contains("cli-test@7"), "{}", gateway.logs());
 }
