@@ -1,8 +1,12 @@
 //! `durgate check-rules DIR`: a valid folder prints its summary and exits 0; a broken one
-//! prints every error as `file:line:column: message` and exits 1.
+//! prints every error as `file:line:column: message` and exits 1. Also `durgate rules seal`,
+//! and `durgate serve` on a schema-1 folder: refused until sealed, then adjudicating claims.
+
+mod support;
 
 use std::path::Path;
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 const RULESET: &str = r#"id = "cli-test"
 version = "7"
@@ -231,4 +235,178 @@ fn a_broken_folder_is_not_sealed() {
     let output = durgate(&["rules", "seal"], dir.path());
     assert_eq!(output.status.code(), Some(1));
     assert!(!dir.path().join("SHA256SUMS").exists());
+}
+
+/// The schema-2 early-refill table the cases below break.
+const EARLY_REFILL: &str = r#"[edits.early_refill]
+enabled = true
+reason = "ER"
+action = "reject"
+min_elapsed_percent_by_schedule = { 2 = 90 }
+accumulation_lookback_days = 90
+accumulation_max_days = 14
+override_clarification = ["04"]
+override_professional = []
+override_result = []
+"#;
+
+/// The folder as schema 2 with `extra` appended to ruleset.toml; `check-rules` must accept it
+/// and say "(schema 2)" before a case breaks it.
+fn write_schema_two_folder(dir: &Path, extra: &str) {
+    write_folder(dir);
+    let ruleset = RULESET.replace("schema = 1", "schema = 2") + extra;
+    std::fs::write(dir.join("ruleset.toml"), ruleset).unwrap();
+    let output = check_rules(dir);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("ruleset cli-test@7 (schema 2)"), "{stdout}");
+}
+
+/// `check-rules` on a broken folder: exit 1 and its report.
+fn refused_report(dir: &Path) -> String {
+    let output = check_rules(dir);
+    let report = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(output.status.code(), Some(1), "{report}");
+    report
+}
+
+#[test]
+fn a_schema_two_folder_refuses_a_bad_reject_multiple_or_wear_hours_at_its_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    write_schema_two_folder(dir.path(), "");
+    let dose_limits = "ingredient,route,min_age,max_age,max_daily,unit,reject_multiple\n\
+                       simvastatin,oral,18,150,40,mg,0.5\n";
+    std::fs::write(dir.path().join("dose_limits.csv"), dose_limits).unwrap();
+    let report = refused_report(dir.path());
+    assert!(
+        report.contains(
+            "dose_limits.csv:2:31: reject_multiple \"0.5\" must be a number >= 1 (rule 5)\n"
+        ),
+        "{report}"
+    );
+    // Put the dose limits back; a patch worn 0 hours.
+    write_schema_two_folder(dir.path(), "");
+    let products = "ndc,ingredients,strengths,strength_unit,route,wear_hours\n\
+                    00000000001,simvastatin,40,mg,oral,\n\
+                    00000000002,clarithromycin,500,mg,oral,\n\
+                    00000000003,clonidine,0.1,mcg/hr,transdermal,0\n";
+    std::fs::write(dir.path().join("products.csv"), products).unwrap();
+    let report = refused_report(dir.path());
+    assert!(
+        report.contains(
+            "products.csv:4:46: wear_hours \"0\" is not a whole number 1..=744 (rule 5)\n"
+        ),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_schema_two_folder_refuses_early_refill_numbers_out_of_range_at_their_values() {
+    let dir = tempfile::tempdir().unwrap();
+    write_schema_two_folder(dir.path(), EARLY_REFILL);
+    let broken = EARLY_REFILL
+        .replace("{ 2 = 90 }", "{ 2 = 101 }")
+        .replace("accumulation_max_days = 14", "accumulation_max_days = -1");
+    let ruleset = RULESET.replace("schema = 1", "schema = 2") + &broken;
+    std::fs::write(dir.path().join("ruleset.toml"), ruleset).unwrap();
+    let report = refused_report(dir.path());
+    // RULESET is 30 lines; the early-refill table starts on line 31.
+    let expected = [
+        "ruleset.toml:35:41: min_elapsed_percent_by_schedule = 101 is outside 1..=100 (rule 9)",
+        "ruleset.toml:37:25: accumulation_max_days = -1 is outside 0..=1098 (rule 9)",
+    ];
+    for line in expected {
+        assert!(report.contains(line), "{line:?} in:\n{report}");
+    }
+}
+
+#[test]
+fn a_severity_table_without_both_lists_is_refused_at_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let table =
+        "[edits.ddi.severity.1]\noverride_professional = [\"M0\"]\noverride_result = [\"1G\"]\n";
+    write_schema_two_folder(dir.path(), table);
+    let ruleset = RULESET.replace("schema = 1", "schema = 2")
+        + "[edits.ddi.severity.1]\n\
+                   override_professional = [\"M0\"]\n";
+    std::fs::write(dir.path().join("ruleset.toml"), ruleset).unwrap();
+    let report = refused_report(dir.path());
+    // Line 31 is the table's header, column 21 its key "1".
+    assert!(
+        report.contains(
+            "ruleset.toml:31:21: [edits.ddi.severity.1] must set both override_professional \
+             and override_result (rule 9)"
+        ),
+        "{report}"
+    );
+}
+
+/// `durgate serve` on `rules` until it exits (at most 30 s): its exit status and stderr.
+fn serve_until_exit(rules: &Path) -> (std::process::ExitStatus, String) {
+    let store = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_durgate"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
+        .arg("--store")
+        .arg(format!(
+            "sqlite:{}",
+            store.path().join("claims.db").display()
+        ))
+        .arg("--rules")
+        .arg(rules)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn durgate serve");
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(30) {
+        if child.try_wait().expect("poll the child").is_some() {
+            let output = child.wait_with_output().expect("its output");
+            return (
+                output.status,
+                String::from_utf8_lossy(&output.stderr).into_owned(),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("durgate serve kept running on an unsealed folder");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_one_folder_is_served_once_sealed_and_adjudicates() {
+    let dir = tempfile::tempdir().unwrap();
+    write_folder(dir.path());
+    assert!(String::from_utf8_lossy(&check_rules(dir.path()).stdout).contains("(schema 1)"));
+    // Unsealed, it still loads (check-rules accepts it) but a gateway requiring the seal (the
+    // default, rules_require_seal = true) refuses to start on it.
+    let (status, stderr) = serve_until_exit(dir.path());
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains("not sealed"), "{stderr}");
+    // Sealed, the same schema-1 folder is served and decides claims.
+    assert!(durgate(&["rules", "seal"], dir.path()).status.success());
+    let store = tempfile::tempdir().unwrap();
+    let mut options = support::ProcessOptions::new(&store.path().join("claims.db"));
+    options.rules = dir.path().to_path_buf();
+    let gateway = support::spawn_gateway_process(&options);
+    let mut client = support::Client::connect(gateway.addr).await;
+    let patient = support::Person::adult("SCHEMA1001");
+    let today = support::days_ago(0);
+    let statin = patient
+        .b1(1, "00000000001", today)
+        .quantity_milli(30_000)
+        .days_supply(30);
+    let paid = client.send(&statin.encode()).await;
+    assert_eq!(support::statuses(&paid), "P", "{paid:?}");
+    // D1 simvastatin + class:MACROLIDE, severity 1: rejected 88 DD, overridable with M0/1G.
+    let macrolide = patient
+        .b1(2, "00000000002", today)
+        .quantity_milli(20_000)
+        .days_supply(10);
+    let rejected = client.send(&macrolide.clone().encode()).await;
+    assert_eq!(support::rejects(&rejected, 0), ["88"], "{rejected:?}");
+    assert_eq!(support::dur_reasons(&rejected, 0), ["DD"]);
+    let overridden = client.send(&macrolide.dur("DD", "M0", "1G").encode()).await;
+    assert_eq!(support::statuses(&overridden), "P", "{overridden:?}");
+    assert!(gateway.logs().contains("cli-test@7"), "{}", gateway.logs());
 }

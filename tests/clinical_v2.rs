@@ -25,7 +25,7 @@ const PHENELZINE_15MG: &str = "99999002601";
 const PIMOZIDE_2MG: &str = "99999006201";
 const CLARITHROMYCIN_500MG: &str = "99999005001";
 const CODEINE_APAP_30_300: &str = "00093015001";
-const SIMVASTATIN_20MG: &str = "99999000301";
+const SIMVASTATIN_10MG: &str = "99999017401";
 const DILTIAZEM_ER_240MG: &str = "99999005401";
 const CARBAMAZEPINE_200MG: &str = "99999004901";
 const FLUVOXAMINE_100MG: &str = "99999002301";
@@ -36,6 +36,9 @@ const AMIODARONE_200MG: &str = "99999007801";
 const FLUVOXAMINE_FOR_RAMELTEON: &str = FLUVOXAMINE_100MG;
 const ATAZANAVIR_300MG: &str = "99999003901";
 const OMEPRAZOLE_20MG: &str = "99999001001";
+const BUSPIRONE_10MG: &str = "99999012901";
+const ATOMOXETINE_40MG: &str = "99999003701";
+const HYDROXYZINE_25MG: &str = "99999011401";
 
 struct Clinic {
     gateway: TestGateway,
@@ -295,12 +298,18 @@ async fn simvastatin_with_diltiazem_is_overridable_with_m0_1g() {
     clinic
         .paid(claim(&patient, 1, DILTIAZEM_ER_240MG, days_ago(5), 30, 30))
         .await;
-    let statin = claim(&patient, 2, SIMVASTATIN_20MG, days_ago(0), 30, 30);
+    // Simvastatin 10 mg once a day: the dose the label permits with diltiazem (LBL22).
+    let statin = claim(&patient, 2, SIMVASTATIN_10MG, days_ago(0), 30, 30);
     let rejected = clinic.send(statin.clone()).await;
     assert_eq!(rejects(&rejected, 0), ["88"], "{rejected:?}");
+    assert_eq!(dur_reasons(&rejected, 0), ["DD"], "{rejected:?}");
     assert_eq!(
         rejected.transactions[0].dur[0].clinical_significance,
         Some(2)
+    );
+    assert!(
+        dur_messages(&rejected)[0].contains("diltiazem"),
+        "{rejected:?}"
     );
     let overridden = clinic.send(statin.dur("DD", "M0", "1G")).await;
     assert_eq!(statuses(&overridden), "P", "{overridden:?}");
@@ -405,6 +414,23 @@ async fn the_sample_dose_bands_follow_the_labels_by_age() {
         ),
         // Escitalopram 20 mg/day at 70 is the adult maximum, not a high dose.
         (aged("V2DOSE0006", 70), ESCITALOPRAM_20MG, 30, "P", vec![]),
+        // The program's anti-anxiety and ADHD drugs block at 1x: buspirone 70 mg/day (max 60),
+        // atomoxetine 120 mg/day (max 100). Hydroxyzine 500 mg/day (max 400) is within 2x.
+        (aged("V2DOSE0007", 40), BUSPIRONE_10MG, 210, "R", vec!["HD"]),
+        (
+            aged("V2DOSE0008", 40),
+            ATOMOXETINE_40MG,
+            90,
+            "R",
+            vec!["HD"],
+        ),
+        (
+            aged("V2DOSE0009", 40),
+            HYDROXYZINE_25MG,
+            600,
+            "P",
+            vec!["HD"],
+        ),
     ];
     // Rx numbers differ: a claim's key is pharmacy, Rx, fill and date, whoever the patient.
     for (rx, (patient, ndc, tablets, status, reasons)) in (1..).zip(cases) {

@@ -189,7 +189,7 @@ async fn prometheus_scrapes_the_exact_claim_counts() {
         (r#"durgate_reversals_total{outcome="approved"}"#, 1.0),
         (r#"sum(durgate_claim_latency_seconds_count)"#, 6.0),
         (
-            r#"durgate_rules_info{id="open-dur-sample",version="2026.12.1"}"#,
+            r#"durgate_rules_info{id="open-dur-sample",version="2026.12.2"}"#,
             1.0,
         ),
         (r#"up{job="durgate"}"#, 1.0),

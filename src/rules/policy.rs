@@ -227,8 +227,10 @@ struct DdiToml {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SeverityListsToml {
-    override_professional: Codes,
-    override_result: Codes,
+    /// Both lists are required (rule 9); read as optional so a missing one is located at the
+    /// table's key under rule 9 rather than as a parse error.
+    override_professional: Option<Codes>,
+    override_result: Option<Codes>,
 }
 
 /// A TOML number written as an integer or a float.
@@ -688,18 +690,18 @@ fn severity_lists(
 ) -> [Option<(Vec<Code2>, Vec<Code2>)>; 3] {
     let mut lists: [Option<(Vec<Code2>, Vec<Code2>)>; 3] = Default::default();
     for (key, table) in tables {
-        let professional = code_list(
-            doc,
-            &table.override_professional,
-            codes::is_professional_service,
-            "440-E5",
-        );
-        let result = code_list(
-            doc,
-            &table.override_result,
-            codes::is_result_of_service,
-            "441-E6",
-        );
+        let (Some(professional), Some(result)) =
+            (&table.override_professional, &table.override_result)
+        else {
+            let message = format!(
+                "[edits.ddi.severity.{}] must set both override_professional and override_result",
+                key.get_ref()
+            );
+            doc.error(key.span(), 9, message);
+            continue;
+        };
+        let professional = code_list(doc, professional, codes::is_professional_service, "440-E5");
+        let result = code_list(doc, result, codes::is_result_of_service, "441-E6");
         match key
             .get_ref()
             .parse::<usize>()

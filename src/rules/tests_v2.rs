@@ -1,13 +1,17 @@
 //! Tests of the schema-2 clinical model: warning tiers of high dose, patches at their effective
 //! rate, cumulative sums one fill per prescription, opioid-naive history, DDI washout,
 //! per-severity override lists, early refill by drug product with its three tests and its 420-DK
-//! override, and the validation rules of the new keys and columns.
+//! override, and the validation rules of the new keys and columns. The last section pins the
+//! remaining precise readings of `docs/behaviour.md` at their boundaries: the same-drug-product
+//! test, early refill by pharmacy + Rx, accumulation, later-dated fills, the latest fill per
+//! prescription in cumulative sums, class-based opioid membership and patch rates in high dose.
 
 use super::fixture;
 use super::tests::*;
 use super::*;
 use crate::claim::{
-    Action, Conflict, Decision, Edit, Fill, Ndc, Status, Transaction, OVERRIDDEN_BY_CLARIFICATION,
+    reject, Action, Conflict, Decision, Edit, Fill, Ndc, Status, Transaction,
+    OVERRIDDEN_BY_CLARIFICATION,
 };
 
 /// A second NDC of the SERTRALINE 50 tablet (same drug product) and a 100 mg tablet.
@@ -399,6 +403,12 @@ fn a_controlled_drug_takes_its_schedules_percent() {
     assert!(!early(&sertraline));
 }
 
+/// Asserts `decision` paid and returns what overrode its early-refill conflict.
+fn paid_over_early_refill(decision: &Decision) -> Option<u8> {
+    assert_eq!(decision.status, Status::Paid, "{:#?}", decision.conflicts);
+    conflict_of(decision, Edit::EarlyRefill).overridden_by
+}
+
 #[test]
 fn a_listed_clarification_code_overrides_an_early_refill_and_others_do_not() {
     let lost_supply = |code: u8| {
@@ -406,15 +416,8 @@ fn a_listed_clarification_code_overrides_an_early_refill_and_others_do_not() {
         claim.clarification_codes = vec![code];
         run_v2(&claim, &[fill(LAMOTRIGINE, 1, 5, 30, 30)])
     };
-    let overridden = lost_supply(4);
     assert_eq!(
-        overridden.status,
-        Status::Paid,
-        "{:#?}",
-        overridden.conflicts
-    );
-    assert_eq!(
-        conflict_of(&overridden, Edit::EarlyRefill).overridden_by,
+        paid_over_early_refill(&lost_supply(4)),
         Some(OVERRIDDEN_BY_CLARIFICATION)
     );
     let not_listed = lost_supply(8);
@@ -667,4 +670,557 @@ fn a_severity_table_makes_its_conflicts_overridable_even_when_the_edits_lists_ar
     );
     assert_eq!(refused.status, Status::Rejected);
     assert!(!conflict_of(&refused, Edit::Ddi).overridable);
+}
+
+// ---- precise readings the first v2 tests left open ------------------------------------------
+
+/// The v2 folder with `rows` added to products.csv (NDCs 30.. below).
+fn v2_with_products(rows: &str) -> RuleSet {
+    v2_with("products.csv", &format!("{}{rows}", v2_products()))
+}
+
+fn drug_product_of(rules: &RuleSet, ndc: u64) -> u32 {
+    let ndc = Ndc::from_value(ndc).unwrap();
+    rules.product(ndc).unwrap().drug_product
+}
+
+fn adult() -> Option<crate::claim::Date> {
+    Some(born_aged(40))
+}
+
+#[test]
+fn one_drug_product_ignores_the_dose_forms_case_and_spaces_and_compares_strengths_as_numbers() {
+    let rules = v2_with_products(
+        "00000000030,sertraline,50.0,mg,TABLET,oral,,N,SERTRALINE 50 UPPER CASE\n\
+         00000000031,sertraline,50.000,mg,\"  Tablet \",oral,,N,SERTRALINE 50 SPACED\n\
+         00000000032,acetaminophen/hydrocodone,325/5,mg,tablet,oral,2,N,APAP-HYDROCODONE\n",
+    );
+    let tablet = drug_product_of(&rules, SERTRALINE);
+    assert_eq!(drug_product_of(&rules, 30), tablet);
+    assert_eq!(drug_product_of(&rules, 31), tablet);
+    // Ingredients and strengths are compared pairwise, in any order.
+    assert_eq!(
+        drug_product_of(&rules, 32),
+        drug_product_of(&rules, HYDROCODONE_APAP)
+    );
+    // Through the edit: a new prescription of the other spelling is an early refill.
+    let earlier = [fill(SERTRALINE, 1, 10, 30, 30)];
+    let refill = run_with(&rules, &tx(31, 2, 30, 30), &earlier, adult());
+    assert!(early(&refill), "{:#?}", refill.conflicts);
+}
+
+#[test]
+fn another_route_unit_form_or_pairing_of_strengths_is_another_drug_product() {
+    let rules = v2_with_products(
+        "00000000033,sertraline,50,mg,tablet,other,,N,SERTRALINE 50 OTHER ROUTE\n\
+         00000000034,sertraline,0.05,g,tablet,oral,,N,SERTRALINE 0.05 G\n\
+         00000000035,sertraline,50,mg,capsule,oral,,N,SERTRALINE 50 CAPSULE\n\
+         00000000036,sertraline,50,mg,,oral,,N,SERTRALINE 50 NO FORM\n\
+         00000000037,sertraline,50,mg,,oral,,N,SERTRALINE 50 NO FORM OTHER LABELER\n\
+         00000000038,hydrocodone/acetaminophen,325/5,mg,tablet,oral,2,N,SWAPPED STRENGTHS\n",
+    );
+    let tablet = drug_product_of(&rules, SERTRALINE);
+    for other in [33, 34, 35, 36, SERTRALINE_100] {
+        assert_ne!(drug_product_of(&rules, other), tablet, "NDC {other}");
+    }
+    assert_ne!(
+        drug_product_of(&rules, 38),
+        drug_product_of(&rules, HYDROCODONE_APAP)
+    );
+    // An empty dose form equals only an empty one.
+    assert_eq!(drug_product_of(&rules, 36), drug_product_of(&rules, 37));
+    let no_form = [fill(36, 1, 10, 30, 30)];
+    let twin = run_with(&rules, &tx(37, 2, 30, 30), &no_form, adult());
+    assert!(early(&twin), "{:#?}", twin.conflicts);
+    let tablet_claim = run_with(&rules, &tx(SERTRALINE, 2, 30, 30), &no_form, adult());
+    assert!(!early(&tablet_claim), "{:#?}", tablet_claim.conflicts);
+}
+
+#[test]
+fn early_refill_follows_the_pharmacys_prescription_to_another_product() {
+    // Rx 1 filled 10 days ago as the 100 mg tablet, now as the 50 mg one.
+    let claim = tx(SERTRALINE, 1, 30, 30);
+    let same_rx = run_v2(&claim, &[fill(SERTRALINE_100, 1, 10, 30, 30)]);
+    let refill = conflict_of(&same_rx, Edit::EarlyRefill);
+    assert_eq!(refill.previous_fill_date, Some(dos().add_days(-10)));
+    assert_eq!(same_rx.reject_codes, vec![reject::REFILL_TOO_SOON]);
+    // The same Rx number at another pharmacy is another prescription: not its fill.
+    let elsewhere = [from_other_pharmacy(fill(SERTRALINE_100, 1, 10, 30, 30))];
+    assert!(!early(&run_v2(&claim, &elsewhere)));
+    // On time (day 23 of 30) the other product's fill passes.
+    let on_time = run_v2(&claim, &[fill(SERTRALINE_100, 1, 23, 30, 30)]);
+    assert!(!early(&on_time), "{:#?}", on_time.conflicts);
+}
+
+fn with_accumulation_lookback(days: u32) -> RuleSet {
+    let ruleset = v2_ruleset().replacen(
+        "accumulation_lookback_days = 180",
+        &format!("accumulation_lookback_days = {days}"),
+        1,
+    );
+    v2_with("ruleset.toml", &ruleset)
+}
+
+/// 30-day fills of SERTRALINE on Rx 1, filled the given numbers of days ago.
+fn monthly_refills(days_ago: &[i32]) -> Vec<Fill> {
+    days_ago
+        .iter()
+        .map(|days| fill(SERTRALINE, 1, *days, 30, 30))
+        .collect()
+}
+
+#[test]
+fn exactly_the_allowed_days_on_hand_is_not_an_early_refill() {
+    // 30-day fills 46 and 23 days ago: 7 days left at the second, 37 in all, 14 on hand today.
+    let decision = run_v2(&tx(SERTRALINE, 1, 30, 30), &monthly_refills(&[46, 23]));
+    assert!(!early(&decision), "{:#?}", decision.conflicts);
+    // 45 and 23 days ago: 8 days left at the second, 15 on hand.
+    let decision = run_v2(&tx(SERTRALINE, 1, 30, 30), &monthly_refills(&[45, 23]));
+    let refill = conflict_of(&decision, Edit::EarlyRefill);
+    assert_eq!(
+        (refill.rule_id.as_str(), refill.message.as_str()),
+        ("accumulation>14", "15 days on hand > 14")
+    );
+}
+
+#[test]
+fn accumulation_counts_only_the_fills_inside_its_lookback() {
+    let fills = monthly_refills(&[45, 23]);
+    let claim = tx(SERTRALINE, 1, 30, 30);
+    // 45 days back is inside a 45-day lookback: 15 days on hand.
+    let inside = run_with(&with_accumulation_lookback(45), &claim, &fills, adult());
+    assert!(early(&inside), "{:#?}", inside.conflicts);
+    // With 44 days only the fill of 23 days ago counts: 7 days on hand.
+    let outside = run_with(&with_accumulation_lookback(44), &claim, &fills, adult());
+    assert!(!early(&outside), "{:#?}", outside.conflicts);
+}
+
+#[test]
+fn an_opioid_fill_dated_inside_the_claims_supply_is_not_opioid_history() {
+    let claim = tx(OXYCODONE, 8, 60, 30);
+    let overlapping = run_v2(&claim, &[fill(HYDROCODONE_APAP, 7, -5, 4, 1)]);
+    assert!(naive(&overlapping), "{:#?}", overlapping.conflicts);
+    let before = run_v2(&claim, &[fill(HYDROCODONE_APAP, 7, 5, 4, 1)]);
+    assert!(!naive(&before), "{:#?}", before.conflicts);
+}
+
+/// The cumulative-MME conflict of `decision`.
+fn mme_conflict(decision: &Decision) -> &Conflict {
+    decision
+        .conflicts
+        .iter()
+        .find(|conflict| conflict.edit == Edit::Opioid && conflict.rule_id.starts_with("mme>="))
+        .unwrap_or_else(|| panic!("no MME conflict in {:#?}", decision.conflicts))
+}
+
+fn mme_message(decision: &Decision) -> Option<&str> {
+    decision
+        .conflicts
+        .iter()
+        .find(|conflict| conflict.rule_id.starts_with("mme>="))
+        .map(|conflict| conflict.message.as_str())
+}
+
+#[test]
+fn only_the_latest_fill_of_another_prescription_is_added_to_the_mme_sum() {
+    // The claim: OXYCODONE 10 mg twice a day, 30 MME. Rx 2: 4 a day (60 MME) for 60 days from
+    // 20 days ago, then 8 a day (120 MME) 5 days ago. Its latest fill counts: 150.
+    let claim = tx(OXYCODONE, 1, 60, 30);
+    let by_date = [
+        fill(OXYCODONE, 2, 20, 240, 60),
+        fill(OXYCODONE, 2, 5, 240, 30),
+    ];
+    let decision = run_v2(&claim, &by_date);
+    let mme = mme_conflict(&decision);
+    assert_eq!(mme.action, Action::Warn);
+    assert!(mme.message.contains("MME 150"), "{}", mme.message);
+    // Two fills of Rx 2 on one date: the one recorded last counts.
+    let same_day = |first: u64, second: u64| {
+        let fills = [
+            fill(OXYCODONE, 2, 5, first, 30),
+            fill(OXYCODONE, 2, 5, second, 30),
+        ];
+        run_v2(&claim, &fills)
+    };
+    assert_eq!(
+        mme_message(&same_day(240, 120)),
+        Some("cumulative MME 90 >= 90")
+    );
+    assert_eq!(
+        mme_message(&same_day(120, 240)),
+        Some("cumulative MME 150 >= 90")
+    );
+}
+
+#[test]
+fn only_the_latest_fill_of_another_prescription_is_added_to_the_acetaminophen_sum() {
+    // The claim: APAP 500 twice a day, 1000 mg. Rx 2 tapered from 7 a day (3500 mg) to 2 a
+    // day (1000 mg) 5 days ago: 2000 mg in all, within 4000.
+    let claim = tx(APAP_500, 1, 60, 30);
+    let tapered = [fill(APAP_500, 2, 20, 420, 60), fill(APAP_500, 2, 5, 60, 30)];
+    let decision = run_v2(&claim, &tapered);
+    assert!(
+        !has(&decision, Edit::Acetaminophen),
+        "{:#?}",
+        decision.conflicts
+    );
+    // Raised from 2 a day to 7 a day: 4500 mg (not 5500: the older fill is replaced).
+    let raised = [
+        fill(APAP_500, 2, 20, 120, 60),
+        fill(APAP_500, 2, 5, 210, 30),
+    ];
+    let decision = run_v2(&claim, &raised);
+    let apap = conflict_of(&decision, Edit::Acetaminophen);
+    assert_eq!(apap.message, "acetaminophen 4500 mg/day > 4000");
+}
+
+#[test]
+fn opioid_membership_comes_from_the_opioids_class_not_from_mme_csv() {
+    // OXYCODONE_ONLY leaves hydrocodone out; hydrocodone keeps its mme.csv row.
+    let mut source = v2_source();
+    source.set(
+        "classes.csv",
+        format!("{}OXYCODONE_ONLY,oxycodone\n", fixture::CLASSES),
+    );
+    let ruleset = v2_ruleset().replace("class:OPIOID\"", "class:OXYCODONE_ONLY\"");
+    source.set("ruleset.toml", ruleset);
+    let rules = rules_from(&source);
+    let hydrocodone = rules
+        .product(Ndc::from_value(HYDROCODONE_APAP).unwrap())
+        .unwrap();
+    assert!(!hydrocodone.opioid);
+    // 30 days of hydrocodone/APAP: no opioid edit runs (class:OPIOID would call it naive).
+    let claim = tx(HYDROCODONE_APAP, 1, 120, 30);
+    assert!(!naive(&run_with(&rules, &claim, &[], adult())));
+    assert!(naive(&run_v2(&claim, &[])));
+    // For oxycodone a hydrocodone fill is neither opioid history nor part of the MME sum.
+    let history = [fill(HYDROCODONE_APAP, 2, 10, 240, 30)];
+    let oxycodone = tx(OXYCODONE, 1, 240, 30);
+    let by_class = run_with(&rules, &oxycodone, &history, adult());
+    assert!(naive(&by_class), "{:#?}", by_class.conflicts);
+    assert!(mme_conflict(&by_class).message.contains("MME 120"));
+    // Schema 1 without `opioids`: mme.csv's ingredients are the opioids (120 + 40 MME).
+    let by_mme_csv = run(&oxycodone, &history);
+    assert!(!naive(&by_mme_csv), "{:#?}", by_mme_csv.conflicts);
+    assert!(mme_conflict(&by_mme_csv).message.contains("MME 160"));
+}
+
+#[test]
+fn a_fill_dated_inside_the_claims_supply_counts_for_duplication() {
+    let claim = tx(SERTRALINE, 1, 30, 30);
+    // Day 29 after the date of service is the claim's last day of supply; day 30 is past it.
+    let inside = run_v2(&claim, &[fill(FLUOXETINE, 2, -29, 30, 30)]);
+    assert!(has(&inside, Edit::Duplication), "{:#?}", inside.conflicts);
+    let after = run_v2(&claim, &[fill(FLUOXETINE, 2, -30, 30, 30)]);
+    assert!(!has(&after, Edit::Duplication), "{:#?}", after.conflicts);
+}
+
+#[test]
+fn a_fill_dated_inside_the_claims_supply_counts_for_opioid_with_benzodiazepine() {
+    let pairs = |decision: &Decision| {
+        decision
+            .conflicts
+            .iter()
+            .any(|conflict| conflict.rule_id.starts_with("opioid+"))
+    };
+    let opioid = run_v2(
+        &tx(OXYCODONE, 1, 60, 30),
+        &[fill(ALPRAZOLAM, 2, -5, 30, 30)],
+    );
+    assert!(pairs(&opioid), "{:#?}", opioid.conflicts);
+    let benzodiazepine = run_v2(
+        &tx(ALPRAZOLAM, 1, 30, 30),
+        &[fill(OXYCODONE, 2, -5, 60, 30)],
+    );
+    assert!(pairs(&benzodiazepine), "{:#?}", benzodiazepine.conflicts);
+    let after = run_v2(
+        &tx(OXYCODONE, 1, 60, 30),
+        &[fill(ALPRAZOLAM, 2, -30, 30, 30)],
+    );
+    assert!(!pairs(&after), "{:#?}", after.conflicts);
+}
+
+#[test]
+fn a_fill_dated_inside_the_claims_supply_counts_in_the_cumulative_sums() {
+    // OXYCODONE 10 mg 8 a day is 120 MME; another Rx of it dated 5 days later adds 120.
+    let claim = tx(OXYCODONE, 1, 240, 30);
+    let inside = run_v2(&claim, &[fill(OXYCODONE, 2, -5, 240, 30)]);
+    assert_eq!(mme_conflict(&inside).action, Action::Reject);
+    assert!(mme_conflict(&inside).message.contains("MME 240"));
+    let after = run_v2(&claim, &[fill(OXYCODONE, 2, -30, 240, 30)]);
+    assert!(mme_conflict(&after).message.contains("MME 120"));
+    // APAP 500 6 a day (3000 mg) with another Rx of 3 a day (1500 mg) dated 5 days later.
+    let claim = tx(APAP_500, 1, 180, 30);
+    let inside = run_v2(&claim, &[fill(APAP_500, 2, -5, 90, 30)]);
+    let apap = conflict_of(&inside, Edit::Acetaminophen);
+    assert_eq!(apap.message, "acetaminophen 4500 mg/day > 4000");
+    let after = run_v2(&claim, &[fill(APAP_500, 2, -30, 90, 30)]);
+    assert!(!has(&after, Edit::Acetaminophen), "{:#?}", after.conflicts);
+}
+
+#[test]
+fn high_dose_compares_a_patchs_effective_rate() {
+    // FENTANYL 25 mcg/hr against the adult 25 mcg/hr limit, reject_multiple 2; 72 h per patch.
+    let at = |quantity| run_v2(&tx(FENTANYL_25, 1, quantity, 30), &[]);
+    // 5 or 10 patches in 30 days: one worn at a time, 25 mcg/hr, at the limit.
+    assert!(!has(&at(5), Edit::HighDose));
+    assert!(!has(&at(10), Edit::HighDose));
+    // 11 patches: 1.1 at once (27.5); 20 patches: 2 at once (50 = 2x): warnings, 528-FS 3.
+    for quantity in [11, 20] {
+        let decision = at(quantity);
+        let high = conflict_of(&decision, Edit::HighDose);
+        assert_eq!(
+            (high.action, high.clinical_significance),
+            (Action::Warn, 3),
+            "{quantity} patches"
+        );
+    }
+    // 21 patches: 2.1 at once, 52.5 mcg/hr, above 2x: rejected, 528-FS 1.
+    let decision = at(21);
+    let high = conflict_of(&decision, Edit::HighDose);
+    assert_eq!(
+        (high.action, high.clinical_significance),
+        (Action::Reject, 1)
+    );
+}
+
+fn early_refill_with_lists(professional: &str, result: &str) -> RuleSet {
+    let lists =
+        format!("override_professional = [\"{professional}\"]\noverride_result = [\"{result}\"]");
+    let ruleset = v2_ruleset().replacen(
+        "override_professional = []\noverride_result = []",
+        &lists,
+        1,
+    );
+    assert_ne!(ruleset, v2_ruleset(), "the early-refill lists moved");
+    v2_with("ruleset.toml", &ruleset)
+}
+
+#[test]
+fn a_dur_pps_occurrence_in_the_early_refill_lists_overrides_it() {
+    let rules = early_refill_with_lists("MR", "1B");
+    let history = [fill(LAMOTRIGINE, 1, 5, 30, 30)];
+    let mut claim = tx(LAMOTRIGINE, 1, 30, 30);
+    claim.dur_pps = vec![dur(1, "ER", "MR", "1B")];
+    let overridden = run_with(&rules, &claim, &history, adult());
+    assert_eq!(paid_over_early_refill(&overridden), Some(1));
+    // Codes outside the lists do not override it.
+    claim.dur_pps = vec![dur(1, "ER", "M0", "1G")];
+    let refused = run_with(&rules, &claim, &history, adult());
+    assert_eq!(refused.reject_codes, vec![reject::REFILL_TOO_SOON]);
+    // With the edit's lists empty (the v2 fixture, like the sample) no code overrides it.
+    claim.dur_pps = vec![dur(1, "ER", "MR", "1B")];
+    let empty_lists = run_v2(&claim, &history);
+    assert_eq!(empty_lists.status, Status::Rejected);
+    assert!(!conflict_of(&empty_lists, Edit::EarlyRefill).overridable);
+}
+
+#[test]
+fn a_clarification_code_overrides_no_edit_but_early_refill() {
+    // D1 simvastatin + clarithromycin (severity 1) with 420-DK 04 (a listed code).
+    let mut claim = tx(SIMVASTATIN, 1, 30, 30);
+    claim.clarification_codes = vec![4];
+    let decision = run_v2(&claim, &[fill(CLARITHROMYCIN, 2, 2, 20, 10)]);
+    assert_eq!(decision.reject_codes, vec![reject::DUR_REJECT]);
+    assert_eq!(conflict_of(&decision, Edit::Ddi).overridden_by, None);
+}
+
+#[test]
+fn a_washout_counts_through_the_last_active_day_plus_its_days_exactly() {
+    // Warfarin for 30 days: filled 43 days ago its last active day is 14 days ago.
+    let aspirin = tx(ASPIRIN, 1, 30, 30);
+    let rules = ddi_with_washout("14");
+    let last_washout_day = run_with(&rules, &aspirin, &[fill(WARFARIN, 2, 43, 30, 30)], adult());
+    assert!(has(&last_washout_day, Edit::Ddi));
+    let day_after = run_with(&rules, &aspirin, &[fill(WARFARIN, 2, 44, 30, 30)], adult());
+    assert!(!has(&day_after, Edit::Ddi), "{:#?}", day_after.conflicts);
+}
+
+#[test]
+fn exactly_the_bands_acetaminophen_maximum_is_allowed() {
+    // APAP 32 mg/mL at age 2 (band 800 mg): 25 mL a day is 800 mg, 25.1 mL is 803.2 mg.
+    let at = |quantity| {
+        let claim = tx(APAP_SOLUTION, 1, quantity, 10);
+        run_with(&v2(), &claim, &[], Some(born_aged(2)))
+    };
+    assert!(!has(&at(250), Edit::Acetaminophen));
+    let over = at(251);
+    let apap = conflict_of(&over, Edit::Acetaminophen);
+    assert_eq!(apap.message, "acetaminophen 803 mg/day > 800");
+}
+
+#[test]
+fn never_override_wins_over_a_severity_table() {
+    let ruleset = v2_ruleset().replacen("never_override = []", "never_override = [1]", 1);
+    let rules = v2_with("ruleset.toml", &ruleset);
+    let mut claim = tx(SIMVASTATIN, 1, 30, 30);
+    claim.dur_pps = vec![dur(1, "DD", "M0", "1G")];
+    let history = [fill(CLARITHROMYCIN, 2, 2, 20, 10)];
+    let decision = run_with(&rules, &claim, &history, adult());
+    assert_eq!(decision.status, Status::Rejected);
+    let ddi = conflict_of(&decision, Edit::Ddi);
+    assert_eq!((ddi.overridable, ddi.overridden_by), (false, None));
+}
+
+// ---- validation of the new keys and columns, at their exact positions ------------------------
+
+/// `file:line:column` of `marker`'s first occurrence in `text`, `skip` characters into it.
+fn located(file: &str, text: &str, marker: &str, skip: usize) -> String {
+    let start = text
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker:?} is not in {file}"));
+    let before = &text[..start];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1 + skip;
+    format!("{file}:{line}:{column}")
+}
+
+/// The v2 folder with `name` replaced is refused with exactly `expected` among its errors.
+fn v2_refused_exactly(name: &str, text: &str, expected: &str) {
+    let mut source = v2_source();
+    source.set(name, text);
+    refused_with(&source, expected);
+}
+
+fn sertraline_adult_row_with(multiple: &'static str) -> String {
+    add_column(fixture::DOSE_LIMITS, "reject_multiple", move |row| {
+        if row.starts_with("sertraline,oral,18") {
+            multiple
+        } else {
+            ""
+        }
+    })
+}
+
+#[test]
+fn a_dose_limit_rows_reject_multiple_below_one_is_refused_at_its_cell() {
+    for bad in ["0.5", "0", "0.999999", "many"] {
+        let rows = sertraline_adult_row_with(bad);
+        let at = located("dose_limits.csv", &rows, &format!("200,mg,{bad}"), 7);
+        let expected = format!("{at}: reject_multiple \"{bad}\" must be a number >= 1 (rule 5)");
+        assert_eq!(at, "dose_limits.csv:3:31");
+        v2_refused_exactly("dose_limits.csv", &rows, &expected);
+    }
+    let exactly_one = v2_with("dose_limits.csv", &sertraline_adult_row_with("1"));
+    assert_eq!(exactly_one.counts().dose_limits, 8);
+}
+
+#[test]
+fn wear_hours_must_be_a_whole_number_of_hours_above_zero() {
+    for bad in ["0", "1.5", "-72", "72h"] {
+        let products = add_column(&v2_products(), "wear_hours", |row| {
+            if row.starts_with("00000000019") {
+                bad
+            } else {
+                ""
+            }
+        });
+        let at = located("products.csv", &products, "FENTANYL 50,", 12);
+        assert_eq!(at, "products.csv:20:66");
+        let max = crate::limits::PATCH_WEAR_HOURS_MAX;
+        let expected =
+            format!("{at}: wear_hours \"{bad}\" is not a whole number 1..={max} (rule 5)");
+        v2_refused_exactly("products.csv", &products, &expected);
+    }
+}
+
+const SEVERITY_1_TABLE: &str =
+    "[edits.ddi.severity.1]\noverride_professional = [\"M0\"]\noverride_result = [\"1G\"]";
+
+/// The v2 ruleset with its `[edits.ddi.severity.1]` table replaced by `table`.
+fn with_severity_table(table: &str) -> String {
+    let ruleset = v2_ruleset();
+    assert!(
+        ruleset.contains(SEVERITY_1_TABLE),
+        "the fixture's table moved"
+    );
+    ruleset.replacen(SEVERITY_1_TABLE, table, 1)
+}
+
+#[test]
+fn a_severity_tables_codes_are_validated_at_their_position() {
+    let professional = with_severity_table(
+        "[edits.ddi.severity.1]\noverride_professional = [\"ZZ\"]\noverride_result = [\"1G\"]",
+    );
+    let at = located("ruleset.toml", &professional, "\"ZZ\"", 0);
+    let expected = format!("{at}: 440-E5 \"ZZ\" is not a valid NCPDP code (rule 8)");
+    v2_refused_exactly("ruleset.toml", &professional, &expected);
+    let result = with_severity_table(
+        "[edits.ddi.severity.1]\noverride_professional = [\"M0\"]\noverride_result = [\"1G\", \"9Z\"]",
+    );
+    let at = located("ruleset.toml", &result, "\"9Z\"", 0);
+    let expected = format!("{at}: 441-E6 \"9Z\" is not a valid NCPDP code (rule 8)");
+    v2_refused_exactly("ruleset.toml", &result, &expected);
+}
+
+#[test]
+fn a_severity_table_without_both_lists_is_refused_at_its_key() {
+    // Rule 9 (not a parse error under rule 2): the table must set both lists.
+    for table in [
+        "[edits.ddi.severity.1]\noverride_professional = [\"M0\"]",
+        "[edits.ddi.severity.1]\noverride_result = [\"1G\"]",
+        "[edits.ddi.severity.1]",
+    ] {
+        let ruleset = with_severity_table(table);
+        let at = located("ruleset.toml", &ruleset, "[edits.ddi.severity.1]", 20);
+        let expected = format!(
+            "{at}: [edits.ddi.severity.1] must set both override_professional and \
+             override_result (rule 9)"
+        );
+        v2_refused_exactly("ruleset.toml", &ruleset, &expected);
+    }
+}
+
+#[test]
+fn early_refill_and_acetaminophen_numbers_out_of_range_are_refused_at_their_values() {
+    let days_max = crate::limits::HISTORY_LOOKBACK_DAYS_MAX;
+    let cases = [
+        (
+            "accumulation_max_days = 14",
+            "accumulation_max_days = -1",
+            "-1",
+            format!("accumulation_max_days = -1 is outside 0..={days_max} (rule 9)"),
+        ),
+        (
+            "min_elapsed_percent_by_schedule = { 2 = 90 }",
+            "min_elapsed_percent_by_schedule = { 2 = 101 }",
+            "101",
+            "min_elapsed_percent_by_schedule = 101 is outside 1..=100 (rule 9)".to_string(),
+        ),
+        (
+            "{ min_age = 2, max_age = 3,",
+            "{ min_age = 2, max_age = 151,",
+            "151",
+            "max_age = 151 is outside 0..=150 (rule 6)".to_string(),
+        ),
+        (
+            "{ min_age = 2, max_age = 3,",
+            "{ min_age = 151, max_age = 3,",
+            "151",
+            "min_age = 151 is outside 0..=150 (rule 6)".to_string(),
+        ),
+    ];
+    for (from, to, value, message) in cases {
+        let ruleset = v2_ruleset();
+        assert!(ruleset.contains(from), "fixture lacks {from:?}");
+        let broken = ruleset.replacen(from, to, 1);
+        let at = located("ruleset.toml", &broken, to, to.find(value).unwrap());
+        v2_refused_exactly("ruleset.toml", &broken, &format!("{at}: {message}"));
+    }
+}
+
+#[test]
+fn the_new_numbers_at_their_bounds_are_accepted() {
+    let ruleset = v2_ruleset()
+        .replacen("accumulation_max_days = 14", "accumulation_max_days = 0", 1)
+        .replacen("{ 2 = 90 }", "{ 2 = 100 }", 1)
+        .replacen(
+            "{ min_age = 2, max_age = 3, max_daily_mg = 800 }",
+            "{ min_age = 2, max_age = 150, max_daily_mg = 800 }",
+            1,
+        );
+    let rules = v2_with("ruleset.toml", &ruleset);
+    let params = rules.params();
+    assert_eq!(params.early_refill_accumulation, Some((180, 0)));
+    assert_eq!(params.early_refill_percent_by_schedule[2], Some(100));
 }
