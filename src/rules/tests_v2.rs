@@ -889,6 +889,12 @@ fn opioid_membership_comes_from_the_opioids_class_not_from_mme_csv() {
         .product(Ndc::from_value(HYDROCODONE_APAP).unwrap())
         .unwrap();
     assert!(!hydrocodone.opioid);
+    // Nor does its mme.csv row give it an MME factor (a combination with a class member
+    // would otherwise add it to the sum).
+    assert!(hydrocodone
+        .ingredients
+        .iter()
+        .all(|part| part.mme_factor_micro.is_none()));
     // 30 days of hydrocodone/APAP: no opioid edit runs (class:OPIOID would call it naive).
     let claim = tx(HYDROCODONE_APAP, 1, 120, 30);
     assert!(!naive(&run_with(&rules, &claim, &[], adult())));

@@ -201,10 +201,13 @@ impl Builder {
         opioids: &FxHashSet<IngredientId>,
     ) {
         for product in &mut self.products {
+            // MME counts the opioid ingredients only: an mme.csv row of an ingredient outside
+            // `opioids` adds nothing.
             for part in product.ingredients.iter_mut() {
                 part.mme_factor_micro = self
                     .mme
                     .get(&(part.ingredient, product.route))
+                    .filter(|_| opioids.contains(&part.ingredient))
                     .map(|(factor, _)| *factor);
             }
             let ids = || product.ingredients.iter().map(|part| part.ingredient);
