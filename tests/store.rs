@@ -308,26 +308,6 @@ async fn ready_within(store: &SqliteStore, timeout: Duration) -> bool {
     true
 }
 
-/// Two transactions of one transmission for the same Rx, fill and date: the second is refused
-/// and the first is not recorded either. (SQLite only: on PostgreSQL the unique index fires
-/// against the record's own uncommitted row and the record fails as a whole, answered 99; the
-/// validation of such a transmission is the request reader's.)
-#[tokio::test]
-async fn a_transmission_repeating_its_own_claim_is_refused_whole() {
-    let (_folder, path, store) = temp_store(StoreOptions::default());
-    let mut pair = b1(1, 100, day(0), Status::Paid);
-    let mut twin = transaction(RecordKind::Claim, 100, day(0), Status::Paid);
-    twin.index = 2;
-    pair.transactions.push(twin);
-    let refused = store.commit(pair).await;
-    assert!(
-        matches!(refused, Err(StoreError::AlreadyPaid { index: 2, .. })),
-        "{refused:?}"
-    );
-    assert_eq!(count(&path, "SELECT count(*) FROM claims"), 0);
-    assert_eq!(count(&path, "SELECT count(*) FROM transmissions"), 0);
-}
-
 #[tokio::test]
 async fn close_commits_what_is_queued_and_refuses_what_comes_after() {
     let options = StoreOptions {

@@ -2,7 +2,8 @@
 //! by one test body run against a real SQLite file and against a real PostgreSQL schema
 //! (`contract!` makes a `sqlite` and a `postgres` test of each). Reversals and their refusals,
 //! rebills paid and rejected, all-or-nothing transmissions, the second paid claim refused with
-//! the original, duplicates answered and not recorded.
+//! the original, duplicates answered and not recorded, a record never matched against its own
+//! rows.
 //!
 //! The PostgreSQL half prints why it skips when no server answers (and fails under
 //! `DURGATE_REQUIRE_SERVICES=1`). Backend-specific stories (what lands in which column, group
@@ -95,6 +96,7 @@ contract!(a_rejected_rebill_leaves_the_original_paid);
 contract!(a_transmission_is_recorded_all_or_nothing);
 contract!(a_second_paid_claim_for_the_same_rx_fill_and_date_is_refused_with_the_original);
 contract!(duplicates_are_answered_from_the_original_and_not_recorded);
+contract!(a_transmission_repeating_one_claim_is_never_matched_against_itself);
 
 async fn a_reversal_links_both_rows_and_a_second_one_is_refused(backend: Backend) {
     let store = &backend.store;
@@ -275,4 +277,26 @@ async fn duplicates_are_answered_from_the_original_and_not_recorded(backend: Bac
         .expect("duplicate");
     assert!(receipt.transactions.is_empty());
     assert_eq!(backend.count("SELECT count(*) FROM claims"), 1);
+}
+
+/// Validation refuses a transmission that repeats one claim; should one reach the store, its
+/// second transaction must not be "already paid" by the first (whose row is rolled back with
+/// it): that answer would carry an authorization that is never committed.
+async fn a_transmission_repeating_one_claim_is_never_matched_against_itself(backend: Backend) {
+    let store = &backend.store;
+    let mut pair = b1(1, 42, day(0), Status::Paid);
+    let mut repeat = transaction(RecordKind::Claim, 42, day(0), Status::Paid);
+    repeat.index = 2;
+    pair.transactions.push(repeat);
+    let refused = store.commit(pair).await;
+    assert!(
+        matches!(refused, Err(ref error) if !matches!(error, StoreError::AlreadyPaid { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(backend.count("SELECT count(*) FROM claims"), 0);
+    assert_eq!(backend.count("SELECT count(*) FROM transmissions"), 0);
+    store
+        .commit(b1(1, 42, day(0), Status::Paid))
+        .await
+        .expect("the claim alone is paid");
 }

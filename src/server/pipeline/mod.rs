@@ -475,22 +475,34 @@ fn validation_codes(validated: &Validated, index: usize) -> Vec<crate::claim::Re
 
 /// The invariant that no reply carries an authorization the store did not commit: a P must be
 /// a recorded transaction of a commit that succeeded, numbered by that commit's receipt
-/// (`committed` fills it in; a D's number is a committed claim's, from the history or the
-/// store's refusal). Checked on every reply; a breach fails loudly in tests and is answered
+/// (`committed` fills it in); a D carries the committed claim's number, from the history or
+/// the store's refusal. Checked on every reply; a breach fails loudly in tests and is answered
 /// 99 in production rather than sent.
 fn enforce_committed_authorizations(outcomes: &mut [Outcome], committed: bool) {
     for outcome in outcomes.iter_mut() {
-        let paid = outcome.decision.status == Status::Paid;
-        let numbered = committed && outcome.recorded.is_some() && outcome.authorization.is_some();
-        if paid && !numbered {
-            debug_assert!(false, "a P without a committed authorization");
-            tracing::error!("a paid answer without a committed authorization: answering 99");
+        if !carries_committed_authorization(outcome, committed) {
+            debug_assert!(false, "a P or D without a committed authorization");
+            tracing::error!(
+                "a paid or duplicate answer without a committed authorization: answering 99"
+            );
             outcome.authorization = None;
             outcome.decision = Decision::rejected(
                 vec![reject::HOST_PROCESSING_ERROR],
                 outcome.decision.ruleset.clone(),
             );
         }
+    }
+}
+
+/// False for a P that is not a recorded transaction of a successful commit, numbered, and
+/// for a D without the number of the claim it repeats (the store never matches a record
+/// against its own rows, so a D's number is never one that rolled back).
+fn carries_committed_authorization(outcome: &Outcome, committed: bool) -> bool {
+    let numbered = outcome.authorization.is_some();
+    match outcome.decision.status {
+        Status::Paid => committed && outcome.recorded.is_some() && numbered,
+        Status::Duplicate => numbered,
+        _ => true,
     }
 }
 
@@ -557,14 +569,31 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "a P without a committed authorization")]
+    #[should_panic(expected = "a P or D without a committed authorization")]
     fn a_p_after_a_failed_commit_is_a_breach() {
         enforce_committed_authorizations(&mut [paid(Some(1), Some(42))], false);
     }
 
     #[test]
-    #[should_panic(expected = "a P without a committed authorization")]
+    #[should_panic(expected = "a P or D without a committed authorization")]
     fn a_p_that_was_never_recorded_is_a_breach() {
         enforce_committed_authorizations(&mut [paid(None, Some(42))], true);
+    }
+
+    #[test]
+    #[should_panic(expected = "a P or D without a committed authorization")]
+    fn a_d_without_the_original_authorization_is_a_breach() {
+        let mut duplicate = paid(None, None);
+        duplicate.decision.status = Status::Duplicate;
+        enforce_committed_authorizations(&mut [duplicate], false);
+    }
+
+    #[test]
+    fn a_d_with_the_original_authorization_is_sent_as_it_is() {
+        let mut duplicate = paid(None, Some(42));
+        duplicate.decision.status = Status::Duplicate;
+        let mut outcomes = [duplicate];
+        enforce_committed_authorizations(&mut outcomes, false);
+        assert_eq!(outcomes[0].decision.status, Status::Duplicate);
     }
 }

@@ -42,7 +42,7 @@ fn write_transaction(
     touch_ruleset(conn, &transaction.ruleset, record.received_at_ms)?;
     let reverses = mark_reversed(conn, record, transaction)?;
     if transaction.status == Status::Paid {
-        refuse_second_paid(conn, record, transaction)?;
+        refuse_second_paid(conn, record, transmission_id, transaction)?;
     }
     let claim_id = next_claim_id(conn)?;
     let authorization = transaction
@@ -161,17 +161,23 @@ fn reversal_state(
 
 /// Refuses a second paid, unreversed claim for the same pharmacy, Rx, fill and date of service
 /// (two identical requests that raced past the history, a switch retrying on timeout...).
+/// Rows of this same transmission are never the "original": they roll back with it, so the
+/// answer would carry an authorization never committed. A repeat inside one transmission meets
+/// the unique index `claims_paid_once` instead and fails the transmission (99).
 fn refuse_second_paid(
     conn: &Connection,
     record: &TransmissionRecord,
+    transmission_id: i64,
     transaction: &TransactionRecord,
 ) -> Result<(), StoreError> {
     let mut statement = conn.prepare_cached(
         "SELECT id, product_id FROM claims WHERE pharmacy_id = :pharmacy_id \
          AND rx_number = :rx_number AND fill_number = :fill_number \
-         AND date_of_service = :date_of_service AND status = 'paid' AND reversed_at_ms IS NULL",
+         AND date_of_service = :date_of_service AND status = 'paid' AND reversed_at_ms IS NULL \
+         AND transmission_id <> :transmission_id",
     )?;
     let params = named_params! {
+        ":transmission_id": transmission_id,
         ":pharmacy_id": record.pharmacy_id,
         ":rx_number": transaction.rx_number,
         ":fill_number": transaction.fill_number,
