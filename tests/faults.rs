@@ -5,6 +5,9 @@
 //! answered 99, nothing is answered paid that is not on disk, and `/readyz` answers 503. Once
 //! space returns the gateway recovers by itself, without a restart and without traffic.
 //!
+//! Start-up: a SIGHUP that arrives while the gateway rebuilds a large history (300,000 claims)
+//! does not kill it (the signal handlers are installed before the rebuild); it then serves.
+//!
 //! Open-file limit: started under a `nofile` limit far below its connection cap, the gateway
 //! lowers the cap to fit (and says so), and refuses connections beyond it at once instead of
 //! running out of descriptors.
@@ -18,8 +21,8 @@ use std::time::Duration;
 
 use observe::http::readiness_becomes;
 use support::{
-    authorization, days_ago, rejects, spawn_gateway_process, statuses, Client, Person,
-    ProcessOptions, StoreView,
+    authorization, days_ago, rejects, spawn_gateway_process, statuses, Client, GatewayProcess,
+    Person, ProcessOptions, StoreView,
 };
 
 const WARFARIN_5MG: &str = "99999000101";
@@ -35,6 +38,10 @@ const NOFILE: u64 = 400;
 const FDS_RESERVED: u64 = 256;
 /// Connections offered beyond the fitted cap.
 const CONNECTIONS_BEYOND_CAP: usize = 30;
+/// Paid claims copied into the store so that the history rebuild takes a while.
+const REBUILD_CLAIMS: u64 = 300_000;
+/// How long the start-up story waits for the rebuild to begin.
+const REBUILD_START_WAIT: Duration = Duration::from_secs(20);
 /// Bytes written per step while filling the file system.
 const FILL_CHUNK_BYTES: usize = 64 * 1024;
 
@@ -192,4 +199,87 @@ async fn the_connection_cap_fits_under_the_open_file_limit() {
     }
     let reply = claim(&mut held[0], 1).await;
     assert_eq!(statuses(&reply), "P", "{reply:?}");
+}
+
+/// Copies the store's one paid claim `copies` times, each its own patient, Rx and id.
+fn multiply_paid_claim(path: &Path, copies: u64) {
+    let conn = rusqlite::Connection::open(path).expect("open the store");
+    let mut statement = conn
+        .prepare("SELECT name FROM pragma_table_info('claims')")
+        .expect("columns");
+    let columns: Vec<String> = statement
+        .query_map([], |row| row.get(0))
+        .expect("columns")
+        .map(|name| name.expect("a column name"))
+        .collect();
+    let select: Vec<String> = columns
+        .iter()
+        .map(|column| match column.as_str() {
+            "id" => "c.id + n.i".to_owned(),
+            "rx_number" => "c.rx_number + n.i".to_owned(),
+            "patient_key" => "c.patient_key || n.i".to_owned(),
+            "authorization" => "NULL".to_owned(),
+            other => format!("c.{other}"),
+        })
+        .collect();
+    let sql = format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {copies}) \
+         INSERT INTO claims ({}) SELECT {} FROM claims c, n WHERE c.status = 'paid'",
+        columns.join(", "),
+        select.join(", ")
+    );
+    conn.execute_batch(&sql).expect("copy the paid claim");
+}
+
+/// Waits until the child's log contains `text`.
+fn log_shows(gateway: &GatewayProcess, text: &str, wait: Duration) -> bool {
+    let deadline = std::time::Instant::now() + wait;
+    while !gateway.logs().contains(text) {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sighup_during_the_history_rebuild_does_not_kill_the_gateway() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let options = ProcessOptions::new(&folder.path().join("claims.db"));
+    let mut first = tokio::task::block_in_place(|| spawn_gateway_process(&options));
+    let mut client = Client::connect(first.addr).await;
+    assert_eq!(statuses(&claim(&mut client, 0).await), "P");
+    first.terminate();
+    assert!(
+        first.wait_exit(Duration::from_secs(15)).is_some(),
+        "no exit"
+    );
+    multiply_paid_claim(&options.store_path, REBUILD_CLAIMS);
+
+    let mut gateway = support::start_gateway_process(&options);
+    let rebuilding = "rebuilding the history from the claim store";
+    assert!(
+        log_shows(&gateway, rebuilding, REBUILD_START_WAIT),
+        "{}",
+        gateway.logs()
+    );
+    let hangup = Command::new("kill")
+        .args(["-HUP", &gateway.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(hangup.success());
+    let rebuilt_before_the_signal = gateway.logs().contains("history rebuilt");
+    tokio::task::block_in_place(|| gateway.wait_ready())
+        .unwrap_or_else(|log| panic!("the SIGHUP during start-up killed it; log:\n{log}"));
+    assert!(
+        !rebuilt_before_the_signal,
+        "the rebuild ended before the SIGHUP: the story proves nothing; raise REBUILD_CLAIMS"
+    );
+    let logs = gateway.logs();
+    let loaded = format!("claims={}", REBUILD_CLAIMS + 1);
+    assert!(logs.contains(&loaded), "{logs}");
+    let after = Person::adult("AFTERHUP01").b1(900_000, WARFARIN_5MG, days_ago(1));
+    let mut client = Client::connect(gateway.addr).await;
+    assert_eq!(statuses(&client.send(&after.encode()).await), "P");
 }

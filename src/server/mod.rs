@@ -249,6 +249,7 @@ async fn rebuild_history(
     lookback_days: u32,
 ) -> Result<(), ServerError> {
     let since = today().add_days(-(lookback_days as i32));
+    tracing::info!(lookback_days, "rebuilding the history from the claim store");
     let loaded = tokio::task::spawn_blocking(move || {
         let mut rows = 0u64;
         let result = store.load_history(since, &mut |row| {

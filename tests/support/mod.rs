@@ -583,6 +583,12 @@ pub fn spawn_gateway_process(options: &ProcessOptions) -> GatewayProcess {
     panic!("durgate serve never became ready; its log:\n{last_log}");
 }
 
+/// Starts `durgate serve` on free loopback ports without waiting for it (see
+/// [`GatewayProcess::wait_ready`]).
+pub fn start_gateway_process(options: &ProcessOptions) -> GatewayProcess {
+    start_process(options)
+}
+
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind port 0");
@@ -642,7 +648,7 @@ fn start_process(options: &ProcessOptions) -> GatewayProcess {
 
 impl GatewayProcess {
     /// Polls `/readyz`; `Err(log)` when the child exited or the timeout passed.
-    fn wait_ready(&mut self) -> Result<(), String> {
+    pub fn wait_ready(&mut self) -> Result<(), String> {
         let started = std::time::Instant::now();
         while started.elapsed() < PROCESS_READY_TIMEOUT {
             if let Ok(Some(_)) = self.child.try_wait() {
