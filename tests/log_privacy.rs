@@ -5,7 +5,8 @@
 //! The story covers every path that logs: paid, DUR rejects, overrides, duplicates, reversals
 //! (also a second one and one of nothing), a rebill, eligibility, validation rejects, an
 //! unreadable header, garbage and an oversize frame (both carrying the identifiers) and the
-//! graceful shutdown.
+//! graceful shutdown. It runs on the SQLite file and, for the database driver's own logging, on
+//! a PostgreSQL schema.
 
 mod support;
 
@@ -157,8 +158,17 @@ async fn framing_failures(child: &GatewayProcess) {
 /// Runs the story on a child with this log format, stops it gracefully, returns its log and
 /// the last `/metrics` page.
 async fn logs_of_a_busy_gateway(log_format: &str) -> (String, String) {
+    logs_of_a_busy_gateway_on(log_format, None).await
+}
+
+/// As [`logs_of_a_busy_gateway`], on the store at `store_url` when given.
+async fn logs_of_a_busy_gateway_on(
+    log_format: &str,
+    store_url: Option<String>,
+) -> (String, String) {
     let folder = tempfile::tempdir().expect("temp dir");
     let mut options = ProcessOptions::new(&folder.path().join("claims.db"));
+    options.store_url = store_url;
     options.log_format = Some(log_format.to_owned());
     options.rust_log = "debug".to_owned();
     let mut child = tokio::task::block_in_place(|| spawn_gateway_process(&options));
@@ -207,5 +217,18 @@ async fn text_debug_logs_carry_no_patient_identifier() {
     let (log, metrics) = logs_of_a_busy_gateway("text").await;
     assert_busy(&log);
     assert_no_phi("text log", &log);
+    assert_no_phi("metrics", &metrics);
+}
+
+/// The PostgreSQL driver logs every statement's parameters at debug (patient keys among them):
+/// the gateway's log filter caps it at info whatever `RUST_LOG` says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_logs_on_the_postgresql_store_carry_no_patient_identifier() {
+    let Some(schema) = support::pg::PgSchema::create("privacy") else {
+        return;
+    };
+    let (log, metrics) = logs_of_a_busy_gateway_on("text", Some(schema.url())).await;
+    assert_busy(&log);
+    assert_no_phi("text log on PostgreSQL", &log);
     assert_no_phi("metrics", &metrics);
 }

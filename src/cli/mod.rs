@@ -69,8 +69,13 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Logs to stderr as text or JSON lines; levels from `RUST_LOG` (default `info`).
+/// Logs to stderr as text or JSON lines; levels from `RUST_LOG` (default `info`), except that
+/// the database drivers never log below info, whatever `RUST_LOG` says: at debug
+/// tokio-postgres logs every statement's parameters, patient keys (with dates of birth) among
+/// them.
 pub fn init_tracing(format: crate::config::LogFormat) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -79,7 +84,17 @@ pub fn init_tracing(format: crate::config::LogFormat) {
         .with_writer(std::io::stderr)
         .with_ansi(ansi);
     let _ = match format {
-        crate::config::LogFormat::Json => builder.json().try_init(),
-        crate::config::LogFormat::Text => builder.try_init(),
+        crate::config::LogFormat::Json => builder.json().finish().with(phi_safe()).try_init(),
+        crate::config::LogFormat::Text => builder.finish().with(phi_safe()).try_init(),
     };
+}
+
+/// A filter over every log line: the targets that would log row values stop at info.
+fn phi_safe() -> tracing_subscriber::filter::Targets {
+    use tracing_subscriber::filter::LevelFilter;
+    tracing_subscriber::filter::Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_target("tokio_postgres", LevelFilter::INFO)
+        .with_target("postgres", LevelFilter::INFO)
+        .with_target("deadpool_postgres", LevelFilter::INFO)
 }
