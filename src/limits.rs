@@ -157,6 +157,26 @@ pub const PG_POOL_WAIT: Duration = Duration::from_millis(2_000);
 /// PostgreSQL: server-side limit on one statement (a write waiting on another node's lock
 /// included); the batch then fails and its claims are answered 99.
 pub const PG_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+/// PostgreSQL: the client's own deadline on one history read (the server's statement timeout
+/// cannot fire when the network is gone); the claim is then answered 99 and the connection
+/// dropped.
+pub const PG_READ_DEADLINE: Duration = Duration::from_secs(6);
+/// PostgreSQL: the client's own deadline on one group commit, from the first statement to the
+/// `COMMIT`'s answer (a partition mid-batch, a batch whose records keep meeting lock timeouts);
+/// the batch then fails whole (99, readiness off until the writer's probe succeeds).
+pub const PG_BATCH_DEADLINE: Duration = Duration::from_secs(15);
+/// PostgreSQL: a statement waits at most this long for a row or table lock another session
+/// holds (`lock_timeout`); the batch is then written again record by record, and a record
+/// that still cannot get its lock is answered 99, instead of the whole batch waiting out the
+/// statement timeout.
+pub const PG_LOCK_TIMEOUT: Duration = Duration::from_secs(1);
+/// PostgreSQL: the server ends a session of ours that sits inside a transaction doing nothing
+/// this long (`idle_in_transaction_session_timeout`; a node stuck mid-batch frees its locks).
+pub const PG_IDLE_IN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(10);
+/// PostgreSQL: unacknowledged data on a store connection fails it after this long
+/// (`TCP_USER_TIMEOUT`), and an idle one is probed by TCP keepalives from then on, so a silent
+/// network partition is found in seconds instead of the kernel's ~15 minutes.
+pub const PG_TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
 /// PostgreSQL: ids the writer reserves from a sequence in one round trip.
 pub const PG_IDS_RESERVED: usize = 512;
 /// PostgreSQL: a rule-table stamp's `last_seen_ms` is brought forward at most this often per

@@ -466,3 +466,51 @@ async fn the_postgresql_report_queries_in_the_schema_docs_answer_from_recorded_c
     assert_eq!(schema.rows(&queries[1]), [[pharmacy, Some("1".to_owned())]]);
     assert_eq!(schema.rows(&queries[2]), [[Some(abandoned.to_string())]]);
 }
+
+/// Every store connection is durable and bounded whatever the url says: the server reports
+/// `synchronous_commit=on` (over the url's `off`), the statement, lock and idle-in-transaction
+/// timeouts, and the socket has a TCP user timeout and keepalives (a silent partition fails a
+/// batch in seconds, not after the kernel's ~15 minutes).
+#[tokio::test]
+async fn store_connections_are_durable_and_bounded_whatever_the_url_says() {
+    let Some(schema) = PgSchema::create("settings") else {
+        return;
+    };
+    let url = format!(
+        "{}&options=-c%20synchronous_commit%3Doff%20-c%20lock_timeout%3D0",
+        schema.url()
+    );
+    let location = PgLocation::parse(&url).expect("store url");
+    let config = location.connection_config();
+    assert!(config
+        .get_tcp_user_timeout()
+        .is_some_and(|timeout| !timeout.is_zero()));
+    assert!(config.get_keepalives());
+    let (client, connection) = config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .expect("connect with the store's settings");
+    tokio::spawn(connection);
+    let mut seen = Vec::new();
+    for setting in [
+        "synchronous_commit",
+        "statement_timeout",
+        "lock_timeout",
+        "idle_in_transaction_session_timeout",
+    ] {
+        let row = client
+            .query_one(&format!("SHOW {setting}"), &[])
+            .await
+            .expect(setting);
+        seen.push((setting, row.get::<_, String>(0)));
+    }
+    assert_eq!(
+        seen,
+        [
+            ("synchronous_commit", "on".to_owned()),
+            ("statement_timeout", "5s".to_owned()),
+            ("lock_timeout", "1s".to_owned()),
+            ("idle_in_transaction_session_timeout", "10s".to_owned()),
+        ]
+    );
+}

@@ -13,9 +13,10 @@
 
 use crate::claim::{id_hash, Date, Fill, Ndc, PatientKey};
 use crate::limits::{
-    FILLS_PER_PATIENT_MAX, PG_CONNECT_TIMEOUT, PG_HISTORY_ROWS_BUFFERED, PG_OPEN_TIMEOUT,
-    PG_POOL_WAIT, PG_READ_CONNECTIONS_MAX, PG_STATEMENT_TIMEOUT, STORE_BATCH_RECORDS_MAX,
-    STORE_ENQUEUE_DEADLINE, STORE_HISTORY_ROWS_MAX, STORE_QUEUE_DEPTH_MAX,
+    FILLS_PER_PATIENT_MAX, PG_CONNECT_TIMEOUT, PG_HISTORY_ROWS_BUFFERED,
+    PG_IDLE_IN_TRANSACTION_TIMEOUT, PG_LOCK_TIMEOUT, PG_OPEN_TIMEOUT, PG_POOL_WAIT,
+    PG_READ_CONNECTIONS_MAX, PG_READ_DEADLINE, PG_STATEMENT_TIMEOUT, PG_TCP_USER_TIMEOUT,
+    STORE_BATCH_RECORDS_MAX, STORE_ENQUEUE_DEADLINE, STORE_HISTORY_ROWS_MAX, STORE_QUEUE_DEPTH_MAX,
 };
 use crate::store::queue::{Counters, Job, Queue};
 use crate::store::record::TransmissionRecord;
@@ -76,7 +77,9 @@ impl PgLocation {
     /// A `postgres://` or `postgresql://` url as libpq reads it, plus one parameter of ours:
     /// `schema=NAME` (lowercase letters, digits and `_`, at most 63) puts the tables in that
     /// schema, created if missing (`search_path` is set to it on every connection). Each
-    /// connection also gets `statement_timeout` ([`PG_STATEMENT_TIMEOUT`]).
+    /// connection also gets `statement_timeout`, `lock_timeout`,
+    /// `idle_in_transaction_session_timeout` (see `limits`), `synchronous_commit=on`, a TCP
+    /// user timeout and keepalives.
     pub fn parse(url: &str) -> Result<PgLocation, StoreError> {
         let (base, query) = url.split_once('?').unwrap_or((url, ""));
         let mut schema = None;
@@ -129,8 +132,19 @@ fn schema_name(name: &str) -> Result<String, StoreError> {
 /// Connection settings every store connection gets.
 fn settle(config: &mut tokio_postgres::Config, schema: Option<&str>) {
     let mut options = config.get_options().unwrap_or_default().to_owned();
-    let timeout_ms = PG_STATEMENT_TIMEOUT.as_millis();
-    options.push_str(&format!(" -c statement_timeout={timeout_ms}"));
+    // Ours come last, so they win over the url's: durability is not a tuning knob.
+    let settings = [
+        ("statement_timeout", PG_STATEMENT_TIMEOUT.as_millis()),
+        ("lock_timeout", PG_LOCK_TIMEOUT.as_millis()),
+        (
+            "idle_in_transaction_session_timeout",
+            PG_IDLE_IN_TRANSACTION_TIMEOUT.as_millis(),
+        ),
+    ];
+    for (name, value_ms) in settings {
+        options.push_str(&format!(" -c {name}={value_ms}"));
+    }
+    options.push_str(" -c synchronous_commit=on");
     if let Some(schema) = schema {
         options.push_str(&format!(" -c search_path={schema}"));
     }
@@ -141,6 +155,12 @@ fn settle(config: &mut tokio_postgres::Config, schema: Option<&str>) {
     if config.get_application_name().is_none() {
         config.application_name("durgate");
     }
+    config
+        .tcp_user_timeout(PG_TCP_USER_TIMEOUT)
+        .keepalives(true)
+        .keepalives_idle(PG_TCP_USER_TIMEOUT / 2)
+        .keepalives_interval(PG_TCP_USER_TIMEOUT / 10)
+        .keepalives_retries(3);
 }
 
 /// A pool of `size` connections to `location`, created on the store's runtime.
@@ -432,13 +452,10 @@ async fn read_patient(
     key: &PatientKey,
     since: Date,
 ) -> Result<Vec<HistoryRow>, StoreError> {
-    let client = readers.get().await.map_err(pool_error)?;
-    let statement = client.prepare_cached(PATIENT_SQL).await.map_err(pg_error)?;
     let limit = FILLS_PER_PATIENT_MAX as i64;
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
         [&key.as_str(), &PgDate(since), &limit];
-    let rows = client.query(&statement, &params).await.map_err(pg_error)?;
-    rows.iter().map(history_row).collect()
+    read_rows(readers, PATIENT_SQL, &params).await
 }
 
 async fn read_claims(readers: &Pool, keys: &ClaimKeys) -> Result<Vec<HistoryRow>, StoreError> {
@@ -446,13 +463,34 @@ async fn read_claims(readers: &Pool, keys: &ClaimKeys) -> Result<Vec<HistoryRow>
     let (rx_numbers, fill_numbers): (Vec<i64>, Vec<i32>) = bounded
         .map(|(rx_number, fill_number)| (int8(*rx_number), i32::from(*fill_number)))
         .unzip();
-    let client = readers.get().await.map_err(pool_error)?;
-    let statement = client.prepare_cached(CLAIMS_SQL).await.map_err(pg_error)?;
     let date = PgDate(keys.date_of_service);
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
         [&keys.pharmacy_id, &date, &rx_numbers, &fill_numbers];
-    let rows = client.query(&statement, &params).await.map_err(pg_error)?;
-    rows.iter().map(history_row).collect()
+    read_rows(readers, CLAIMS_SQL, &params).await
+}
+
+/// One history query on a pooled connection, within [`PG_READ_DEADLINE`]; a connection that
+/// missed it is not given back to the pool.
+async fn read_rows(
+    readers: &Pool,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Vec<HistoryRow>, StoreError> {
+    let client = readers.get().await.map_err(pool_error)?;
+    let query = async {
+        let statement = client.prepare_cached(sql).await?;
+        client.query(&statement, params).await
+    };
+    match tokio::time::timeout(PG_READ_DEADLINE, query).await {
+        Ok(rows) => rows.map_err(pg_error)?.iter().map(history_row).collect(),
+        Err(_) => {
+            drop(deadpool_postgres::Object::take(client));
+            Err(StoreError::Postgres(format!(
+                "no answer within {} ms",
+                PG_READ_DEADLINE.as_millis()
+            )))
+        }
+    }
 }
 
 /// Streams every paid claim since `since` to the history rebuild.

@@ -21,7 +21,7 @@
 use super::rows::{describe, int8, Assigned, AssignedTransaction, Columns, Failure, PgDate};
 use crate::claim::Authorization;
 use crate::claim::Status;
-use crate::limits::{PG_IDS_RESERVED, PG_RULESET_TOUCH_INTERVAL};
+use crate::limits::{PG_BATCH_DEADLINE, PG_IDS_RESERVED, PG_RULESET_TOUCH_INTERVAL};
 use crate::store::queue::{self, BatchFailed, BatchResult, BatchWriter, Counters, Job, Pending};
 use crate::store::record::{TransactionRecord, TransmissionRecord};
 use crate::store::{CommitReceipt, StoreError};
@@ -153,19 +153,25 @@ impl BatchWriter for Writer {
             .get()
             .await
             .map_err(|error| BatchFailed(pool_error(error).to_string()))?;
-        let probed = client.batch_execute(queue::PROBE_SQL).await;
+        let probe = client.batch_execute(queue::PROBE_SQL);
+        let probed = match tokio::time::timeout(PG_BATCH_DEADLINE, probe).await {
+            Ok(result) => result.map_err(|error| error.to_string()),
+            Err(_) => Err(missed_deadline().to_string()),
+        };
         if probed.is_err() {
             // As after a failed batch: a connection in doubt is not given back.
             drop(Object::take(client));
         }
-        probed.map_err(|error| BatchFailed(error.to_string()))
+        probed.map_err(BatchFailed)
     }
 }
 
 impl Writer {
     async fn commit_batch(&mut self, batch: &[Pending]) -> Committed {
         let client = self.pool.get().await.map_err(pool_error)?;
-        let result = self.commit_on(&client, batch).await;
+        let result = tokio::time::timeout(PG_BATCH_DEADLINE, self.commit_on(&client, batch))
+            .await
+            .unwrap_or_else(|_| Err(missed_deadline()));
         if result.is_err() {
             // The connection may be in any state: do not give it back to the pool.
             drop(Object::take(client));
@@ -282,6 +288,14 @@ fn refused_or_lost(failure: Failure) -> Result<(), StoreError> {
         Failure::ReversalMissed => Ok(()),
         Failure::Lost(error) => Err(lost(error)),
     }
+}
+
+/// The batch (or probe) missed [`PG_BATCH_DEADLINE`]: its connection is in doubt.
+fn missed_deadline() -> StoreError {
+    StoreError::Commit(format!(
+        "no answer within {} ms",
+        PG_BATCH_DEADLINE.as_millis()
+    ))
 }
 
 fn lost(error: tokio_postgres::Error) -> StoreError {
