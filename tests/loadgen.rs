@@ -86,3 +86,36 @@ fn a_rule_folder_it_cannot_read_is_a_configuration_error() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("ruleset.toml"), "{stderr}");
 }
+
+/// `--echo-baseline durable` runs the plain and the durable echo before the gateway, reports
+/// both with their ratios, and leaves no file behind in `--echo-dir`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_durable_echo_baseline_runs_beside_the_plain_one() {
+    let gateway = start_gateway().await;
+    let echo_dir = tempfile::tempdir().expect("temp dir");
+    let output = tokio::task::block_in_place(|| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_durgate"))
+            .args(["loadgen", "--addr", &gateway.addr.to_string()])
+            .arg("--rules")
+            .arg(sample_rules())
+            .args(["--conns", "4", "--count", "400", "--json"])
+            .args(["--echo-baseline", "durable", "--echo-dir"])
+            .arg(echo_dir.path())
+            .output()
+            .expect("run durgate loadgen")
+    });
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().expect("a JSON line")).expect("JSON");
+    for run in ["echo", "durable_echo", "gateway"] {
+        assert_eq!(summary[run]["completed"], 400, "{run}: {summary}");
+    }
+    assert!(summary["ratio_durable_throughput"]
+        .as_f64()
+        .is_some_and(|ratio| ratio > 0.0));
+    assert!(stdout.contains("ratio gateway/durable echo"), "{stdout}");
+    let left: Vec<_> = std::fs::read_dir(echo_dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+    gateway.stop().await;
+}

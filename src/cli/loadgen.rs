@@ -18,7 +18,7 @@ use anyhow::Context as _;
 use crate::loadgen::workload::{classify_reply, Synthetic};
 use crate::loadgen::{self, CorpusSource, EchoOf, Pace, Plan, Progress, Report, Source, Stop};
 use crate::server::connection::ConnectionSettings;
-use crate::server::echo::EchoServer;
+use crate::server::echo::{DurableEcho, EchoServer};
 use crate::wire::Framing;
 
 #[derive(clap::Args, Debug)]
@@ -53,15 +53,30 @@ pub struct LoadgenArgs {
     /// Number of requests instead of a run time.
     #[arg(long)]
     pub count: Option<u64>,
-    /// First run the same load against a bare framed echo server started in-process.
-    #[arg(long)]
-    pub echo_baseline: bool,
+    /// First run the same load against a bare framed echo server started in-process; with
+    /// `durable`, also against an echo that replies only after a group-committed fdatasync
+    /// append to a preallocated file in `--echo-dir` (the physical limit for "nothing
+    /// acknowledged is lost" on that disk).
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "plain")]
+    pub echo_baseline: Option<EchoBaseline>,
+    /// Folder of the durable echo's file: put it on the disk the gateway's store is on.
+    #[arg(long, default_value = ".")]
+    pub echo_dir: PathBuf,
     /// Print the summary as JSON on the last stdout line.
     #[arg(long)]
     pub json: bool,
     /// Write `--count` synthetic requests to this file as STX/ETX frames and exit.
     #[arg(long)]
     pub write_corpus: Option<PathBuf>,
+}
+
+/// Which echo baselines run before the gateway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EchoBaseline {
+    /// The plain echo only.
+    Plain,
+    /// The plain echo, then the durable one.
+    Durable,
 }
 
 /// `10s`, `500ms`, `2m` or plain seconds.
@@ -118,8 +133,16 @@ async fn run(args: &LoadgenArgs) -> Result<(), Failure> {
     }
     let plan = plan(args, args.addr);
     let echo = match args.echo_baseline {
-        true => Some(echo_run(args, source.clone()).await.map_err(Failure::Run)?),
-        false => None,
+        Some(_) => Some(
+            echo_run(args, source.clone(), None)
+                .await
+                .map_err(Failure::Run)?,
+        ),
+        None => None,
+    };
+    let durable = match args.echo_baseline {
+        Some(EchoBaseline::Durable) => Some(durable_echo_run(args, source.clone()).await?),
+        _ => None,
     };
     let progress = Arc::new(Progress::default());
     let gateway = loadgen::with_progress(
@@ -128,7 +151,7 @@ async fn run(args: &LoadgenArgs) -> Result<(), Failure> {
         loadgen::engine::run(&plan, source, progress),
     )
     .await;
-    print_results(args, &gateway, echo.as_ref());
+    print_results(args, &gateway, echo.as_ref(), durable.as_ref());
     run_verdict(&gateway).map_err(Failure::Run)
 }
 
@@ -194,7 +217,26 @@ fn plan(args: &LoadgenArgs, addr: SocketAddr) -> Plan {
     }
 }
 
-async fn echo_run(args: &LoadgenArgs, source: Arc<dyn Source>) -> anyhow::Result<Report> {
+/// The durable echo's run, its file in `--echo-dir` (removed afterwards).
+async fn durable_echo_run(args: &LoadgenArgs, source: Arc<dyn Source>) -> Result<Report, Failure> {
+    let file = args
+        .echo_dir
+        .join(format!("durgate-echo-{}.wal", std::process::id()));
+    let handler = DurableEcho::create(&file)
+        .with_context(|| format!("{}: cannot create the durable echo's file", file.display()))
+        .map_err(Failure::Config)?;
+    let report = echo_run(args, source, Some(handler)).await;
+    // The flusher removes it when it ends; this does not wait for that.
+    let _ = std::fs::remove_file(&file);
+    report.map_err(Failure::Run)
+}
+
+/// One echo run: the plain echo, or the durable one when `durable` is given.
+async fn echo_run(
+    args: &LoadgenArgs,
+    source: Arc<dyn Source>,
+    durable: Option<DurableEcho>,
+) -> anyhow::Result<Report> {
     let settings = ConnectionSettings {
         framing: args.framing,
         frame_bytes_max: crate::limits::FRAME_BYTES_MAX,
@@ -205,17 +247,22 @@ async fn echo_run(args: &LoadgenArgs, source: Arc<dyn Source>) -> anyhow::Result
         write_timeout: crate::limits::WRITE_TIMEOUT,
         send_buffer_bytes: crate::limits::SEND_BUFFER_BYTES,
     };
-    let server = EchoServer::start(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        settings,
-        crate::limits::CONNECTIONS_MAX,
-    )
-    .await?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    let connections_max = crate::limits::CONNECTIONS_MAX;
+    let name = if durable.is_some() {
+        "durable echo"
+    } else {
+        "echo"
+    };
+    let server = match durable {
+        Some(handler) => EchoServer::start_with(handler, addr, settings, connections_max).await?,
+        None => EchoServer::start(addr, settings, connections_max).await?,
+    };
     let plan = plan(args, server.addr);
     let progress = Arc::new(Progress::default());
     let echo_source: Arc<dyn Source> = Arc::new(EchoOf(source));
     let report = loadgen::with_progress(
-        "echo",
+        name,
         progress.clone(),
         loadgen::engine::run(&plan, echo_source, progress),
     )
@@ -224,22 +271,35 @@ async fn echo_run(args: &LoadgenArgs, source: Arc<dyn Source>) -> anyhow::Result
     Ok(report)
 }
 
-fn print_results(args: &LoadgenArgs, gateway: &Report, echo: Option<&Report>) {
-    if let Some(echo) = echo {
-        println!("{}", loadgen::render_report("echo", echo));
+fn print_results(
+    args: &LoadgenArgs,
+    gateway: &Report,
+    echo: Option<&Report>,
+    durable: Option<&Report>,
+) {
+    for (name, report) in [("echo", echo), ("durable echo", durable)] {
+        if let Some(report) = report {
+            println!("{}", loadgen::render_report(name, report));
+        }
     }
     println!("{}", loadgen::render_report("gateway", gateway));
-    let ratios = echo.map(|echo| ratios(gateway, echo));
-    if let Some((throughput, p99)) = ratios {
-        println!("ratio gateway/echo: throughput {throughput:.3}  p99 {p99:.3}");
+    let plain_ratios = echo.map(|echo| ratios(gateway, echo));
+    let durable_ratios = durable.map(|durable| ratios(gateway, durable));
+    for (name, ratio) in [("echo", plain_ratios), ("durable echo", durable_ratios)] {
+        if let Some((throughput, p99)) = ratio {
+            println!("ratio gateway/{name}: throughput {throughput:.3}  p99 {p99:.3}");
+        }
     }
     if args.json {
         let summary = serde_json::json!({
             "pace": format!("{:?}", plan(args, args.addr).pace),
             "gateway": gateway,
             "echo": echo,
-            "ratio_throughput": ratios.map(|(throughput, _)| throughput),
-            "ratio_p99": ratios.map(|(_, p99)| p99),
+            "durable_echo": durable,
+            "ratio_throughput": plain_ratios.map(|(throughput, _)| throughput),
+            "ratio_p99": plain_ratios.map(|(_, p99)| p99),
+            "ratio_durable_throughput": durable_ratios.map(|(throughput, _)| throughput),
+            "ratio_durable_p99": durable_ratios.map(|(_, p99)| p99),
         });
         println!("{summary}");
     }
