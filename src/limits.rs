@@ -247,6 +247,14 @@ pub const IN_FLIGHT_PER_CONNECTION_MAX: usize = 64;
 /// write deadline can start. At 16 KiB a reply-sized pipeline (64 replies of a few hundred bytes)
 /// still fits.
 pub const SEND_BUFFER_BYTES: usize = 16 * 1024;
+/// An idle claim connection is probed by TCP keepalives after this long (then every
+/// `TCP_KEEPALIVE_INTERVAL`, `TCP_KEEPALIVE_PROBES` times), so a switch that vanished without a
+/// FIN (a dead NAT entry, a powered-off host) frees its slot long before the idle timeout.
+pub const TCP_KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
+/// Between two keepalive probes.
+pub const TCP_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+/// Unanswered keepalive probes before the kernel closes the connection.
+pub const TCP_KEEPALIVE_PROBES: u32 = 6;
 /// The send buffer may be set no lower than this.
 pub const SEND_BUFFER_BYTES_MIN: usize = 4 * 1024;
 /// A started frame must complete within this time.

@@ -145,6 +145,19 @@ fn bound_send_buffer(stream: &TcpStream, send_buffer_bytes: usize) {
     }
 }
 
+/// Turns TCP keepalive on (`limits::TCP_KEEPALIVE_*`). A refusal only loses the probes.
+fn keep_alive(stream: &TcpStream) {
+    use crate::limits::{TCP_KEEPALIVE_IDLE, TCP_KEEPALIVE_INTERVAL, TCP_KEEPALIVE_PROBES};
+    use rustix::net::sockopt;
+    let set = sockopt::set_socket_keepalive(stream, true)
+        .and_then(|()| sockopt::set_tcp_keepidle(stream, TCP_KEEPALIVE_IDLE))
+        .and_then(|()| sockopt::set_tcp_keepintvl(stream, TCP_KEEPALIVE_INTERVAL))
+        .and_then(|()| sockopt::set_tcp_keepcnt(stream, TCP_KEEPALIVE_PROBES));
+    if let Err(error) = set {
+        tracing::debug!(%error, "cannot turn keepalive on for a connection");
+    }
+}
+
 /// Serves one accepted socket: directly, or after a TLS handshake within the read deadline.
 async fn serve_socket<H: Handler>(
     stream: TcpStream,
@@ -155,6 +168,7 @@ async fn serve_socket<H: Handler>(
 ) -> (Closed, u64) {
     let _ = stream.set_nodelay(true);
     bound_send_buffer(&stream, settings.send_buffer_bytes);
+    keep_alive(&stream);
     let Transport::Tls(tls) = transport else {
         return serve_connection(stream, handler, settings, shutdown).await;
     };
@@ -229,6 +243,21 @@ mod tests {
             }
             last = now;
         }
+    }
+
+    #[tokio::test]
+    async fn accepted_sockets_get_keepalive() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap());
+        let ((accepted, _), _client) =
+            tokio::join!(async { listener.accept().await.unwrap() }, async {
+                client.await.unwrap()
+            });
+        assert!(!rustix::net::sockopt::socket_keepalive(&accepted).unwrap());
+        keep_alive(&accepted);
+        assert!(rustix::net::sockopt::socket_keepalive(&accepted).unwrap());
+        let idle = rustix::net::sockopt::tcp_keepidle(&accepted).unwrap();
+        assert_eq!(idle, crate::limits::TCP_KEEPALIVE_IDLE);
     }
 
     #[tokio::test]
