@@ -9,6 +9,7 @@
 
 pub mod pg;
 pub mod records;
+pub mod report_story;
 pub mod skip;
 
 use std::net::SocketAddr;
