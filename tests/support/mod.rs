@@ -32,6 +32,21 @@ use tokio_util::codec::FramedRead;
 /// How long a story waits for one reply before it fails.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The statements of the first ```` ```sql ```` block in a Markdown `text`, in order, trimmed.
+pub fn first_sql_block(text: &str) -> Vec<String> {
+    let block = text
+        .split("```sql")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap_or("");
+    block
+        .split(';')
+        .map(str::trim)
+        .filter(|sql| !sql.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// The shipped sample rule tables.
 pub fn sample_rules() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("config/rules/sample")
