@@ -29,6 +29,10 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio_util::codec::FramedRead;
 
+/// Sample-table products the stories claim for (NDC, 11 digits).
+pub const ATORVASTATIN_10MG: &str = "67877051190";
+pub const SIMVASTATIN_20MG: &str = "99999000301";
+
 /// How long a story waits for one reply before it fails.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
