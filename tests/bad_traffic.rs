@@ -16,12 +16,10 @@ use durgate::ncpdp::build::ClaimBuilder;
 use durgate::wire::{ETX, STX};
 use support::{
     authorization, days_ago, start_gateway, start_gateway_with, statuses, Client, Person,
-    REPLY_TIMEOUT,
+    ATORVASTATIN_10MG, REPLY_TIMEOUT,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-const ATORVASTATIN_10MG: &str = "67877051190";
 
 /// Rounds the well-behaved client may run in one story (each round: a P and its D).
 const STEADY_ROUNDS_MAX: u64 = 100_000;

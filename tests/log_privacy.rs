@@ -19,13 +19,12 @@ use durgate::ncpdp::Place;
 use durgate::wire::{ETX, STX};
 use support::{
     days_ago, http_get, spawn_gateway_process, statuses, Client, GatewayProcess, ProcessOptions,
-    REPLY_TIMEOUT,
+    ATORVASTATIN_10MG, REPLY_TIMEOUT,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const WARFARIN_5MG: &str = "99999000101";
 const IBUPROFEN_800MG: &str = "99999007101";
-const ATORVASTATIN_10MG: &str = "67877051190";
 
 /// A synthetic patient whose every identifier is distinctive enough to search for.
 struct Phi {

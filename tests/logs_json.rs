@@ -17,15 +17,13 @@ use std::time::{Duration, Instant};
 
 use durgate::ncpdp::build::{self, ClaimBuilder};
 use serde_json::Value;
-use support::{statuses, Client};
+use support::{statuses, Client, ATORVASTATIN_10MG, SIMVASTATIN_20MG};
 
 /// How long the child may take to start serving, or to stop after SIGTERM.
 const CHILD_TIMEOUT: Duration = Duration::from_secs(30);
 /// Lines of stderr kept (far more than the story writes).
 const LINES_MAX: usize = 10_000;
 const PHARMACY_SENT: &str = "1992741836";
-const ATORVASTATIN_10MG: &str = "67877051190";
-const SIMVASTATIN_20MG: &str = "99999000301";
 
 /// A `durgate serve` child process and the stderr lines it wrote so far.
 struct Served {

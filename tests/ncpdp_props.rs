@@ -172,6 +172,15 @@ fn money() -> impl Strategy<Value = i64> {
     -99_999_999i64..=99_999_999
 }
 
+/// Three optional amounts, as a pricing segment groups them.
+fn three_amounts() -> impl Strategy<Value = [Option<i64>; 3]> {
+    [
+        option::of(money()),
+        option::of(money()),
+        option::of(money()),
+    ]
+}
+
 fn amounts(
     max: usize,
     cents: impl Strategy<Value = i64>,
@@ -212,16 +221,8 @@ fn dur_occurrences() -> impl Strategy<Value = Vec<DurPps>> {
 
 fn pricing() -> impl Strategy<Value = Pricing> {
     (
-        [
-            option::of(money()),
-            option::of(money()),
-            option::of(money()),
-        ],
-        [
-            option::of(money()),
-            option::of(money()),
-            option::of(money()),
-        ],
+        three_amounts(),
+        three_amounts(),
         option::of("[0-9]{2}"),
         amounts(9, money()),
     )
@@ -467,30 +468,17 @@ fn response_transaction() -> impl Strategy<Value = ResponseTransaction> {
         });
     let message = ("[0-9]{2}", printable(40))
         .prop_map(|(qualifier, text)| AdditionalMessage { qualifier, text });
-    let pricing = (
-        [
-            option::of(money()),
-            option::of(money()),
-            option::of(money()),
-        ],
-        [
-            option::of(money()),
-            option::of(money()),
-            option::of(money()),
-        ],
-        option::of(0u8..=99),
-    )
-        .prop_map(
-            |([patient, ingredient, fee], [incentive, copay, total], basis)| ResponsePricing {
-                patient_pay_cents: patient,
-                ingredient_cost_paid_cents: ingredient,
-                dispensing_fee_paid_cents: fee,
-                incentive_paid_cents: incentive,
-                copay_cents: copay,
-                total_paid_cents: total,
-                basis_of_reimbursement: basis,
-            },
-        );
+    let pricing = (three_amounts(), three_amounts(), option::of(0u8..=99)).prop_map(
+        |([patient, ingredient, fee], [incentive, copay, total], basis)| ResponsePricing {
+            patient_pay_cents: patient,
+            ingredient_cost_paid_cents: ingredient,
+            dispensing_fee_paid_cents: fee,
+            incentive_paid_cents: incentive,
+            copay_cents: copay,
+            total_paid_cents: total,
+            basis_of_reimbursement: basis,
+        },
+    );
     let dur = (
         option::of("[A-Z]{2}"),
         [

@@ -414,18 +414,7 @@ async fn an_unreachable_server_is_refused_at_open_without_the_password() {
 /// The PostgreSQL example queries of `SCHEMA.md` (its second `sql` block), in order.
 fn documented_queries() -> Vec<String> {
     let doc = include_str!("../src/store/SCHEMA.md");
-    let section = doc.split("## PostgreSQL").nth(1).unwrap_or("");
-    let block = section
-        .split("```sql")
-        .nth(1)
-        .and_then(|rest| rest.split("```").next())
-        .unwrap_or("");
-    block
-        .split(';')
-        .map(str::trim)
-        .filter(|sql| !sql.is_empty())
-        .map(str::to_owned)
-        .collect()
+    support::first_sql_block(doc.split("## PostgreSQL").nth(1).unwrap_or(""))
 }
 
 #[tokio::test]
@@ -434,19 +423,7 @@ async fn the_postgresql_report_queries_in_the_schema_docs_answer_from_recorded_c
         return;
     };
     let store = open(&schema);
-    store.commit(b1_from_request()).await.expect("override");
-    let mut abandoned = b1(2, 900, day(0), Status::Paid);
-    abandoned.transactions[0].status = Status::Rejected;
-    abandoned.transactions[0].reject_codes = vec![durgate::claim::reject::DUR_REJECT];
-    let abandoned = claim_id(&store.commit(abandoned).await.expect("reject"));
-    let mut followed = b1(3, 901, day(0), Status::Paid);
-    followed.transactions[0].status = Status::Rejected;
-    followed.transactions[0].reject_codes = vec![durgate::claim::reject::DUR_REJECT];
-    store.commit(followed).await.expect("reject");
-    store
-        .commit(b1(3, 902, day(2), Status::Paid))
-        .await
-        .expect("paid after review");
+    let (_, abandoned) = commit_review_story(&store).await;
     drop(store);
 
     let queries = documented_queries();

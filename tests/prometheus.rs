@@ -16,14 +16,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use durgate::ncpdp::build::ClaimBuilder;
-use support::{start_gateway, statuses, Client};
+use support::{start_gateway, statuses, Client, ATORVASTATIN_10MG, SIMVASTATIN_20MG};
 
 /// How long a value may take to show up in Prometheus (start-up, first scrape, query).
 const SHOW_UP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause between two queries while waiting.
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
-const ATORVASTATIN_10MG: &str = "67877051190";
-const SIMVASTATIN_20MG: &str = "99999000301";
 
 /// A Prometheus server running as a child process; dropping it kills the child.
 struct Prometheus {

@@ -17,114 +17,28 @@
 //! | 13-16 | A-D | 9 | oxycodone from 4 prescribers at 4 pharmacies: opioid overutilization |
 //! | 17-24 | A | 10 | 8 drugs of 5 chronic classes, $100 each: an MTM target |
 
-use durgate::claim::{
-    Action, Code2, Conflict, Date, DurPps, Edit, Ndc, PatientKey, RejectCode, Status,
-    TransactionCode,
-};
+mod support;
+
+use durgate::claim::{Action, Edit, RejectCode, Status, TransactionCode};
 use durgate::report::render::Format;
-use durgate::report::{self, source, Kind, Period, Report, Settings};
+use durgate::report::{self, source, Kind, Report, Settings};
 use durgate::rules::RuleSet;
 use durgate::store::{
     ClaimStore, RecordKind, SqliteStore, StoreOptions, TransactionRecord, TransmissionRecord,
 };
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Arc;
+use support::report_story::{
+    codes, conflict, patient, period, A, B, BIRTH, C, D, MTM_DRUGS, OXYCODONE, ROSUVASTATIN,
+    UNKNOWN,
+};
 use tempfile::TempDir;
 
-const A: &str = "1111111111";
-const B: &str = "2222222222";
-const C: &str = "3333333333";
-const D: &str = "4444444444";
-const UNKNOWN: u64 = 777;
 const OTHER_UNKNOWN: u64 = 888;
-const ROSUVASTATIN: u64 = 99_999_000_501;
-const OXYCODONE: u64 = 378_611_201;
-const MTM_DRUGS: [u64; 8] = [
-    65_841_080_901, // metformin
-    50_090_298_800, // lisinopril
-    62_980_050_202, // losartan
-    ROSUVASTATIN,
-    67_877_051_190, // atorvastatin
-    99_999_001_701, // sertraline
-    99_999_015_701, // montelukast
-    99_999_015_301, // albuterol
-];
-const BIRTH: &str = "19310719";
-
-fn day(offset: i32) -> Date {
-    Date::from_ymd(2018, 3, 1).unwrap().add_days(offset)
-}
-
-fn period() -> Period {
-    Period::new(day(0), day(30)).unwrap()
-}
-
-fn patient(number: u32) -> PatientKey {
-    let born = Date::parse_ccyymmdd(BIRTH.as_bytes()).unwrap();
-    PatientKey::new(&format!("CARDHOLDER{number:03}"), "01", born)
-}
 
 /// One paid B1 transaction of `ndc` for `days` days.
 fn claim(rx_number: u64, offset: i32, ndc: u64, days: u16) -> TransactionRecord {
-    let ndc = Ndc::from_value(ndc).unwrap();
-    TransactionRecord {
-        index: 1,
-        kind: RecordKind::Claim,
-        rx_number,
-        fill_number: 0,
-        product_qualifier: "03".into(),
-        product_id: ndc.to_string(),
-        ndc: Some(ndc),
-        quantity_milli: 30_000,
-        days_supply: days,
-        compound_code: 1,
-        daw_code: Some(0),
-        date_written: Some(day(-20)),
-        date_of_service: day(offset),
-        prescriber_id: "1999999999".into(),
-        status: Status::Paid,
-        reject_codes: Vec::new(),
-        conflicts: Vec::new(),
-        dur_pps: Vec::new(),
-        unmatched_dur_pps: Vec::new(),
-        ruleset: Arc::from("open-dur-sample@test"),
-        message: None,
-        ingredient_cost_cents: Some(1_000),
-        dispensing_fee_cents: Some(150),
-        usual_and_customary_cents: None,
-        patient_paid_cents: None,
-        gross_amount_due_cents: Some(1_150),
-    }
-}
-
-fn conflict(edit: Edit, reason: &str, action: Action, overridden_by: Option<u8>) -> Conflict {
-    Conflict {
-        edit,
-        rule_id: "test".into(),
-        reason: Code2::new(reason),
-        severity: 2,
-        action,
-        clinical_significance: 2,
-        previous_fill_date: None,
-        previous_quantity_milli: None,
-        other_pharmacy: 0,
-        other_prescriber: 0,
-        message: "test conflict".into(),
-        overridable: true,
-        overridden_by,
-        remembered_from: None,
-    }
-}
-
-fn codes(reason: &str, professional: &str, result: &str) -> DurPps {
-    DurPps {
-        counter: 1,
-        reason: Some(Code2::new(reason)),
-        professional: Some(Code2::new(professional)),
-        result: Some(Code2::new(result)),
-        ..DurPps::default()
-    }
+    support::report_story::paid(rx_number, offset, ndc, days, -20)
 }
 
 fn rejected(mut transaction: TransactionRecord) -> TransactionRecord {
@@ -171,18 +85,18 @@ async fn write_story(store: &SqliteStore) -> Vec<u64> {
     };
     let mut payable = claim(1, 0, UNKNOWN, 30);
     payable.conflicts = vec![conflict(Edit::Ddi, "DD", Action::Reject, Some(1))];
-    payable.dur_pps = vec![codes("DD", "R0", "1G")];
+    payable.dur_pps = vec![codes(1, "DD", Some("R0"), "1G")];
     ids.push(commit(b1(A, 1, payable)).await);
     ids.push(commit(b1(A, 2, rejected(claim(2, 3, UNKNOWN, 30)))).await);
     ids.push(commit(b1(A, 3, rejected(claim(3, 5, OTHER_UNKNOWN, 30)))).await);
     ids.push(commit(b1(B, 3, claim(4, 12, OTHER_UNKNOWN, 30))).await);
     let mut unmatched = claim(5, 6, UNKNOWN, 30);
-    unmatched.dur_pps = vec![codes("DD", "PE", "1B")];
+    unmatched.dur_pps = vec![codes(1, "DD", Some("PE"), "1B")];
     unmatched.unmatched_dur_pps = vec![1];
     ids.push(commit(b1(A, 4, unmatched)).await);
     let mut warned = claim(6, 2, UNKNOWN, 30);
     warned.conflicts = vec![conflict(Edit::HighDose, "HD", Action::Warn, None)];
-    warned.dur_pps = vec![codes("HD", "M0", "1A")];
+    warned.dur_pps = vec![codes(1, "HD", Some("M0"), "1A")];
     ids.push(commit(b1(B, 5, warned)).await);
     let reversed = claim(7, 8, UNKNOWN, 30);
     let reversed_id = commit(b1(B, 6, reversed.clone())).await;

@@ -14,108 +14,32 @@
 
 mod support;
 
-use durgate::claim::{
-    Action, Code2, Conflict, Date, DurPps, Edit, Ndc, PatientKey, RejectCode, Status,
-    TransactionCode,
-};
+use durgate::claim::{Action, Conflict, DurPps, Edit, RejectCode, Status, TransactionCode};
 use durgate::report::render::Format;
 use durgate::report::source::ClaimSource;
-use durgate::report::{self, source, ClaimRow, Kind, Period, Report, ReportError, ScanDates};
+use durgate::report::{self, source, ClaimRow, Kind, Report, ReportError, ScanDates};
 use durgate::store::{self, ClaimStore, RecordKind, TransactionRecord, TransmissionRecord};
 use std::path::Path;
-use std::sync::Arc;
 use support::pg::PgSchema;
-
-const A: &str = "1111111111";
-const B: &str = "2222222222";
-const C: &str = "3333333333";
-const D: &str = "4444444444";
-const UNKNOWN: u64 = 777;
-const ROSUVASTATIN: u64 = 99_999_000_501;
-const OXYCODONE: u64 = 378_611_201;
-const MTM_DRUGS: [u64; 8] = [
-    65_841_080_901,
-    50_090_298_800,
-    62_980_050_202,
-    ROSUVASTATIN,
-    67_877_051_190,
-    99_999_001_701,
-    99_999_015_701,
-    99_999_015_301,
-];
-
-fn day(offset: i32) -> Date {
-    Date::from_ymd(2018, 3, 1).expect("date").add_days(offset)
-}
-
-fn period() -> Period {
-    Period::new(day(0), day(30)).expect("period")
-}
-
-fn patient(number: u32) -> PatientKey {
-    let born = Date::from_ymd(1931, 7, 19).expect("date");
-    PatientKey::new(&format!("CARDHOLDER{number:03}"), "01", born)
-}
+use support::report_story::{
+    day, patient, period, A, B, C, D, MTM_DRUGS, OXYCODONE, ROSUVASTATIN, UNKNOWN,
+};
 
 fn claim(rx_number: u64, offset: i32, ndc: u64, days: u16) -> TransactionRecord {
-    let ndc = Ndc::from_value(ndc).expect("ndc");
-    TransactionRecord {
-        index: 1,
-        kind: RecordKind::Claim,
-        rx_number,
-        fill_number: 0,
-        product_qualifier: "03".into(),
-        product_id: ndc.to_string(),
-        ndc: Some(ndc),
-        quantity_milli: 30_000,
-        days_supply: days,
-        compound_code: 1,
-        daw_code: Some(0),
-        date_written: Some(day(-40)),
-        date_of_service: day(offset),
-        prescriber_id: "1999999999".into(),
-        status: Status::Paid,
-        reject_codes: Vec::new(),
-        conflicts: Vec::new(),
-        dur_pps: Vec::new(),
-        unmatched_dur_pps: Vec::new(),
-        ruleset: Arc::from("open-dur-sample@test"),
-        message: None,
-        ingredient_cost_cents: Some(1_000),
-        dispensing_fee_cents: Some(150),
-        usual_and_customary_cents: None,
-        patient_paid_cents: None,
-        gross_amount_due_cents: Some(1_150),
-    }
+    support::report_story::paid(rx_number, offset, ndc, days, -40)
 }
 
+/// A conflict that names the fill before it, 30 days earlier.
 fn conflict(edit: Edit, reason: &str, action: Action, overridden_by: Option<u8>) -> Conflict {
     Conflict {
-        edit,
-        rule_id: "test".into(),
-        reason: Code2::new(reason),
-        severity: 2,
-        action,
-        clinical_significance: 2,
         previous_fill_date: Some(day(-30)),
         previous_quantity_milli: Some(30_000),
-        other_pharmacy: 0,
-        other_prescriber: 0,
-        message: "test conflict".into(),
-        overridable: true,
-        overridden_by,
-        remembered_from: None,
+        ..support::report_story::conflict(edit, reason, action, overridden_by)
     }
 }
 
 fn codes(counter: u8, professional: Option<&str>, result: &str) -> DurPps {
-    DurPps {
-        counter,
-        reason: Some(Code2::new("DD")),
-        professional: professional.map(Code2::new),
-        result: Some(Code2::new(result)),
-        ..DurPps::default()
-    }
+    support::report_story::codes(counter, "DD", professional, result)
 }
 
 fn transmission(

@@ -105,30 +105,22 @@ async fn a_committed_decision_is_on_disk_whole_after_the_gateway_stops() {
         .filter_map(|row| row.first().cloned())
         .collect();
     let conflict_facts: Vec<&[Value]> = conflicts.iter().map(|row| &row[1..]).collect();
-    let ddi = [
-        text("ddi"),
-        text("ddi:17"),
-        text("DD"),
-        int(1),
-        text("reject"),
-        int(1),
-        text("2025-02-09"),
-        int(3),
-        int(2),
-        int(1),
-    ];
-    let duplication = [
-        text("duplication"),
-        text("duplication:17"),
-        text("TD"),
-        int(1),
-        text("reject"),
-        int(1),
-        text("2025-02-09"),
-        int(3),
-        int(2),
-        Value::Null,
-    ];
+    let conflict_row = |edit: &str, reason: &str, overridden_by: Value| {
+        [
+            text(edit),
+            text(&format!("{edit}:17")),
+            text(reason),
+            int(1),
+            text("reject"),
+            int(1),
+            text("2025-02-09"),
+            int(3),
+            int(2),
+            overridden_by,
+        ]
+    };
+    let ddi = conflict_row("ddi", "DD", int(1));
+    let duplication = conflict_row("duplication", "TD", Value::Null);
     assert_eq!(conflict_facts, vec![&ddi[..], &duplication[..]]);
     let dur_pps = rows(
         &db,
@@ -515,34 +507,13 @@ async fn the_history_rebuilt_from_the_store_equals_the_one_kept_live() {
 
 /// The example queries of `SCHEMA.md`, in order.
 fn documented_queries() -> Vec<String> {
-    let doc = include_str!("../src/store/SCHEMA.md");
-    let block = doc
-        .split("```sql")
-        .nth(1)
-        .and_then(|rest| rest.split("```").next())
-        .unwrap_or("");
-    block
-        .split(';')
-        .map(str::trim)
-        .filter(|sql| !sql.is_empty())
-        .map(str::to_owned)
-        .collect()
+    support::first_sql_block(include_str!("../src/store/SCHEMA.md"))
 }
 
 #[tokio::test]
 async fn the_report_queries_in_the_schema_docs_answer_from_recorded_claims() {
     let (_folder, path, store) = temp_store(StoreOptions::default());
-    let paid_with_override = claim_id(&store.commit(b1_from_request()).await.expect("override"));
-    let mut abandoned = b1(2, 900, day(0), Status::Rejected);
-    abandoned.transactions[0].reject_codes = vec![durgate::claim::reject::DUR_REJECT];
-    let abandoned = claim_id(&store.commit(abandoned).await.expect("reject"));
-    let mut followed = b1(3, 901, day(0), Status::Rejected);
-    followed.transactions[0].reject_codes = vec![durgate::claim::reject::DUR_REJECT];
-    store.commit(followed).await.expect("reject");
-    store
-        .commit(b1(3, 902, day(2), Status::Paid))
-        .await
-        .expect("paid after review");
+    let (paid_with_override, abandoned) = commit_review_story(&store).await;
     store.close().expect("close");
 
     let queries = documented_queries();

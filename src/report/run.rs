@@ -76,55 +76,31 @@ pub fn run(
     }
     let required = || rules.ok_or_else(|| ReportError::Rules("no rule tables given".into()));
     match kind {
-        Kind::P4p => run_p4p(source, settings, rules, period, progress).map(Report::P4p),
-        Kind::Quality => run_quality(source, settings, required()?, period, progress),
-        Kind::Safety => run_safety(source, settings, required()?, period, progress),
+        Kind::P4p => {
+            // With rule tables, the NDCs of one drug product are one drug for the
+            // not-dispensed follow-up (without them, each product is its own).
+            let drugs = rules.map(p4p::DrugProducts::of).unwrap_or_default();
+            let mut tally = P4pTally::new(&settings.p4p, period, drugs);
+            if let Some(latest) = source.latest_paid_date()? {
+                tally.note_store_latest_paid(latest);
+            }
+            let dates = p4p::scan_dates(period, &settings.p4p);
+            scan(source, dates, progress, &mut |row| tally.add(&row))?;
+            Ok(Report::P4p(tally.finish()))
+        }
+        Kind::Quality => {
+            let mut tally = QualityTally::new(&settings.quality, required()?, period)?;
+            let dates = quality::scan_dates(period);
+            scan(source, dates, progress, &mut |row| tally.add(&row))?;
+            tally.finish().map(Report::Quality)
+        }
+        Kind::Safety => {
+            let mut tally = SafetyTally::new(&settings.safety, required()?, period)?;
+            let dates = safety::scan_dates(period, &settings.safety);
+            scan(source, dates, progress, &mut |row| tally.add(&row))?;
+            Ok(Report::Safety(tally.finish()))
+        }
     }
-}
-
-fn run_quality(
-    source: &dyn ClaimSource,
-    settings: &Settings,
-    rules: &RuleSet,
-    period: Period,
-    progress: Progress<'_>,
-) -> Result<Report, ReportError> {
-    let mut tally = QualityTally::new(&settings.quality, rules, period)?;
-    let dates = quality::scan_dates(period);
-    scan(source, dates, progress, &mut |row| tally.add(&row))?;
-    tally.finish().map(Report::Quality)
-}
-
-fn run_safety(
-    source: &dyn ClaimSource,
-    settings: &Settings,
-    rules: &RuleSet,
-    period: Period,
-    progress: Progress<'_>,
-) -> Result<Report, ReportError> {
-    let mut tally = SafetyTally::new(&settings.safety, rules, period)?;
-    let dates = safety::scan_dates(period, &settings.safety);
-    scan(source, dates, progress, &mut |row| tally.add(&row))?;
-    Ok(Report::Safety(tally.finish()))
-}
-
-/// The P4P report; with rule tables, the NDCs of one drug product are one drug for the
-/// not-dispensed follow-up (without them, each product is its own).
-fn run_p4p(
-    source: &dyn ClaimSource,
-    settings: &Settings,
-    rules: Option<&RuleSet>,
-    period: Period,
-    progress: Progress<'_>,
-) -> Result<P4pReport, ReportError> {
-    let drugs = rules.map(p4p::DrugProducts::of).unwrap_or_default();
-    let mut tally = P4pTally::new(&settings.p4p, period, drugs);
-    if let Some(latest) = source.latest_paid_date()? {
-        tally.note_store_latest_paid(latest);
-    }
-    let dates = p4p::scan_dates(period, &settings.p4p);
-    scan(source, dates, progress, &mut |row| tally.add(&row))?;
-    Ok(tally.finish())
 }
 
 /// Scans `dates`, reporting progress every 65,536 rows and at the end.

@@ -196,13 +196,7 @@ fn row(
             header.len()
         );
         let (line, column) = row.locate(header.len());
-        return errors.push(TableError {
-            file: file.into(),
-            line,
-            column,
-            rule: 2,
-            message,
-        });
+        return errors.push(shape_error(file, line, column, message));
     }
     let mut complete = true;
     for (index, column) in columns
@@ -237,26 +231,14 @@ fn map_columns(
     let before = errors.total();
     if header.len() > limits::RULE_TABLE_COLUMNS_MAX {
         let message = format!("more than {} columns", limits::RULE_TABLE_COLUMNS_MAX);
-        errors.push(TableError {
-            file: file.into(),
-            line: 1,
-            column: 1,
-            rule: 2,
-            message,
-        });
+        errors.push(shape_error(file, 1, 1, message));
         return None;
     }
     for (index, name) in header.iter().enumerate() {
         if header.iter().take(index).any(|earlier| earlier == name) && !name.is_empty() {
             let column = header_column(header, index);
             let message = format!("column {name} appears twice in the header");
-            errors.push(TableError {
-                file: file.into(),
-                line: 1,
-                column,
-                rule: 2,
-                message,
-            });
+            errors.push(shape_error(file, 1, column, message));
         }
     }
     let mapping: Vec<Option<usize>> = columns
@@ -269,13 +251,7 @@ fn map_columns(
         .filter(|(c, at)| c.required && at.is_none())
     {
         let message = format!("required column {} is missing", column.name);
-        errors.push(TableError {
-            file: file.into(),
-            line: 1,
-            column: 1,
-            rule: 2,
-            message,
-        });
+        errors.push(shape_error(file, 1, 1, message));
     }
     (errors.total() == before).then_some(mapping)
 }
@@ -288,6 +264,17 @@ fn header_column(header: &StringRecord, index: usize) -> u32 {
         .map(|name| name.chars().count() + 1)
         .sum();
     to_u32(before + 1)
+}
+
+/// A table-shape error (rule 2) at `line`, `column` of `file`.
+fn shape_error(file: &str, line: u32, column: u32, message: String) -> TableError {
+    TableError {
+        file: file.into(),
+        line,
+        column,
+        rule: 2,
+        message,
+    }
 }
 
 fn located(file: &str, record: &StringRecord, rule: u8, message: String) -> TableError {
@@ -311,13 +298,7 @@ fn reader_error(file: &str, problem: &csv::Error) -> TableError {
         csv::ErrorKind::Utf8 { .. } => "row is not valid UTF-8".to_string(),
         _ => format!("unreadable CSV: {problem}"),
     };
-    TableError {
-        file: file.into(),
-        line,
-        column: 1,
-        rule: 2,
-        message,
-    }
+    shape_error(file, line, 1, message)
 }
 
 #[cfg(test)]

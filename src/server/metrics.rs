@@ -108,74 +108,71 @@ fn build_recorder() -> PrometheusHandle {
 /// The `# HELP` text of every family (Prometheus conventions and `promtool check metrics`
 /// want one for each).
 fn describe_all() {
-    describe_counter!(
-        CLAIMS,
-        "Transactions answered, by transaction code and status."
-    );
-    describe_counter!(REJECT_CODES, "Reject codes sent, by reject-code family.");
-    describe_counter!(
-        CONNECTIONS_CLOSED,
-        "Claim connections closed, by reason (client, deadline, frame error, shutdown)."
-    );
-    describe_counter!(DUR_CONFLICTS, "DUR conflicts raised, by edit and action.");
-    describe_counter!(
-        OVERRIDES,
-        "DUR/PPS overrides submitted against a conflict, by edit, professional service code and outcome."
-    );
-    describe_counter!(
-        DUPLICATES,
-        "Billings answered D: a duplicate of a paid claim."
-    );
-    describe_counter!(REVERSALS, "Reversals answered, by outcome.");
-    describe_counter!(FRAMES_REFUSED, "Frames refused without a reply, by reason.");
-    describe_counter!(
-        CONNECTIONS,
-        "Claim connections accepted, refused at the limit, or not accepted for want of descriptors (accept_failed)."
-    );
-    describe_counter!(RULE_RELOADS, "Rule-table reloads, by outcome.");
-    describe_counter!(
-        TLS_RELOADS,
-        "TLS certificate reloads, by endpoint (claims, admin) and outcome."
-    );
-    describe_counter!(
-        TLS_HANDSHAKE_FAILURES,
-        "TLS handshakes that failed or timed out, by endpoint (claims, admin) and reason."
-    );
-    describe_histogram!(
-        CLAIM_LATENCY,
-        "Time from a complete frame to its encoded reply."
-    );
-    describe_histogram!(
-        ADJUDICATION_TIME,
-        "Time to plan and adjudicate one transmission."
-    );
-    describe_histogram!(STORE_COMMIT_LATENCY, "Time to commit one store batch.");
-    describe_histogram!(STORE_BATCH_RECORDS, "Transmission records per store batch.");
-    describe_gauge!(OPEN_CONNECTIONS, "Claim connections open now.");
-    describe_gauge!(IN_FLIGHT_CLAIMS, "Transmissions read and not yet answered.");
-    describe_gauge!(
-        STORE_QUEUE_DEPTH,
-        "Records queued for the store and not yet committed."
-    );
-    describe_gauge!(HISTORY_PATIENTS, "Patients in the in-memory DUR history.");
-    describe_gauge!(HISTORY_FILLS, "Fills in the in-memory DUR history.");
-    describe_counter!(
-        HISTORY_FULL,
-        "Claims answered 99 because the embedded DUR history had no room for their patient."
-    );
-    describe_gauge!(
-        READY,
-        "The last /readyz answer: 1 ready, 0 not ready (updated each time /readyz is asked)."
-    );
-    describe_gauge!(
-        BUILD_INFO,
-        "The running build: always 1, with its version and commit as labels."
-    );
-    describe_gauge!(
-        RULES_INFO,
-        "Rule tables by id and version: 1 for the live tables, 0 for retired ones."
-    );
+    for (name, help) in COUNTERS {
+        describe_counter!(name, help);
+    }
+    for (name, help) in HISTOGRAMS {
+        describe_histogram!(name, help);
+    }
+    for (name, help) in GAUGES {
+        describe_gauge!(name, help);
+    }
 }
+
+/// The counters and what each counts.
+const COUNTERS: [(&str, &str); 13] = [
+    (CLAIMS, "Transactions answered, by transaction code and status."),
+    (REJECT_CODES, "Reject codes sent, by reject-code family."),
+    (CONNECTIONS_CLOSED, "Claim connections closed, by reason (client, deadline, frame error, shutdown)."),
+    (DUR_CONFLICTS, "DUR conflicts raised, by edit and action."),
+    (OVERRIDES, "DUR/PPS overrides submitted against a conflict, by edit, professional service code and outcome."),
+    (DUPLICATES, "Billings answered D: a duplicate of a paid claim."),
+    (REVERSALS, "Reversals answered, by outcome."),
+    (FRAMES_REFUSED, "Frames refused without a reply, by reason."),
+    (CONNECTIONS, "Claim connections accepted, refused at the limit, or not accepted for want of descriptors (accept_failed)."),
+    (RULE_RELOADS, "Rule-table reloads, by outcome."),
+    (TLS_RELOADS, "TLS certificate reloads, by endpoint (claims, admin) and outcome."),
+    (TLS_HANDSHAKE_FAILURES, "TLS handshakes that failed or timed out, by endpoint (claims, admin) and reason."),
+    (HISTORY_FULL, "Claims answered 99 because the embedded DUR history had no room for their patient."),
+];
+
+/// The histograms and what each measures.
+const HISTOGRAMS: [(&str, &str); 4] = [
+    (
+        CLAIM_LATENCY,
+        "Time from a complete frame to its encoded reply.",
+    ),
+    (
+        ADJUDICATION_TIME,
+        "Time to plan and adjudicate one transmission.",
+    ),
+    (STORE_COMMIT_LATENCY, "Time to commit one store batch."),
+    (STORE_BATCH_RECORDS, "Transmission records per store batch."),
+];
+
+/// The gauges and what each shows.
+const GAUGES: [(&str, &str); 8] = [
+    (OPEN_CONNECTIONS, "Claim connections open now."),
+    (IN_FLIGHT_CLAIMS, "Transmissions read and not yet answered."),
+    (
+        STORE_QUEUE_DEPTH,
+        "Records queued for the store and not yet committed.",
+    ),
+    (HISTORY_PATIENTS, "Patients in the in-memory DUR history."),
+    (HISTORY_FILLS, "Fills in the in-memory DUR history."),
+    (
+        READY,
+        "The last /readyz answer: 1 ready, 0 not ready (updated each time /readyz is asked).",
+    ),
+    (
+        BUILD_INFO,
+        "The running build: always 1, with its version and commit as labels.",
+    ),
+    (
+        RULES_INFO,
+        "Rule tables by id and version: 1 for the live tables, 0 for retired ones.",
+    ),
+];
 
 /// Statuses each transaction code can be answered with.
 const STATUSES_BY_CODE: [(TransactionCode, &[Status]); 4] = [

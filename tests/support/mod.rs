@@ -9,6 +9,7 @@
 
 pub mod pg;
 pub mod records;
+pub mod report_story;
 pub mod skip;
 
 use std::net::SocketAddr;
@@ -28,8 +29,27 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio_util::codec::FramedRead;
 
+/// Sample-table products the stories claim for (NDC, 11 digits).
+pub const ATORVASTATIN_10MG: &str = "67877051190";
+pub const SIMVASTATIN_20MG: &str = "99999000301";
+
 /// How long a story waits for one reply before it fails.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The statements of the first ```` ```sql ```` block in a Markdown `text`, in order, trimmed.
+pub fn first_sql_block(text: &str) -> Vec<String> {
+    let block = text
+        .split("```sql")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap_or("");
+    block
+        .split(';')
+        .map(str::trim)
+        .filter(|sql| !sql.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
 
 /// The shipped sample rule tables.
 pub fn sample_rules() -> PathBuf {

@@ -6,7 +6,9 @@ use durgate::claim::{
     Action, Code2, Conflict, Date, Decision, DurPps, Edit, Ndc, Patient, PatientKey, Pricing,
     RequestHeader, Status, Transaction, TransactionCode, Transmission,
 };
-use durgate::store::{CommitReceipt, RecordKind, TransactionRecord, TransmissionRecord};
+use durgate::store::{
+    ClaimStore, CommitReceipt, RecordKind, TransactionRecord, TransmissionRecord,
+};
 use std::sync::Arc;
 
 pub const PHARMACY: &str = "1234567890";
@@ -220,4 +222,37 @@ pub fn b1_from_request() -> TransmissionRecord {
     let row = TransactionRecord::new(1, RecordKind::Claim, day(0), &claim, &decision);
     record.transactions.push(row);
     record
+}
+
+/// A B1 of one transaction rejected by a DUR edit (reject code 88).
+pub fn dur_rejected(
+    patient_number: u32,
+    rx_number: u64,
+    date_of_service: Date,
+) -> TransmissionRecord {
+    let mut record = b1(patient_number, rx_number, date_of_service, Status::Rejected);
+    record.transactions[0].reject_codes = vec![durgate::claim::reject::DUR_REJECT];
+    record
+}
+
+/// Commits the story the example queries of `SCHEMA.md` answer from: a paid override, a DUR
+/// reject never followed up (patient 2), and a DUR reject (patient 3) paid after review two
+/// days later. Returns the claim ids of the override and of the abandoned reject.
+pub async fn commit_review_story(store: &impl ClaimStore) -> (u64, u64) {
+    let paid_with_override = claim_id(&store.commit(b1_from_request()).await.expect("override"));
+    let abandoned = claim_id(
+        &store
+            .commit(dur_rejected(2, 900, day(0)))
+            .await
+            .expect("reject"),
+    );
+    store
+        .commit(dur_rejected(3, 901, day(0)))
+        .await
+        .expect("reject");
+    store
+        .commit(b1(3, 902, day(2), Status::Paid))
+        .await
+        .expect("paid after review");
+    (paid_with_override, abandoned)
 }

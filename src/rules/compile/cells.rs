@@ -139,19 +139,13 @@ pub(super) fn optional_days(
     max: u32,
     errors: &mut TableErrors,
 ) -> Option<u32> {
-    let text = row.text(column);
-    if text.is_empty() {
-        return Some(0);
-    }
-    let value = whole(text).filter(|days| *days <= max);
-    if value.is_none() {
-        errors.push(row.error(
-            column,
-            5,
-            format!("{name} {text:?} is not a whole number 0..={max}"),
-        ));
-    }
-    value
+    optional_cell(
+        row,
+        column,
+        errors,
+        |text| whole(text).filter(|days| *days <= max),
+        |text| format!("{name} {text:?} is not a whole number 0..={max}"),
+    )
 }
 
 /// `package_quantity`: empty, or a decimal > 0 (rule 5; unreadable: rule 2), in millionths.
@@ -215,17 +209,31 @@ pub(super) fn reject_multiple_cell(
     column: usize,
     errors: &mut TableErrors,
 ) -> Option<u64> {
+    optional_cell(
+        row,
+        column,
+        errors,
+        |text| text.parse::<f64>().ok().and_then(policy::multiple_micro),
+        |text| format!("reject_multiple {text:?} must be a number >= 1"),
+    )
+}
+
+/// An optional cell: empty is 0; otherwise what `read` makes of it, or a rule 5 error at
+/// `column` saying `problem` when it makes nothing.
+fn optional_cell<T: Default>(
+    row: &Row,
+    column: usize,
+    errors: &mut TableErrors,
+    read: impl FnOnce(&str) -> Option<T>,
+    problem: impl FnOnce(&str) -> String,
+) -> Option<T> {
     let text = row.text(column);
     if text.is_empty() {
-        return Some(0);
+        return Some(T::default());
     }
-    let value = text.parse::<f64>().ok().and_then(policy::multiple_micro);
+    let value = read(text);
     if value.is_none() {
-        errors.push(row.error(
-            column,
-            5,
-            format!("reject_multiple {text:?} must be a number >= 1"),
-        ));
+        errors.push(row.error(column, 5, problem(text)));
     }
     value
 }
