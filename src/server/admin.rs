@@ -121,22 +121,15 @@ pub async fn serve_admin<A: Admin>(
     tasks: TaskTracker,
 ) {
     let places = Arc::new(Semaphore::new(ADMIN_CONNECTIONS_MAX));
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = shutdown.changed() => return,
-        };
-        let (stream, peer) = match accepted {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                super::listener::back_off_if_exhausted(&error).await;
-                continue;
-            }
-        };
-        let Ok(place) = places.clone().try_acquire_owned() else {
-            drop(stream);
-            continue;
-        };
+    let admin_loop = super::listener::Accounting::Admin;
+    while let Some(admitted) =
+        super::listener::next_admitted(&listener, &places, &mut shutdown, admin_loop).await
+    {
+        let super::listener::Admitted {
+            stream,
+            peer,
+            place,
+        } = admitted;
         let (admin, tls, shutdown) = (admin.clone(), tls.clone(), shutdown.clone());
         let settings = settings.clone();
         let span = tracing::info_span!("admin_connection", %peer);

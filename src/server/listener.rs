@@ -13,10 +13,11 @@
 //! Must never: read from a socket or handshake itself (a slow or plaintext client must not stall
 //! accepts), or keep running after shutdown is signalled.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
@@ -60,24 +61,12 @@ pub async fn accept_loop_over<H: Handler>(
     mut shutdown: watch::Receiver<bool>,
     tasks: TaskTracker,
 ) {
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = shutdown.changed() => return,
-        };
-        let (stream, peer) = match accepted {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                accept_failed(&error).await;
-                continue;
-            }
-        };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            metrics::connection_refused();
-            tracing::warn!(%peer, "connection refused: connection limit reached");
-            drop(stream);
-            continue;
-        };
+    while let Some(Admitted {
+        stream,
+        peer,
+        place: permit,
+    }) = next_admitted(&listener, &permits, &mut shutdown, Accounting::Claims).await
+    {
         metrics::connection_opened();
         let span = tracing::info_span!("connection", %peer);
         let (handler, settings, shutdown) = (handler.clone(), settings.clone(), shutdown.clone());
@@ -94,6 +83,62 @@ pub async fn accept_loop_over<H: Handler>(
             }
             .instrument(span),
         );
+    }
+}
+
+/// A connection accepted with a place held for it.
+pub(super) struct Admitted {
+    pub stream: TcpStream,
+    pub peer: SocketAddr,
+    pub place: OwnedSemaphorePermit,
+}
+
+/// Which accept loop: the claim listeners count and log failures and refusals; the admin
+/// endpoint only backs off.
+#[derive(Clone, Copy)]
+pub(super) enum Accounting {
+    Claims,
+    Admin,
+}
+
+/// The next connection that gets one of `places`, or `None` at shutdown. Failed accepts back
+/// off; a connection beyond the cap is closed at once.
+pub(super) async fn next_admitted(
+    listener: &TcpListener,
+    places: &Arc<Semaphore>,
+    shutdown: &mut watch::Receiver<bool>,
+    accounting: Accounting,
+) -> Option<Admitted> {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.changed() => return None,
+        };
+        let (stream, peer) = match (accepted, accounting) {
+            (Ok(accepted), _) => accepted,
+            (Err(error), Accounting::Claims) => {
+                accept_failed(&error).await;
+                continue;
+            }
+            (Err(error), Accounting::Admin) => {
+                back_off_if_exhausted(&error).await;
+                continue;
+            }
+        };
+        match places.clone().try_acquire_owned() {
+            Ok(place) => {
+                return Some(Admitted {
+                    stream,
+                    peer,
+                    place,
+                })
+            }
+            Err(_) if matches!(accounting, Accounting::Claims) => {
+                metrics::connection_refused();
+                tracing::warn!(%peer, "connection refused: connection limit reached");
+            }
+            Err(_) => {}
+        }
     }
 }
 
