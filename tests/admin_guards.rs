@@ -1,10 +1,13 @@
 //! Admin HTTP against hostile or careless clients: the bearer token (`admin_token_file`), the
-//! connection cap, the header deadline, and a shutdown that does not wait out keep-alive
-//! connections.
+//! connection cap, the header deadline, single-flight reloads, and a shutdown that does not
+//! wait out keep-alive connections. (The request deadline, 30 s, is proven in
+//! `src/server/admin.rs` on paused time.)
 
 mod observe;
 mod support;
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use observe::http;
@@ -146,4 +149,143 @@ async fn a_shutdown_closes_keep_alive_admin_connections_at_once() {
         "shutdown waited {took:?} for a keep-alive client"
     );
     assert!(closed_within(&mut keep_alive, Duration::from_secs(1)).await);
+}
+
+/// The sample tables with `ruleset.toml` a link to a file outside the folder (no seal), so a
+/// story can change what the link reads (a FIFO, another version) without the folder watch
+/// seeing a change: only `POST /admin/reload` reloads.
+struct LinkedRules {
+    folder: tempfile::TempDir,
+    outside: tempfile::TempDir,
+    /// `ruleset.toml` as the folder holds it, version `v1`.
+    ruleset: String,
+}
+
+impl LinkedRules {
+    fn new() -> LinkedRules {
+        let folder = observe::sample_rules_as("v1");
+        std::fs::remove_file(folder.path().join("SHA256SUMS")).expect("unseal");
+        let outside = tempfile::tempdir().expect("temp dir");
+        let linked = folder.path().join("ruleset.toml");
+        let ruleset = std::fs::read_to_string(&linked).expect("ruleset.toml");
+        let rules = LinkedRules {
+            folder,
+            outside,
+            ruleset,
+        };
+        std::fs::write(rules.target(), &rules.ruleset).expect("linked ruleset.toml");
+        std::fs::remove_file(&linked).expect("remove ruleset.toml");
+        std::os::unix::fs::symlink(rules.target(), &linked).expect("link ruleset.toml");
+        rules
+    }
+
+    /// What the folder's `ruleset.toml` links to.
+    fn target(&self) -> PathBuf {
+        self.outside.path().join("ruleset.toml")
+    }
+
+    /// `ruleset.toml` with `version` in place of `v1`.
+    fn version(&self, version: &str) -> String {
+        let changed = self
+            .ruleset
+            .replace("version = \"v1\"", &format!("version = \"{version}\""));
+        assert_ne!(changed, self.ruleset, "no version line");
+        changed
+    }
+
+    /// Atomically makes the link read `path` (a rename over the target).
+    fn point_at(&self, path: &Path) {
+        std::fs::rename(path, self.target()).expect("rename over the target");
+    }
+}
+
+/// The writing end of the FIFO a reload is reading. Dropping it (even while a story panics)
+/// writes `bytes` and closes it, so that reload ends instead of holding a blocking thread the
+/// runtime would wait for at shutdown.
+struct Feed {
+    file: std::fs::File,
+    bytes: Vec<u8>,
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        let _ = self.file.write_all(&self.bytes);
+    }
+}
+
+/// Opens `fifo` for writing, which returns once a reader has opened it; `None` when nobody
+/// does within `within` (the opening thread is then left behind, blocked).
+async fn feed_once_read(fifo: PathBuf, bytes: String, within: Duration) -> Option<Feed> {
+    let (opened, open) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let file = std::fs::OpenOptions::new().write(true).open(fifo);
+        let _ = opened.send(file);
+    });
+    let file = tokio::time::timeout(within, open).await.ok()?.ok()?.ok()?;
+    Some(Feed {
+        file,
+        bytes: bytes.into_bytes(),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_reload_waits_for_the_running_one_and_the_latest_folder_stays_live() {
+    let rules = LinkedRules::new();
+    let folder = rules.folder.path().to_path_buf();
+    let gateway = start_gateway_with(|config| {
+        config.rules = folder;
+        config.rules_require_seal = false;
+    })
+    .await;
+    // The first reload blocks reading a FIFO until the story feeds it version v2.
+    let fifo = rules.outside.path().join("feed");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|status| status.success()), "mkfifo");
+    rules.point_at(&fifo);
+    let first = tokio::spawn(http::post(gateway.admin, "/admin/reload"));
+    let feed = feed_once_read(rules.target(), rules.version("v2"), Duration::from_secs(5))
+        .await
+        .expect("the first reload opens ruleset.toml");
+    // The first reload holds the FIFO open; from now on the folder reads as version v3.
+    let v3 = rules.outside.path().join("v3");
+    std::fs::write(&v3, rules.version("v3")).expect("version v3");
+    rules.point_at(&v3);
+    let second = tokio::spawn(http::post(gateway.admin, "/admin/reload"));
+    // Reading and compiling v3 takes far less: a second reload running now would be done.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let second_done_early = second.is_finished();
+    drop(feed);
+    let first = first
+        .await
+        .expect("task")
+        .expect("the first reload answers");
+    let second = second
+        .await
+        .expect("task")
+        .expect("the second reload answers");
+    assert_eq!(
+        (first.status, first.body.trim()),
+        (200, "open-dur-sample@v2")
+    );
+    let status = http::get(gateway.admin, "/admin/status")
+        .await
+        .expect("status");
+    let live = |version: &str| {
+        status
+            .body
+            .contains(&format!("\"rules\":\"open-dur-sample@{version}\""))
+    };
+    match second_done_early {
+        // Refused while the first ran: the first's tables are live.
+        true => assert!(second.status == 409 && live("v2"), "{second:?} {status:?}"),
+        // Waited, then read the folder afresh: its tables went live last.
+        false => {
+            assert_eq!(
+                (second.status, second.body.trim()),
+                (200, "open-dur-sample@v3")
+            );
+            assert!(live("v3"), "reloads swapped out of order: {status:?}");
+        }
+    }
+    gateway.stop().await;
 }

@@ -668,6 +668,66 @@ async fn a_repeated_rx_and_fill_in_one_transmission_is_83_and_only_committed_cla
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_rx_fill_and_date_for_another_product_is_83_until_the_paid_claim_is_reversed() {
+    let mut story = Story::start().await;
+    let patient = Person::adult("OTHERP0001");
+    let day = days_ago(1);
+    let paid = story.send(patient.b1(1, ATORVASTATIN_10MG, day)).await;
+    expect(&paid, "P", &[]);
+    let other_product = patient.b1(1, WARFARIN_5MG, day);
+    let refused = story.send(other_product.clone()).await;
+    expect(&refused, "R", &["83"]);
+    assert_eq!(authorization(&refused, 0), "", "{refused:?}");
+    // Refused while planning (the history holds the paid claim), so recorded with its 83;
+    // one refused only at commit would leave no row.
+    let store = story.store();
+    let rows = store.claims_for_rx(1);
+    let kept: Vec<&str> = rows.iter().map(|row| row.status.as_str()).collect();
+    assert_eq!(kept, ["paid", "rejected"], "{rows:?}");
+    assert_eq!(store.reject_codes(rows[1].id), ["83"]);
+    assert!(rows[0].counts_as_paid(), "{rows:?}");
+
+    expect(
+        &story.send(patient.b2(1, ATORVASTATIN_10MG, day)).await,
+        "A",
+        &[],
+    );
+    let after_reversal = story.send(other_product).await;
+    expect(&after_reversal, "P", &[]);
+    story.recorded(&after_reversal, "paid");
+    story.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_product_found_paid_only_at_commit_is_83_and_not_recorded() {
+    let mut story = Story::start().await;
+    let day = days_ago(1);
+    // Two patients, so neither transmission waits for the other's commit before planning.
+    let first = Person::adult("COMMIT0001").b1(1, ATORVASTATIN_10MG, day);
+    let second = Person::adult("COMMIT0002").b1(1, WARFARIN_5MG, day);
+    // While the write lock is held nothing commits: both are planned against a history
+    // without the other, and only the store's uniqueness of the key can refuse the second.
+    let lock = rusqlite::Connection::open(&story.gateway.store_path).expect("second connection");
+    lock.execute_batch("BEGIN IMMEDIATE").expect("write lock");
+    story
+        .client
+        .send_all_only(&[first.encode(), second.encode()])
+        .await;
+    // Well inside the store's 500 ms busy timeout, so the held commit then goes through.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    lock.execute_batch("ROLLBACK").expect("release");
+    drop(lock);
+    let (paid, refused) = (story.client.reply().await, story.client.reply().await);
+    expect(&paid, "P", &[]);
+    expect(&refused, "R", &["83"]);
+    assert_eq!(authorization(&refused, 0), "", "{refused:?}");
+    let rows = story.store().claims_for_rx(1);
+    assert_eq!(rows.len(), 1, "the refused claim is not recorded: {rows:?}");
+    assert_eq!(rows[0], story.recorded(&paid, "paid"));
+    story.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reversal_is_approved_and_the_claim_it_conflicted_with_then_pays() {
     let mut story = Story::start().await;
     let patient = Person::adult("REV0000001");

@@ -22,6 +22,7 @@
 //! (reload, readiness and status run on a blocking thread).
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -149,21 +150,33 @@ pub async fn serve_admin<A: Admin>(
     }
 }
 
-/// HTTP/1.1 on one connection (plain TCP or TLS): headers within [`ADMIN_HEADER_TIMEOUT`]
-/// (an idle keep-alive connection is closed after it too), each request answered within
-/// [`ADMIN_REQUEST_TIMEOUT`]; on shutdown the connection finishes the request it is answering
-/// and closes, keep-alive or not.
+/// HTTP/1.1 on one connection (plain TCP or TLS), each request answered by [`guarded`] as
+/// [`serve_requests`] bounds it.
 async fn serve_http<S, A>(
     stream: S,
     admin: Arc<A>,
     token: Option<Arc<AdminToken>>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     A: Admin,
 {
+    let answer = move |request| guarded(request, admin.clone(), token.clone());
+    serve_requests(stream, answer, shutdown).await;
+}
+
+/// Serves `answer` on one connection: headers within [`ADMIN_HEADER_TIMEOUT`] (an idle
+/// keep-alive connection is closed after it too), each request answered within
+/// [`ADMIN_REQUEST_TIMEOUT`] (else 503); on shutdown the connection finishes the request it is
+/// answering and closes, keep-alive or not.
+async fn serve_requests<S, F, R>(stream: S, answer: F, mut shutdown: watch::Receiver<bool>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    F: Fn(Request<Incoming>) -> R + Send + 'static,
+    R: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
     let service = service_fn(move |request| {
-        let answered = guarded(request, admin.clone(), token.clone());
+        let answered = answer(request);
         async move {
             let late = text_response((
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -284,4 +297,58 @@ fn with_type(
         .headers_mut()
         .insert(hyper::header::CONTENT_TYPE, content_type);
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// One request over an in-memory connection served by `answer`: the raw reply, or `None`
+    /// when none came within `within` (tokio time: paused in these tests).
+    async fn exchange<F, R>(answer: F, within: Duration) -> Option<String>
+    where
+        F: Fn(Request<Incoming>) -> R + Send + 'static,
+        R: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+    {
+        let (mut client, server) = tokio::io::duplex(4096);
+        let (_stop, shutdown) = watch::channel(false);
+        tokio::spawn(serve_requests(server, answer, shutdown));
+        let request = b"GET /admin/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        client.write_all(request).await.ok()?;
+        let mut reply = Vec::new();
+        let read = tokio::time::timeout(within, client.read_to_end(&mut reply)).await;
+        read.ok()?.ok()?;
+        Some(String::from_utf8_lossy(&reply).into_owned())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_not_answered_within_the_request_deadline_gets_503_at_it() {
+        let asked = tokio::time::Instant::now();
+        let never = |_| std::future::pending::<Response<Full<Bytes>>>();
+        let reply = exchange(never, ADMIN_REQUEST_TIMEOUT * 2).await;
+        let reply = reply.expect("an answer before twice the deadline");
+        assert!(reply.starts_with("HTTP/1.1 503"), "{reply}");
+        assert!(reply.ends_with("\r\n\r\nrequest timed out\n"), "{reply}");
+        let waited = asked.elapsed();
+        let at_the_deadline = ADMIN_REQUEST_TIMEOUT..ADMIN_REQUEST_TIMEOUT + Duration::from_secs(1);
+        assert!(
+            at_the_deadline.contains(&waited),
+            "answered after {waited:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_answered_in_time_is_not_cut_off() {
+        let asked = tokio::time::Instant::now();
+        let slow = |_| async {
+            tokio::time::sleep(ADMIN_REQUEST_TIMEOUT - Duration::from_millis(1)).await;
+            text_response((StatusCode::OK, "slow but in time\n".to_string()))
+        };
+        let reply = exchange(slow, ADMIN_REQUEST_TIMEOUT * 2).await;
+        let reply = reply.expect("an answer");
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+        assert!(reply.ends_with("slow but in time\n"), "{reply}");
+        assert!(asked.elapsed() < ADMIN_REQUEST_TIMEOUT);
+    }
 }

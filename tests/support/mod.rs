@@ -195,6 +195,15 @@ impl Client {
         self.write.write_all(&framed).await
     }
 
+    /// Sends several transmissions in one write, so the gateway reads them together.
+    pub async fn send_all_only(&mut self, transmissions: &[Vec<u8>]) {
+        let mut framed = BytesMut::new();
+        for transmission in transmissions {
+            wire::encode_frame(self.framing, transmission, &mut framed);
+        }
+        self.write.write_all(&framed).await.expect("write");
+    }
+
     /// Writes raw bytes as they are (for broken framing).
     pub async fn write_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.write.write_all(bytes).await
