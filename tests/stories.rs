@@ -713,8 +713,9 @@ async fn another_product_found_paid_only_at_commit_is_83_and_not_recorded() {
         .client
         .send_all_only(&[first.encode(), second.encode()])
         .await;
-    // Well inside the store's 500 ms busy timeout, so the held commit then goes through.
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    // Time for both to be planned (microseconds of work), and well inside the store's 500 ms
+    // busy timeout, so the held commit then goes through.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     lock.execute_batch("ROLLBACK").expect("release");
     drop(lock);
     let (paid, refused) = (story.client.reply().await, story.client.reply().await);
