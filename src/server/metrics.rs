@@ -43,6 +43,8 @@ pub const TLS_HANDSHAKE_FAILURES: &str = "durgate_tls_handshake_failures_total";
 pub const BUILD_INFO: &str = "durgate_build_info";
 pub const READY: &str = "durgate_ready";
 pub const HISTORY_FULL: &str = "durgate_history_full_total";
+pub const HISTORY_TRUNCATED: &str = "durgate_history_truncated_patients";
+pub const HISTORY_RECALLS: &str = "durgate_history_recalls_total";
 pub const CONNECTIONS_CLOSED: &str = "durgate_connections_closed_total";
 /// Prefix of the process metrics (`durgate_process_cpu_seconds_total`, `..._open_fds`, ...).
 const PROCESS_PREFIX: &str = "durgate_";
@@ -157,12 +159,7 @@ fn describe_all() {
         STORE_QUEUE_DEPTH,
         "Records queued for the store and not yet committed."
     );
-    describe_gauge!(HISTORY_PATIENTS, "Patients in the in-memory DUR history.");
-    describe_gauge!(HISTORY_FILLS, "Fills in the in-memory DUR history.");
-    describe_counter!(
-        HISTORY_FULL,
-        "Claims answered 99 because the embedded DUR history had no room for their patient."
-    );
+    describe_history();
     describe_gauge!(
         READY,
         "The last /readyz answer: 1 ready, 0 not ready (updated each time /readyz is asked)."
@@ -174,6 +171,24 @@ fn describe_all() {
     describe_gauge!(
         RULES_INFO,
         "Rule tables by id and version: 1 for the live tables, 0 for retired ones."
+    );
+}
+
+/// The `# HELP` text of the embedded history's families.
+fn describe_history() {
+    describe_gauge!(HISTORY_PATIENTS, "Patients in the in-memory DUR history.");
+    describe_gauge!(HISTORY_FILLS, "Fills in the in-memory DUR history.");
+    describe_counter!(
+        HISTORY_FULL,
+        "Claims answered 99 because the embedded DUR history had no room for their patient."
+    );
+    describe_gauge!(
+        HISTORY_TRUNCATED,
+        "Patients over the fills kept per patient: their DUR edits see only their newest fills."
+    );
+    describe_counter!(
+        HISTORY_RECALLS,
+        "Transmissions whose claim matching read the store because the embedded history may have dropped the claim."
     );
 }
 
@@ -432,6 +447,11 @@ pub fn history_full() {
     counter!(HISTORY_FULL).increment(1);
 }
 
+/// A transmission's claims read from the store because the history may have dropped them.
+pub fn history_recall() {
+    counter!(HISTORY_RECALLS).increment(1);
+}
+
 /// The answer `/readyz` just gave.
 pub fn readiness(ready: bool) {
     gauge!(READY).set(if ready { 1.0 } else { 0.0 });
@@ -484,9 +504,10 @@ pub fn store_queue_depth(depth: usize) {
     gauge!(STORE_QUEUE_DEPTH).set(depth as f64);
 }
 
-pub fn history_size(patients: usize, fills: usize) {
+pub fn history_size(patients: usize, fills: usize, truncated_patients: usize) {
     gauge!(HISTORY_PATIENTS).set(patients as f64);
     gauge!(HISTORY_FILLS).set(fills as f64);
+    gauge!(HISTORY_TRUNCATED).set(truncated_patients as f64);
 }
 
 #[cfg(test)]
