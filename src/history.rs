@@ -35,14 +35,20 @@
 //! - Several entries may share a [`ClaimMatch`] key (paid, reversed, then billed again): the
 //!   unreversed one wins, else the reversed one with the highest claim id.
 //! - Beyond [`FILLS_PER_PATIENT_MAX`] entries a patient first loses reversed entries, then the
-//!   fill with the oldest date of service.
+//!   fill with the oldest date of service: the DUR edits see the patient's newest
+//!   [`FILLS_PER_PATIENT_MAX`] fills. The history remembers that it dropped something (per
+//!   patient, the newest date of service of a paid fill it lost; overall, the newest date of
+//!   any entry it lost), so a match that misses can tell "never paid" from "perhaps dropped":
+//!   [`History::may_have_dropped`] and [`History::patient_may_have_dropped`] are true only in the
+//!   second case, and the server then asks the store (the claim stays reversible and a
+//!   duplicate stays a duplicate). For a patient whose history is complete both are false.
 //! - Beyond the patient bound a new patient is not kept; the caller learns it from
 //!   [`Recorded::PatientLimitReached`] (the store still holds the claim).
 
 use crate::claim::{id_hash, Authorization, Date, Fill, Ndc, Overridden, PatientKey};
 use crate::limits::{FILLS_PER_PATIENT_MAX, HISTORY_PATIENTS_MAX, HISTORY_SHARDS};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 // A patient id is `slot * HISTORY_SHARDS + shard` in a u32; a shard never holds more slots than
@@ -99,6 +105,27 @@ pub enum PaidLookup {
         authorization: Authorization,
         ndc: Ndc,
     },
+}
+
+impl PaidLookup {
+    /// The lookup of a paid claim (reversed since, or not), its authorization derived from the
+    /// claim id; also for a claim read from the store.
+    pub fn of_claim(claim_id: u64, ndc: Ndc, reversed: bool) -> PaidLookup {
+        let authorization = Authorization::for_claim(claim_id);
+        if reversed {
+            PaidLookup::Reversed {
+                claim_id,
+                authorization,
+                ndc,
+            }
+        } else {
+            PaidLookup::Paid {
+                claim_id,
+                authorization,
+                ndc,
+            }
+        }
+    }
 }
 
 /// What [`History::record_paid`] did.
@@ -171,21 +198,7 @@ impl Entry {
     }
 
     fn lookup(&self) -> PaidLookup {
-        let (claim_id, ndc) = (self.claim_id, self.ndc);
-        let authorization = Authorization::for_claim(claim_id);
-        if self.reversed {
-            PaidLookup::Reversed {
-                claim_id,
-                authorization,
-                ndc,
-            }
-        } else {
-            PaidLookup::Paid {
-                claim_id,
-                authorization,
-                ndc,
-            }
-        }
+        PaidLookup::of_claim(self.claim_id, self.ndc, self.reversed)
     }
 }
 
@@ -269,6 +282,10 @@ struct PatientShard {
     /// [`patient_token`] of each slot's patient, so a claim match leads back to its patient.
     slot_tokens: Vec<u64>,
     free_slots: Vec<u32>,
+    /// The slots whose patient lost a paid, unreversed entry for want of room, with the newest
+    /// date of service (days) such an entry had. One per kept patient at most, so bounded by
+    /// the patient bound; empty while every patient fits in [`FILLS_PER_PATIENT_MAX`].
+    truncated: HashMap<u32, i32>,
 }
 
 impl PatientShard {
@@ -299,7 +316,12 @@ impl PatientShard {
         if entries.iter().any(|kept| kept.claim_id == entry.claim_id) {
             return Pushed::Known;
         }
-        Pushed::Added(push_bounded(entries, entry))
+        let dropped = push_bounded(entries, entry);
+        if let Some(lost) = dropped.as_ref().filter(|dropped| dropped.was_active) {
+            let newest = self.truncated.entry(slot as u32).or_insert(i32::MIN);
+            *newest = (*newest).max(lost.key.date_of_service);
+        }
+        Pushed::Added(dropped)
     }
 }
 
@@ -323,6 +345,9 @@ pub struct History {
     patients_max: usize,
     patient_count: AtomicUsize,
     active_fill_count: AtomicUsize,
+    /// The newest date of service (days) of any entry dropped for want of room; `i32::MIN`
+    /// while none was.
+    dropped_through: AtomicI32,
 }
 
 impl Default for History {
@@ -351,6 +376,7 @@ impl History {
             patients_max: patients_max.min(HISTORY_PATIENTS_MAX),
             patient_count: AtomicUsize::new(0),
             active_fill_count: AtomicUsize::new(0),
+            dropped_through: AtomicI32::new(i32::MIN),
         }
     }
 
@@ -412,6 +438,38 @@ impl History {
         let patient = *lock(&self.claims[key.shard()]).get(&key)?;
         let shard = lock(&self.patients[patient.shard()]);
         best_match(shard.slots.get(patient.slot())?, &key).map(Entry::lookup)
+    }
+
+    /// Whether a claim with this match key may have been dropped for want of room: some patient
+    /// lost an entry (paid or reversed) dated on or after its date of service. When false, a
+    /// [`History::find_paid`] that misses (or finds the claim reversed) is the whole truth.
+    pub fn may_have_dropped(&self, claim: &ClaimMatch) -> bool {
+        claim.date_of_service.days() <= self.dropped_through.load(Ordering::Relaxed)
+    }
+
+    /// Whether this patient lost a paid, unreversed claim dated on or after `date_of_service`
+    /// for want of room (more than [`FILLS_PER_PATIENT_MAX`] entries): a duplicate check that
+    /// misses in memory is then not the whole truth. False for every patient whose history is
+    /// complete; one atomic load while no patient lost anything of that date.
+    pub fn patient_may_have_dropped(&self, key: &PatientKey, date_of_service: Date) -> bool {
+        if date_of_service.days() > self.dropped_through.load(Ordering::Relaxed) {
+            return false;
+        }
+        let shard = lock(&self.patients[patient_shard(key)]);
+        let newest = shard
+            .slot_by_key
+            .get(key.as_str())
+            .and_then(|slot| shard.truncated.get(slot));
+        newest.is_some_and(|newest| date_of_service.days() <= *newest)
+    }
+
+    /// Patients who lost a paid fill for want of room (their DUR edits see only the newest
+    /// [`FILLS_PER_PATIENT_MAX`]).
+    pub fn truncated_patients(&self) -> usize {
+        self.patients
+            .iter()
+            .map(|shard| lock(shard).truncated.len())
+            .sum()
     }
 
     /// The [`patient_token`] of the patient a recorded claim belongs to (for a B2 that carries
@@ -488,6 +546,8 @@ impl History {
     /// Removes a dropped entry's index key unless another entry of the patient still uses it.
     fn forget_dropped(&self, dropped: Dropped, patient: PatientId) -> Recorded {
         self.count_fill(false, dropped.was_active);
+        self.dropped_through
+            .fetch_max(dropped.key.date_of_service, Ordering::Relaxed);
         if !dropped.key_still_used {
             let mut claims = lock(&self.claims[dropped.key.shard()]);
             if claims.get(&dropped.key) == Some(&patient) {
@@ -502,12 +562,14 @@ impl History {
             slot_by_key,
             slots,
             free_slots,
+            truncated,
             ..
         } = shard;
         slot_by_key.retain(|_, slot| {
             let entries = slots.get_mut(*slot as usize);
             let kept = entries.is_some_and(|entries| self.prune_slot(entries, older_than));
             if !kept {
+                truncated.remove(slot);
                 free_slots.push(*slot);
                 self.patient_count.fetch_sub(1, Ordering::Relaxed);
             }
@@ -844,6 +906,52 @@ mod tests {
             paid_lookup(1)
         );
         assert_eq!(history.fills_len(), FILLS_PER_PATIENT_MAX);
+    }
+
+    #[test]
+    fn a_full_patient_knows_what_it_dropped_and_a_complete_one_never_asks() {
+        let history = History::new();
+        history.record_paid(&patient(2), paid(5_000, day(0), 5_000));
+        for rx in 0..FILLS_PER_PATIENT_MAX as u64 {
+            history.record_paid(&patient(1), paid(rx, day(rx as i32), rx + 1));
+        }
+        let first = ClaimMatch::of_fill(&fill(0, day(0)));
+        assert!(
+            !history.may_have_dropped(&first),
+            "full, nothing dropped yet"
+        );
+        assert!(!history.patient_may_have_dropped(&patient(1), day(0)));
+        assert_eq!(history.truncated_patients(), 0);
+
+        history.record_paid(&patient(1), paid(999, day(300), 999));
+        assert_eq!(history.find_paid(&first), None, "the oldest fill went");
+        assert!(history.may_have_dropped(&first));
+        assert!(history.patient_may_have_dropped(&patient(1), day(0)));
+        assert!(
+            !history.patient_may_have_dropped(&patient(1), day(1)),
+            "nothing of day 1 or later was lost"
+        );
+        assert!(!history.may_have_dropped(&ClaimMatch::of_fill(&fill(1, day(1)))));
+        assert!(
+            !history.patient_may_have_dropped(&patient(2), day(0)),
+            "another patient's history is complete"
+        );
+        assert_eq!(history.truncated_patients(), 1);
+
+        // A reversed entry goes first: the history knows a claim of that date may be missing,
+        // but the patient lost no paid fill of it.
+        let reversed = ClaimMatch::of_fill(&fill(200, day(200)));
+        history.record_reversal(&reversed);
+        history.record_paid(&patient(1), paid(1_000, day(301), 1_000));
+        assert_eq!(history.find_paid(&reversed), None);
+        assert!(history.may_have_dropped(&reversed));
+        assert!(!history.patient_may_have_dropped(&patient(1), day(200)));
+
+        // A pruned patient goes with its mark (its slot is free for the next patient).
+        history.prune(day(400));
+        assert_eq!((history.patients(), history.truncated_patients()), (0, 0));
+        history.record_paid(&patient(1), paid(7, day(0), 7_000));
+        assert!(!history.patient_may_have_dropped(&patient(1), day(0)));
     }
 
     #[test]

@@ -109,7 +109,9 @@ pub const CLAIM_AGE_DAYS_MAX: i32 = 365;
 
 // ---- history -------------------------------------------------------------------------------
 
-/// Active fills kept per patient; the oldest are dropped beyond it.
+/// Entries (fills, reversed claims) the embedded history keeps per patient; beyond it reversed
+/// ones, then the oldest fills, are dropped: the DUR edits see the newest, and a dropped claim is
+/// matched in the store (`server::pipeline` recall). The shared history reads as many.
 pub const FILLS_PER_PATIENT_MAX: usize = 256;
 /// Overridden conflicts a fill remembers for `remember_override_days` (8 bytes a fill); an
 /// override beyond it is not remembered, so its conflict is raised again on the next fill.

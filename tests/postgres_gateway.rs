@@ -8,11 +8,10 @@
 
 mod support;
 
-use durgate::ncpdp::Response;
 use support::pg::PgSchema;
 use support::{
-    authorization, days_ago, dur_reasons, message_text, rejects, start_gateway_with, statuses,
-    Person, TestGateway,
+    authorization, days_ago, dur_reasons, expect, message_text, start_gateway_with, Person,
+    TestGateway,
 };
 
 const WARFARIN_5MG: &str = "99999000101";
@@ -28,15 +27,6 @@ async fn gateway_on(schema: &PgSchema) -> TestGateway {
         config.eligibility_reveals_history = true;
     })
     .await
-}
-
-fn expect(response: &Response, status: &str, reject_codes: &[&str]) {
-    let wanted: Vec<String> = reject_codes.iter().map(|code| code.to_string()).collect();
-    assert_eq!(
-        (statuses(response), rejects(response, 0)),
-        (status.to_string(), wanted),
-        "{response:?}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,8 @@
 //! (`contract!` makes a `sqlite` and a `postgres` test of each). Reversals and their refusals,
 //! rebills paid and rejected, all-or-nothing transmissions, the second paid claim refused with
 //! the original, duplicates answered and not recorded, a record never matched against its own
-//! rows.
+//! rows, and the claim lookup by pharmacy, Rx, fill and date of service (`load_claims`) that
+//! reversal and duplicate matching falls back to.
 //!
 //! The PostgreSQL half prints why it skips when no server answers (and fails under
 //! `DURGATE_REQUIRE_SERVICES=1`). Backend-specific stories (what lands in which column, group
@@ -13,7 +14,7 @@ mod support;
 
 use durgate::claim::{Authorization, Status};
 use durgate::store::{
-    ClaimStore, PgLocation, PgStore, RecordKind, SqliteStore, StoreError, StoreOptions,
+    ClaimKeys, ClaimStore, PgLocation, PgStore, RecordKind, SqliteStore, StoreError, StoreOptions,
 };
 use support::pg::PgSchema;
 use support::records::*;
@@ -97,6 +98,7 @@ contract!(a_transmission_is_recorded_all_or_nothing);
 contract!(a_second_paid_claim_for_the_same_rx_fill_and_date_is_refused_with_the_original);
 contract!(duplicates_are_answered_from_the_original_and_not_recorded);
 contract!(a_transmission_repeating_one_claim_is_never_matched_against_itself);
+contract!(a_claim_is_found_by_its_keys_unreversed_first_then_the_latest_reversed);
 
 async fn a_reversal_links_both_rows_and_a_second_one_is_refused(backend: Backend) {
     let store = &backend.store;
@@ -299,4 +301,73 @@ async fn a_transmission_repeating_one_claim_is_never_matched_against_itself(back
         .commit(b1(1, 42, day(0), Status::Paid))
         .await
         .expect("the claim alone is paid");
+}
+
+/// What `load_claims` finds for each (Rx, fill) of a pharmacy and date: (claim id, reversed).
+async fn found(store: &dyn ClaimStore, rx_fills: &[(u64, u8)]) -> Vec<(u64, bool)> {
+    let keys = ClaimKeys {
+        pharmacy_id: PHARMACY.into(),
+        date_of_service: day(0),
+        rx_fills: rx_fills.to_vec(),
+    };
+    let rows = store.load_claims(&keys).await.expect("claims read");
+    assert!(rows.iter().all(|row| row.patient_key == patient(1)));
+    rows.iter()
+        .map(|row| (row.claim_id, row.reversed))
+        .collect()
+}
+
+async fn a_claim_is_found_by_its_keys_unreversed_first_then_the_latest_reversed(backend: Backend) {
+    let store = &*backend.store;
+    let first = claim_id(
+        &store
+            .commit(b1(1, 42, day(0), Status::Paid))
+            .await
+            .expect("paid"),
+    );
+    store
+        .commit(b1(1, 43, day(1), Status::Paid))
+        .await
+        .expect("paid");
+    store
+        .commit(b1(1, 44, day(0), Status::Rejected))
+        .await
+        .expect("rejected");
+    assert_eq!(
+        found(store, &[(42, 0), (43, 0), (44, 0), (42, 1)]).await,
+        [(first, false)]
+    );
+    store.commit(b2(42, day(0), first)).await.expect("reversed");
+    assert_eq!(found(store, &[(42, 0)]).await, [(first, true)]);
+    let again = claim_id(
+        &store
+            .commit(b1(1, 42, day(0), Status::Paid))
+            .await
+            .expect("billed again"),
+    );
+    assert_eq!(
+        found(store, &[(42, 0)]).await,
+        [(again, false)],
+        "the unreversed claim wins"
+    );
+    store
+        .commit(b2(42, day(0), again))
+        .await
+        .expect("reversed again");
+    assert_eq!(
+        found(store, &[(42, 0)]).await,
+        [(again, true)],
+        "then the latest reversed one"
+    );
+    let fill = store.load_claims(&ClaimKeys {
+        pharmacy_id: PHARMACY.into(),
+        date_of_service: day(0),
+        rx_fills: vec![(42, 0)],
+    });
+    let row = fill.await.expect("claims read").remove(0);
+    assert_eq!((row.fill.rx_number, row.fill.date_of_service), (42, day(0)));
+    assert_eq!(
+        row.fill.pharmacy,
+        durgate::claim::id_hash(PHARMACY.as_bytes())
+    );
 }

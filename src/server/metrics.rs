@@ -43,6 +43,8 @@ pub const TLS_HANDSHAKE_FAILURES: &str = "durgate_tls_handshake_failures_total";
 pub const BUILD_INFO: &str = "durgate_build_info";
 pub const READY: &str = "durgate_ready";
 pub const HISTORY_FULL: &str = "durgate_history_full_total";
+pub const HISTORY_TRUNCATED: &str = "durgate_history_truncated_patients";
+pub const HISTORY_RECALLS: &str = "durgate_history_recalls_total";
 pub const CONNECTIONS_CLOSED: &str = "durgate_connections_closed_total";
 /// Prefix of the process metrics (`durgate_process_cpu_seconds_total`, `..._open_fds`, ...).
 const PROCESS_PREFIX: &str = "durgate_";
@@ -120,7 +122,7 @@ fn describe_all() {
 }
 
 /// The counters and what each counts.
-const COUNTERS: [(&str, &str); 13] = [
+const COUNTERS: [(&str, &str); 14] = [
     (CLAIMS, "Transactions answered, by transaction code and status."),
     (REJECT_CODES, "Reject codes sent, by reject-code family."),
     (CONNECTIONS_CLOSED, "Claim connections closed, by reason (client, deadline, frame error, shutdown)."),
@@ -134,6 +136,7 @@ const COUNTERS: [(&str, &str); 13] = [
     (TLS_RELOADS, "TLS certificate reloads, by endpoint (claims, admin) and outcome."),
     (TLS_HANDSHAKE_FAILURES, "TLS handshakes that failed or timed out, by endpoint (claims, admin) and reason."),
     (HISTORY_FULL, "Claims answered 99 because the embedded DUR history had no room for their patient."),
+    (HISTORY_RECALLS, "Transmissions whose claim matching read the store because the embedded history may have dropped the claim."),
 ];
 
 /// The histograms and what each measures.
@@ -151,7 +154,7 @@ const HISTOGRAMS: [(&str, &str); 4] = [
 ];
 
 /// The gauges and what each shows.
-const GAUGES: [(&str, &str); 8] = [
+const GAUGES: [(&str, &str); 9] = [
     (OPEN_CONNECTIONS, "Claim connections open now."),
     (IN_FLIGHT_CLAIMS, "Transmissions read and not yet answered."),
     (
@@ -160,6 +163,10 @@ const GAUGES: [(&str, &str); 8] = [
     ),
     (HISTORY_PATIENTS, "Patients in the in-memory DUR history."),
     (HISTORY_FILLS, "Fills in the in-memory DUR history."),
+    (
+        HISTORY_TRUNCATED,
+        "Patients over the fills kept per patient: their DUR edits see only their newest fills.",
+    ),
     (
         READY,
         "The last /readyz answer: 1 ready, 0 not ready (updated each time /readyz is asked).",
@@ -429,6 +436,11 @@ pub fn history_full() {
     counter!(HISTORY_FULL).increment(1);
 }
 
+/// A transmission's claims read from the store because the history may have dropped them.
+pub fn history_recall() {
+    counter!(HISTORY_RECALLS).increment(1);
+}
+
 /// The answer `/readyz` just gave.
 pub fn readiness(ready: bool) {
     gauge!(READY).set(if ready { 1.0 } else { 0.0 });
@@ -481,9 +493,10 @@ pub fn store_queue_depth(depth: usize) {
     gauge!(STORE_QUEUE_DEPTH).set(depth as f64);
 }
 
-pub fn history_size(patients: usize, fills: usize) {
+pub fn history_size(patients: usize, fills: usize, truncated_patients: usize) {
     gauge!(HISTORY_PATIENTS).set(patients as f64);
     gauge!(HISTORY_FILLS).set(fills as f64);
+    gauge!(HISTORY_TRUNCATED).set(truncated_patients as f64);
 }
 
 #[cfg(test)]

@@ -422,7 +422,8 @@ async fn refresh_gauges(store: Arc<dyn ClaimStore>, history: Arc<History>, rules
     loop {
         ticker.tick().await;
         metrics::store_queue_depth(store.stats().queue_depth);
-        metrics::history_size(history.patients(), history.fills_len());
+        let truncated = history.truncated_patients();
+        metrics::history_size(history.patients(), history.fills_len(), truncated);
         if last_prune.elapsed() >= PRUNE_INTERVAL {
             history.prune(today().add_days(-(history_window_days(&rules.load()) as i32)));
             last_prune = tokio::time::Instant::now();

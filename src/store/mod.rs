@@ -4,7 +4,8 @@
 //! Tier 2, the one core module that does I/O. The server builds a [`TransmissionRecord`] from
 //! the typed request and its decisions, awaits [`ClaimStore::commit`], and only then answers and
 //! updates the in-memory history; at start it rebuilds that history with
-//! [`ClaimStore::load_history`]. Reports read the same tables later. Must never: decide a claim,
+//! [`ClaimStore::load_history`], and it asks [`ClaimStore::load_claims`] for a claim that
+//! history may have dropped for want of room. Reports read the same tables later. Must never: decide a claim,
 //! read the history, log a patient key or a cardholder id, or answer before the fsync.
 //!
 //! # Embedded SQLite with group commit
@@ -160,7 +161,11 @@ pub trait ClaimStore: Send + Sync {
     }
 
     /// For each (Rx, fill) of `keys`, the paid claim a duplicate or a reversal would match:
-    /// the unreversed one, else the most recent reversed one. At most one row per pair.
+    /// the unreversed one, else the most recent reversed one. At most one row per pair, one
+    /// probe of the `claims_match` index each. Both backends implement it: a shared store is
+    /// asked for every transmission, the embedded one only for the keys of claims a full
+    /// history may have dropped (`History::may_have_dropped`), so that a claim stays reversible
+    /// and a duplicate stays a duplicate however many fills its patient has.
     fn load_claims(
         &self,
         keys: &ClaimKeys,

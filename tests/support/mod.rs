@@ -260,6 +260,17 @@ pub fn statuses(response: &Response) -> String {
         .collect()
 }
 
+/// Asserts a reply's statuses and its first transaction's reject codes (the reply shown when
+/// they differ).
+pub fn expect(response: &Response, status: &str, reject_codes: &[&str]) {
+    let wanted: Vec<String> = reject_codes.iter().map(|code| code.to_string()).collect();
+    assert_eq!(
+        (statuses(response), rejects(response, 0)),
+        (status.to_string(), wanted),
+        "{response:?}"
+    );
+}
+
 /// The reject codes of transaction `index`.
 pub fn rejects(response: &Response, index: usize) -> Vec<String> {
     response.transactions[index]

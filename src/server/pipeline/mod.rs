@@ -11,7 +11,10 @@
 //! 3. waits for the patient's previous in-flight transmission to finish (`tails`), so the
 //!    history it reads holds every earlier claim of the patient, even one committed a moment
 //!    ago on another connection;
-//! 4. plans every transaction (`plan`: duplicates, reversals, rebills, adjudication) and queues
+//! 4. reads from the store what the node's history cannot answer: the claims of its keys that
+//!    a full history may have dropped (`recall`; no read at all while the history holds every
+//!    claim of the patient and of that date);
+//! 5. plans every transaction (`plan`: duplicates, reversals, rebills, adjudication) and queues
 //!    the transmission's record for the store (`ClaimStore::submit`).
 //!
 //! The commit is then awaited on a task of its own; when it succeeds the history learns the
@@ -19,17 +22,18 @@
 //! assigned. When it fails, every recorded transaction is answered 99 and nothing reaches the
 //! history. So no P, A or D leaves before the record behind it is durable.
 //!
-//! With a shared store (several nodes on one PostgreSQL database) step 4 plans against a
-//! history read from the store for this transmission (`snapshot`) instead of the node's own,
-//! and nothing is learned after the commit: the database is the history. A claim another node
-//! paid meanwhile is answered D, a claim it reversed meanwhile S (the store refuses the race).
+//! With a shared store (several nodes on one PostgreSQL database) step 4 reads the
+//! transmission's whole history from the store (`snapshot`) and step 5 plans against it
+//! instead of the node's own, and nothing is learned after the commit: the database is the
+//! history. A claim another node paid meanwhile is answered D, a claim it reversed meanwhile S
+//! (the store refuses the race).
 //!
 //! Must never: answer P/A/D before the commit; log a patient identifier; hold a lock across an
 //! await (the per-patient wait is a future, not a lock).
 
 mod eligibility;
 mod plan;
-
+mod recall;
 mod snapshot;
 pub mod tails;
 
@@ -162,9 +166,9 @@ impl Pipeline {
         let span = transmission_span(request_header);
         let lookback_days = rules.lookback_days();
         let key = patient_key.as_ref();
-        let read = self.read_shared_history(request_header, &validated, key, lookback_days, today);
-        let snapshot = match read.instrument(span.clone()).await {
-            Ok(snapshot) => snapshot,
+        let read = self.read_store(request_header, &validated, key, lookback_days, today);
+        let reading = match read.instrument(span.clone()).await {
+            Ok(reading) => reading,
             Err(error) => {
                 let _entered = span.enter();
                 tracing::error!(%error, "claim store history read failed: answering 99");
@@ -178,7 +182,8 @@ impl Pipeline {
             patient: validated.patient.as_ref(),
             patient_key: patient_key.as_ref(),
             rules: &rules,
-            history: snapshot.as_ref().unwrap_or(&self.history),
+            history: reading.shared.as_ref().unwrap_or(&self.history),
+            recalled: &reading.recalled,
             today,
             received_at_ms: now_ms,
             reveal_history: self.reveal_history,
@@ -198,7 +203,7 @@ impl Pipeline {
             header,
             outcomes,
             patient_key,
-            history: snapshot.is_none().then(|| self.history.clone()),
+            history: reading.shared.is_none().then(|| self.history.clone()),
             started,
             guard,
             span,
@@ -221,39 +226,48 @@ impl Pipeline {
         Some(self.tails.enter(token).await)
     }
 
-    /// With a shared store, the transmission's own history read from it; `None` otherwise
-    /// (plan against the node's history).
-    async fn read_shared_history(
+    /// What the transmission needs from the store before planning: with a shared store its
+    /// whole history (`snapshot`); otherwise only the claims the node's history may have
+    /// dropped (`recall`: nothing, and no read, while the history holds them all).
+    async fn read_store(
         &self,
         header: &crate::claim::RequestHeader,
         validated: &Validated,
         patient_key: Option<&PatientKey>,
         lookback_days: u32,
         today: Date,
-    ) -> Result<Option<History>, StoreError> {
-        if !self.store.shared_history() {
-            return Ok(None);
-        }
+    ) -> Result<Reading, StoreError> {
         let store = &*self.store;
-        snapshot::load(store, header, validated, patient_key, lookback_days, today)
-            .await
-            .map(Some)
+        if !store.shared_history() {
+            let recalled =
+                recall::recall(store, &self.history, header, validated, patient_key).await?;
+            return Ok(Reading {
+                shared: None,
+                recalled,
+            });
+        }
+        let (history, recalled) =
+            snapshot::load(store, header, validated, patient_key, lookback_days, today).await?;
+        Ok(Reading {
+            shared: Some(history),
+            recalled,
+        })
     }
 
-    /// A B2 without patient segments: the patient of the claim it reverses.
+    /// A B2 without patient segments: the patient of the claim it reverses (from the store
+    /// when the history is shared, or when the node's history may have dropped that claim).
     async fn reversal_patient(&self, validated: &Validated) -> Option<u64> {
         let header = validated.header.as_ref()?;
         let transaction = validated.transactions.first()?.as_ref().ok()?;
-        if self.store.shared_history() {
-            return snapshot::reversal_patient_token(&*self.store, header, transaction).await;
+        if !self.store.shared_history() {
+            let claim_match =
+                recall::claim_match(header, transaction.rx_number, transaction.fill_number);
+            let kept = self.history.patient_token_of(&claim_match);
+            if kept.is_some() || !self.history.may_have_dropped(&claim_match) {
+                return kept;
+            }
         }
-        let claim_match = history::ClaimMatch {
-            pharmacy: header.pharmacy_hash(),
-            rx_number: transaction.rx_number,
-            fill_number: transaction.fill_number,
-            date_of_service: header.date_of_service,
-        };
-        self.history.patient_token_of(&claim_match)
+        snapshot::reversal_patient_token(&*self.store, header, transaction).await
     }
 
     fn answer_now(
@@ -270,6 +284,15 @@ impl Pipeline {
         metrics::claim_latency(started.elapsed());
         futures::future::ready(Some(reply)).boxed()
     }
+}
+
+/// What a transmission read from the store before planning.
+struct Reading {
+    /// With a shared store, the transmission's history (plan against it, learn nothing after).
+    shared: Option<History>,
+    /// Claims matched in the store: with a shared store every claim the transmission may
+    /// duplicate or reverse, otherwise those the node's history may have dropped.
+    recalled: recall::Recalled,
 }
 
 /// The rest of a transmission once its record is queued.

@@ -1,15 +1,17 @@
 //! What each transaction of a validated request becomes, before anything is committed.
 //!
-//! Pure decisions over the history snapshot and the rule tables (the I/O is in the parent
-//! module): validation rejects, B1 duplicate detection then adjudication (earlier paid
-//! transactions of the transmission count as fills), B2 reversal matching (A, S, 87), B3 rebill
-//! (the replaced claim is left out of the fills; paid only as a whole with its reversal) and E1.
+//! Pure decisions over the history snapshot, the claims recalled from the store and the rule
+//! tables (the I/O is in the parent module): validation rejects, B1 duplicate detection then
+//! adjudication (earlier paid transactions of the transmission count as fills), B2 reversal
+//! matching (A, S, 87), B3 rebill (the replaced claim is left out of the fills; paid only as a
+//! whole with its reversal) and E1.
 //! Each [`Outcome`] says what to answer, whether it is recorded, and what the history learns once
 //! the commit succeeds.
 //!
 //! Must never: touch the store, update the history, or read the clock (the caller passes
 //! `today`).
 
+use super::recall::Recalled;
 use crate::claim::{
     reject, Authorization, Conflict, Date, Decision, Fill, Overridden, OverrideEvent, Patient,
     PatientKey, RejectCode, RequestHeader, Status, Transaction, TransactionCode,
@@ -94,6 +96,9 @@ pub struct Context<'a> {
     pub patient_key: Option<&'a PatientKey>,
     pub rules: &'a RuleSet,
     pub history: &'a History,
+    /// Claims read from the store for this transmission's keys (those the history may have
+    /// dropped; with a shared store, all of them).
+    pub recalled: &'a Recalled,
     pub today: Date,
     pub received_at_ms: i64,
     /// E1 replies say whether the patient is known (else known and unknown answer alike).
@@ -113,6 +118,17 @@ impl Context<'_> {
             rx_number: transaction.rx_number,
             fill_number: transaction.fill_number,
             date_of_service: self.header.date_of_service,
+        }
+    }
+
+    /// The paid claim a transaction matches: the history's when it holds it unreversed, else
+    /// the one recalled from the store (which knows a claim the history dropped, reversed or
+    /// not), else what the history has.
+    fn find_paid(&self, claim: &ClaimMatch) -> Option<PaidLookup> {
+        let kept = self.history.find_paid(claim);
+        match kept {
+            Some(PaidLookup::Paid { .. }) => kept,
+            _ => self.recalled.find(claim).or(kept),
         }
     }
 
@@ -274,7 +290,7 @@ impl Planner<'_, '_> {
 
     fn billing(&mut self, index: usize, transaction: &Transaction) -> Outcome {
         let claim_match = self.context.claim_match(transaction);
-        match self.context.history.find_paid(&claim_match) {
+        match self.context.find_paid(&claim_match) {
             Some(PaidLookup::Paid {
                 authorization, ndc, ..
             }) if Some(ndc) == transaction.ndc => {
@@ -307,7 +323,7 @@ impl Planner<'_, '_> {
 
     fn reversal(&mut self, index: usize, transaction: &Transaction) -> Outcome {
         let claim_match = self.context.claim_match(transaction);
-        match self.context.history.find_paid(&claim_match) {
+        match self.context.find_paid(&claim_match) {
             Some(PaidLookup::Paid { claim_id, .. }) => {
                 let decision = self.context.decision(Status::Approved, Vec::new());
                 let kind = RecordKind::Reversal {
@@ -344,8 +360,7 @@ impl Planner<'_, '_> {
 
     fn rebill(&mut self, index: usize, transaction: &Transaction) -> Outcome {
         let replaced = self.context.claim_match(transaction);
-        let Some(PaidLookup::Paid { claim_id, .. }) = self.context.history.find_paid(&replaced)
-        else {
+        let Some(PaidLookup::Paid { claim_id, .. }) = self.context.find_paid(&replaced) else {
             let decision = self
                 .context
                 .decision(Status::Rejected, vec![reject::REVERSAL_NOT_PROCESSED]);
@@ -474,6 +489,7 @@ mod tests {
             patient_key: key.as_ref(),
             rules: &rules,
             history,
+            recalled: &Recalled::default(),
             today,
             received_at_ms: 0,
             reveal_history: false,

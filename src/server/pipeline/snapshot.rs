@@ -2,22 +2,25 @@
 //!
 //! When `ClaimStore::shared_history` is true the node keeps no history of its own: another
 //! node may have paid a fill a moment ago. Before planning, the pipeline reads the patient's
-//! paid claims in the lookback window and, for duplicate and reversal matching, the paid claims
-//! with the transmission's (pharmacy, Rx, fill, date of service) keys, and builds a small
-//! [`History`] of them that the planner reads exactly as it reads the node's own. Races between
+//! paid claims in the lookback window (the newest `FILLS_PER_PATIENT_MAX`, as the embedded
+//! history keeps them) into a small [`History`] that the planner reads exactly as it reads the
+//! node's own, and, for duplicate and reversal matching, the paid claims with the
+//! transmission's (pharmacy, Rx, fill, date of service) keys into [`Recalled`] — apart, so that
+//! however many fills the patient has, none of the matched claims is crowded out. Races between
 //! nodes that slip between this read and the commit are caught by the store (unique index,
 //! row locks) and answered D or S by the pipeline.
 //!
 //! Must never: keep anything beyond the transmission, or log a patient identifier.
 
+use super::recall::{claim_keys, Recalled};
 use crate::claim::{Date, PatientKey, RequestHeader, Transaction};
-use crate::history::{patient_token, History, PaidClaim};
+use crate::history::{History, PaidClaim};
 use crate::limits::TRANSACTIONS_MAX;
 use crate::ncpdp::Validated;
-use crate::store::{ClaimKeys, ClaimStore, HistoryRow, StoreError};
+use crate::store::{ClaimStore, HistoryRow, StoreError};
 
-/// The patient's claims since `today` (or the earlier date of service) less the lookback, and
-/// the claims the transmission's transactions may duplicate or reverse, as a history.
+/// The patient's claims since `today` (or the earlier date of service) less the lookback, as a
+/// history, and the claims the transmission's transactions may duplicate or reverse.
 pub(super) async fn load(
     store: &dyn ClaimStore,
     header: &RequestHeader,
@@ -25,7 +28,7 @@ pub(super) async fn load(
     patient_key: Option<&PatientKey>,
     lookback_days: u32,
     today: Date,
-) -> Result<History, StoreError> {
+) -> Result<(History, Recalled), StoreError> {
     let since = today
         .min(header.date_of_service)
         .add_days(-(lookback_days as i32));
@@ -39,11 +42,11 @@ pub(super) async fn load(
     let (mut patient_rows, claim_rows) = futures::try_join!(patient, claims)?;
     // Oldest first, as a node's own history would have recorded them.
     patient_rows.sort_by_key(|row| (row.fill.date_of_service, row.claim_id));
-    let history = History::with_patients_max(1 + TRANSACTIONS_MAX);
-    for row in patient_rows.into_iter().chain(claim_rows) {
+    let history = History::with_patients_max(1);
+    for row in patient_rows {
         record(&history, row);
     }
-    Ok(history)
+    Ok((history, Recalled::of_rows(claim_rows)))
 }
 
 /// The patient token of the claim a B2 without patient segments reverses (for per-patient
@@ -54,7 +57,7 @@ pub(super) async fn reversal_patient_token(
     transaction: &Transaction,
 ) -> Option<u64> {
     let rows = load_claims(store, header, [transaction]).await.ok()?;
-    rows.first().map(|row| patient_token(&row.patient_key))
+    Recalled::of_rows(rows).first_patient_token()
 }
 
 async fn load_claims<'t>(
@@ -62,15 +65,11 @@ async fn load_claims<'t>(
     header: &RequestHeader,
     transactions: impl IntoIterator<Item = &'t Transaction>,
 ) -> Result<Vec<HistoryRow>, StoreError> {
-    let keys = ClaimKeys {
-        pharmacy_id: header.provider_id.trim().to_owned(),
-        date_of_service: header.date_of_service,
-        rx_fills: transactions
-            .into_iter()
-            .take(TRANSACTIONS_MAX)
-            .map(|transaction| (transaction.rx_number, transaction.fill_number))
-            .collect(),
-    };
+    let pairs = transactions
+        .into_iter()
+        .take(TRANSACTIONS_MAX)
+        .map(|transaction| (transaction.rx_number, transaction.fill_number));
+    let keys = claim_keys(header, pairs);
     if keys.rx_fills.is_empty() {
         return Ok(Vec::new());
     }

@@ -1,18 +1,19 @@
 //! The embedded SQLite claim store: one file, WAL, `synchronous=FULL`, one writer thread.
 //!
 //! Opening applies the schema migrations, starts the writer (`writer::run`) with its own
-//! connection and keeps a second connection for reads (history rebuild, readiness). Must never
-//! write outside the writer thread, or hold the reader's lock across an await.
+//! connection and keeps a second connection for reads: the history rebuild at start, and the
+//! few claims a full history dropped (`load_claims`, index probes on a blocking thread). Must
+//! never write outside the writer thread, or hold the reader's lock across an await.
 
 use crate::claim::{id_hash, Date, Fill, Ndc, PatientKey};
 use crate::limits::{
     STORE_BATCH_RECORDS_MAX, STORE_BUSY_TIMEOUT, STORE_ENQUEUE_DEADLINE, STORE_HISTORY_ROWS_MAX,
-    STORE_QUEUE_DEPTH_MAX, STORE_STATEMENTS_CACHED_MAX,
+    STORE_QUEUE_DEPTH_MAX, STORE_STATEMENTS_CACHED_MAX, TRANSACTIONS_MAX,
 };
 use crate::store::queue::{Counters, Job, Queue};
 use crate::store::record::TransmissionRecord;
 use crate::store::{
-    ClaimStore, Committing, HistoryRow, StoreError, StoreKind, StoreStats, SCHEMA_SQL,
+    ClaimKeys, ClaimStore, Committing, HistoryRow, StoreError, StoreKind, StoreStats, SCHEMA_SQL,
 };
 use futures::future::BoxFuture;
 use rusqlite::{named_params, Connection, Row, TransactionBehavior};
@@ -32,14 +33,33 @@ const _: () = assert!(MIGRATIONS.len() as i64 == super::SCHEMA_VERSION);
 const SCHEMA_VERSION_SQL: &str = "CREATE TABLE IF NOT EXISTS schema_version (\
      version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)";
 
-/// The last column lists the claim's overridden rejecting conflicts
-/// ([`super::OVERRIDDEN_SEPARATORS`]).
-const HISTORY_SQL: &str = "SELECT id, patient_key, ndc, rx_number, date_of_service, \
-     quantity_milli, days_supply, fill_number, pharmacy_id, prescriber_id, \
-     reversed_at_ms IS NOT NULL, (SELECT group_concat(o.edit || char(31) || o.rule_id, char(30)) \
-     FROM conflicts o WHERE o.claim_id = claims.id AND o.action = 'reject' \
-     AND o.overridden_by IS NOT NULL) FROM claims WHERE status = 'paid' AND date_of_service >= :since \
-     AND patient_key IS NOT NULL AND ndc IS NOT NULL";
+/// The `SELECT ... FROM claims` of a [`HistoryRow`], its columns in `history_row` order. The
+/// last one lists the claim's overridden rejecting conflicts ([`super::OVERRIDDEN_SEPARATORS`]).
+macro_rules! history_select {
+    () => {
+        "SELECT id, patient_key, ndc, rx_number, date_of_service, quantity_milli, days_supply, \
+         fill_number, pharmacy_id, prescriber_id, reversed_at_ms IS NOT NULL, \
+         (SELECT group_concat(o.edit || char(31) || o.rule_id, char(30)) FROM conflicts o \
+         WHERE o.claim_id = claims.id AND o.action = 'reject' AND o.overridden_by IS NOT NULL) \
+         FROM claims "
+    };
+}
+
+const HISTORY_SQL: &str = concat!(
+    history_select!(),
+    "WHERE status = 'paid' AND date_of_service >= :since \
+     AND patient_key IS NOT NULL AND ndc IS NOT NULL"
+);
+
+/// One probe of `claims_match` (all four columns equal): the unreversed paid claim, else the
+/// latest reversed one.
+const CLAIM_SQL: &str = concat!(
+    history_select!(),
+    "WHERE pharmacy_id = :pharmacy_id AND rx_number = :rx_number \
+     AND fill_number = :fill_number AND date_of_service = :date_of_service AND status = 'paid' \
+     AND patient_key IS NOT NULL AND ndc IS NOT NULL \
+     ORDER BY reversed_at_ms IS NULL DESC, id DESC LIMIT 1"
+);
 
 /// Tunables of a [`SqliteStore`]; each is lowered to its bound in [`crate::limits`].
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -79,7 +99,7 @@ impl StoreOptions {
 /// The embedded claim store. See the [module docs](crate::store).
 pub struct SqliteStore {
     queue: Queue,
-    reader: Mutex<Connection>,
+    reader: Arc<Mutex<Connection>>,
     /// The store file, exclusively locked while this store is open: a second gateway on the
     /// same file is refused at start instead of sharing it.
     _serving: std::fs::File,
@@ -108,7 +128,7 @@ impl SqliteStore {
         )?);
         Ok(SqliteStore {
             queue,
-            reader: Mutex::new(reader),
+            reader: Arc::new(Mutex::new(reader)),
             _serving: serving,
         })
     }
@@ -254,6 +274,22 @@ impl ClaimStore for SqliteStore {
         Ok(())
     }
 
+    fn load_claims(
+        &self,
+        keys: &ClaimKeys,
+    ) -> BoxFuture<'static, Result<Vec<HistoryRow>, StoreError>> {
+        let (reader, keys) = (self.reader.clone(), keys.clone());
+        let read = move || read_claims(&lock(&reader), &keys);
+        match tokio::runtime::Handle::try_current() {
+            // Off the caller's async workers: a probe may wait for a page from disk.
+            Ok(runtime) => Box::pin(async move {
+                let joined = runtime.spawn_blocking(read).await;
+                joined.map_err(|error| StoreError::Commit(error.to_string()))?
+            }),
+            Err(_) => Box::pin(std::future::ready(read())),
+        }
+    }
+
     fn observe_batches(&self, observer: crate::store::BatchObserver) {
         self.queue.observe_batches(observer);
     }
@@ -283,6 +319,26 @@ impl Drop for SqliteStore {
             tracing::warn!(%error, "claim store did not close cleanly");
         }
     }
+}
+
+/// For each (Rx, fill) of `keys` (at most [`TRANSACTIONS_MAX`]), the paid claim a duplicate or
+/// a reversal would match: one indexed probe each ([`CLAIM_SQL`]).
+fn read_claims(reader: &Connection, keys: &ClaimKeys) -> Result<Vec<HistoryRow>, StoreError> {
+    let mut statement = reader.prepare_cached(CLAIM_SQL)?;
+    let date_of_service = keys.date_of_service.to_string();
+    let mut found = Vec::with_capacity(keys.rx_fills.len().min(TRANSACTIONS_MAX));
+    for (rx_number, fill_number) in keys.rx_fills.iter().take(TRANSACTIONS_MAX) {
+        let mut rows = statement.query(named_params! {
+            ":pharmacy_id": keys.pharmacy_id,
+            ":rx_number": rx_number,
+            ":fill_number": fill_number,
+            ":date_of_service": date_of_service,
+        })?;
+        if let Some(row) = rows.next()? {
+            found.push(history_row(row)?);
+        }
+    }
+    Ok(found)
 }
 
 /// A paid claim row as the history needs it.
@@ -356,6 +412,39 @@ mod tests {
         SqliteStore::open(&path, StoreOptions::default()).expect("open again once closed");
     }
 
+    /// A store file created and migrated by a store that is closed again, and an analyst's
+    /// connection to it.
+    fn closed_store_file() -> (tempfile::TempDir, std::path::PathBuf, Connection) {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("claims.db");
+        drop(SqliteStore::open(&path, StoreOptions::default()).unwrap());
+        let connection = Connection::open(&path).unwrap();
+        (folder, path, connection)
+    }
+
+    #[test]
+    fn the_claim_lookup_is_one_probe_of_the_match_index() {
+        let (_folder, _, connection) = closed_store_file();
+        let explain = format!("EXPLAIN QUERY PLAN {CLAIM_SQL}");
+        let mut statement = connection.prepare(&explain).unwrap();
+        let params = named_params! {
+            ":pharmacy_id": "1234567890",
+            ":rx_number": 1,
+            ":fill_number": 0,
+            ":date_of_service": "2025-03-01",
+        };
+        let steps: Vec<String> = statement
+            .query_map(params, |row| row.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let claims = steps.iter().find(|step| step.contains(" claims ")).unwrap();
+        assert!(
+            claims.contains("USING INDEX claims_match (pharmacy_id=? AND rx_number=? AND fill_number=? AND date_of_service=?)"),
+            "{steps:?}"
+        );
+    }
+
     #[test]
     fn iso_dates_read_back_what_the_store_writes() {
         let date = Date::from_ymd(2025, 2, 28).unwrap();
@@ -389,10 +478,7 @@ mod tests {
 
     #[test]
     fn a_file_from_a_newer_gateway_is_refused() {
-        let folder = tempfile::tempdir().unwrap();
-        let path = folder.path().join("claims.db");
-        drop(SqliteStore::open(&path, StoreOptions::default()).unwrap());
-        let connection = Connection::open(&path).unwrap();
+        let (_folder, path, connection) = closed_store_file();
         connection
             .execute("INSERT INTO schema_version VALUES (99, 0)", [])
             .unwrap();
