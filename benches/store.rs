@@ -8,7 +8,7 @@
 //!
 //! Run: `cargo bench --bench store`.
 
-use durgate::claim::{Date, Ndc, PatientKey, Status, TransactionCode};
+use durgate::claim::{Status, TransactionCode};
 use durgate::store::{
     ClaimStore, RecordKind, SqliteStore, StoreOptions, TransactionRecord, TransmissionRecord,
 };
@@ -20,37 +20,17 @@ const SERIAL_RECORDS: u64 = 300;
 const CONCURRENT_RECORDS: u64 = 20_000;
 const SUBMITTERS: usize = 512;
 
+/// The store stories' record builders (`tests/support/records.rs`), shared with the bench.
+#[path = "../tests/support/records.rs"]
+#[allow(dead_code)]
+mod records;
+
 fn record(number: u64) -> TransmissionRecord {
-    let date_of_service = Date::from_ymd(2025, 3, 1).unwrap_or_default();
-    let born = Date::from_ymd(1950, 1, 2).unwrap_or_default();
-    let ndc = Ndc::from_value(378_611_201);
+    let date_of_service = records::day(0);
     let transaction = TransactionRecord {
-        index: 1,
-        kind: RecordKind::Claim,
-        rx_number: number,
-        fill_number: 0,
-        product_qualifier: "03".into(),
-        product_id: "00378611201".into(),
-        ndc,
-        quantity_milli: 30_000,
-        days_supply: 30,
-        compound_code: 1,
-        daw_code: Some(0),
         date_written: Some(date_of_service),
-        date_of_service,
-        prescriber_id: "1999999999".into(),
-        status: Status::Paid,
-        reject_codes: Vec::new(),
-        conflicts: Vec::new(),
-        dur_pps: Vec::new(),
-        unmatched_dur_pps: Vec::new(),
         ruleset: Arc::from("sample@1"),
-        message: None,
-        ingredient_cost_cents: Some(1_250),
-        dispensing_fee_cents: Some(150),
-        usual_and_customary_cents: None,
-        patient_paid_cents: None,
-        gross_amount_due_cents: Some(1_400),
+        ..records::transaction(RecordKind::Claim, number, date_of_service, Status::Paid)
     };
     TransmissionRecord {
         received_at_ms: 1_740_000_000_000,
@@ -58,11 +38,7 @@ fn record(number: u64) -> TransmissionRecord {
         bin: "610011".into(),
         pcn: "DURGATE".into(),
         pharmacy_id: format!("{:010}", number % 5_000),
-        patient_key: Some(PatientKey::new(
-            &format!("ZZ{:09}", number % 200_000),
-            "01",
-            born,
-        )),
+        patient_key: Some(records::patient((number % 200_000) as u32)),
         patient_age_years: Some(75),
         transactions: vec![transaction],
     }

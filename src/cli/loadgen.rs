@@ -226,7 +226,6 @@ async fn durable_echo_run(args: &LoadgenArgs, source: Arc<dyn Source>) -> Result
         .with_context(|| format!("{}: cannot create the durable echo's file", file.display()))
         .map_err(Failure::Config)?;
     let report = echo_run(args, source, Some(handler)).await;
-    // The flusher removes it when it ends; this does not wait for that.
     let _ = std::fs::remove_file(&file);
     report.map_err(Failure::Run)
 }

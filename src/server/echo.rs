@@ -14,7 +14,7 @@ use std::fs::File;
 use std::future::Ready;
 use std::net::SocketAddr;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use bytes::BytesMut;
@@ -71,15 +71,14 @@ impl Handler for DurableEcho {
 }
 
 impl DurableEcho {
-    /// Preallocates `path` (zeros, flushed) and starts the flusher thread; the file is removed
-    /// when the flusher ends.
+    /// Preallocates `path` (zeros, flushed; the caller removes it) and starts the flusher
+    /// thread, which ends when the echo is dropped.
     pub fn create(path: &Path) -> std::io::Result<DurableEcho> {
         let file = preallocated(path)?;
         let (frames, queue) = mpsc::channel(DURABLE_ECHO_QUEUE_MAX);
-        let path = path.to_owned();
         std::thread::Builder::new()
             .name("durable-echo".into())
-            .spawn(move || flusher(file, path, queue))?;
+            .spawn(move || flusher(file, queue))?;
         Ok(DurableEcho { frames })
     }
 }
@@ -100,7 +99,7 @@ fn preallocated(path: &Path) -> std::io::Result<File> {
 
 /// Appends every frame that waits, flushes once, answers them all; again until the queue
 /// closes. A write or flush error stops it (the waiting frames get no answer).
-fn flusher(file: File, path: PathBuf, mut queue: mpsc::Receiver<Flush>) {
+fn flusher(file: File, mut queue: mpsc::Receiver<Flush>) {
     let mut offset = 0u64;
     let mut batch = Vec::with_capacity(DURABLE_ECHO_BATCH_MAX);
     while let Some(first) = queue.blocking_recv() {
@@ -116,7 +115,6 @@ fn flusher(file: File, path: PathBuf, mut queue: mpsc::Receiver<Flush>) {
             let _ = reply.send(frame.to_vec());
         }
     }
-    let _ = std::fs::remove_file(path);
 }
 
 fn append_and_flush(file: &File, offset: &mut u64, batch: &[Flush]) -> std::io::Result<()> {

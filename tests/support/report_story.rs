@@ -42,36 +42,19 @@ pub fn patient(number: u32) -> PatientKey {
     PatientKey::new(&format!("CARDHOLDER{number:03}"), "01", born)
 }
 
-/// One paid B1 transaction of `ndc` for `days` days on day `offset`, written on day `written`.
+/// One paid B1 transaction of `ndc` for `days` days on day `offset`, written on day `written`
+/// (the store stories' transaction, with this story's drug, dates, tables and prices).
 pub fn paid(rx_number: u64, offset: i32, ndc: u64, days: u16, written: i32) -> TransactionRecord {
     let ndc = Ndc::from_value(ndc).expect("ndc");
     TransactionRecord {
-        index: 1,
-        kind: RecordKind::Claim,
-        rx_number,
-        fill_number: 0,
-        product_qualifier: "03".into(),
         product_id: ndc.to_string(),
         ndc: Some(ndc),
-        quantity_milli: 30_000,
         days_supply: days,
-        compound_code: 1,
-        daw_code: Some(0),
         date_written: Some(day(written)),
-        date_of_service: day(offset),
-        prescriber_id: "1999999999".into(),
-        status: Status::Paid,
-        reject_codes: Vec::new(),
-        conflicts: Vec::new(),
-        dur_pps: Vec::new(),
-        unmatched_dur_pps: Vec::new(),
         ruleset: Arc::from("open-dur-sample@test"),
-        message: None,
         ingredient_cost_cents: Some(1_000),
-        dispensing_fee_cents: Some(150),
-        usual_and_customary_cents: None,
-        patient_paid_cents: None,
         gross_amount_due_cents: Some(1_150),
+        ..super::records::transaction(RecordKind::Claim, rx_number, day(offset), Status::Paid)
     }
 }
 
