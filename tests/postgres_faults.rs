@@ -8,7 +8,8 @@
 //!
 //! Another session's lock: a session holds a share lock on the `claims` table (reads pass,
 //! writes wait). The claim caught by it is answered 99 after the lock timeout, not after the
-//! statement timeout, and once the lock is gone claims are paid.
+//! statement timeout; `/readyz` answers 503 while the lock is held (every write would fail),
+//! and once the lock is gone readiness returns by itself and claims are paid.
 //!
 //! Each test has a schema of its own and skips (saying why) without a PostgreSQL server.
 
@@ -20,7 +21,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use observe::http::readiness_becomes;
+use observe::http::{readiness_becomes, readyz};
 use support::pg::{server_url, PgSchema};
 use support::{
     days_ago, rejects, spawn_gateway_process, statuses, Client, GatewayProcess, Person,
@@ -37,9 +38,15 @@ const READINESS_WAIT: Duration = Duration::from_secs(15);
 /// A claim sent during a fault is answered within this (`PG_POOL_WAIT` + `PG_READ_DEADLINE`,
 /// with room).
 const ANSWER_IN_FAULT_MAX: Duration = Duration::from_secs(9);
-/// A claim whose write meets another session's lock is answered within this: the batch and
-/// then the record each wait `PG_LOCK_TIMEOUT` (1 s), far below the 5 s statement timeout.
+/// A claim whose write meets another session's lock is answered within this: the batch waits
+/// `PG_LOCK_TIMEOUT` (1 s) and fails whole, far below the 5 s statement timeout.
 const LOCKED_ANSWER_MAX: Duration = Duration::from_millis(4_000);
+/// How soon readiness must turn off once a claim met the lock: the batch's failure sets it at
+/// once; the margin is for the poll.
+const LOCKED_READINESS_WAIT: Duration = Duration::from_secs(2);
+/// How long readiness is watched under the lock (several probe rounds, well inside
+/// [`LOCK_HELD`]).
+const PROBES_UNDER_LOCK: Duration = Duration::from_secs(3);
 /// How long the test session holds the table lock.
 const LOCK_HELD: Duration = Duration::from_secs(8);
 
@@ -244,6 +251,22 @@ async fn another_sessions_table_lock_costs_a_claim_the_lock_timeout_not_the_batc
     let waited = sent.elapsed();
     assert_eq!(rejects(&during, 0), ["99"], "{during:?}");
     assert!(waited < LOCKED_ANSWER_MAX, "answered after {waited:?}");
+    assert!(
+        readiness_becomes(gateway.admin, 503, LOCKED_READINESS_WAIT).await,
+        "ready while every write waits for another session's lock; log:\n{}",
+        gateway.logs()
+    );
+    // Probes run every second while failing; none may turn readiness on under the lock.
+    tokio::time::sleep(PROBES_UNDER_LOCK).await;
+    assert_eq!(
+        readyz(gateway.admin).await,
+        503,
+        "a probe passed under the lock"
+    );
+    assert!(
+        !lock.is_finished(),
+        "the lock was held while readiness was read"
+    );
     lock.await.expect("the lock was released");
     assert!(
         readiness_becomes(gateway.admin, 200, READINESS_WAIT).await,

@@ -573,22 +573,34 @@ const DUR_PPS_SQL: &str = "INSERT INTO dur_pps (claim_id, counter, reason, profe
 /// Why a batch (or one record) was not written.
 #[derive(Debug)]
 pub(super) enum Failure {
-    /// The server refused a statement (unique index, lock timeout, deadlock...): roll back
-    /// and retry record by record.
+    /// The server refused a statement over the rows themselves (unique index, data exception,
+    /// deadlock or serialization race): roll back and retry record by record.
     Refused(tokio_postgres::Error),
     /// A reversal did not find its claim paid and unreversed (reversed meanwhile on another
     /// node, or never paid): roll back and retry record by record.
     ReversalMissed,
+    /// The server cannot take writes now, whatever the rows (another session's lock past the
+    /// lock timeout, disk full, read-only, cancelled, shutting down): the whole batch fails,
+    /// and so does readiness until a probe commits again.
+    Unwritable(tokio_postgres::Error),
     /// The connection failed: the outcome of the open transaction is lost with it.
     Lost(tokio_postgres::Error),
 }
 
+/// SQLSTATE classes that refuse a statement over its rows: 22 data exception, 23 integrity
+/// constraint violation, 40 transaction rollback (deadlock, serialization failure).
+const ROW_REFUSAL_CLASSES: [&str; 3] = ["22", "23", "40"];
+
 impl Failure {
     pub fn of(error: tokio_postgres::Error) -> Failure {
-        if error.as_db_error().is_some() {
+        let Some(db) = error.as_db_error() else {
+            return Failure::Lost(error);
+        };
+        let class = db.code().code().get(..2).unwrap_or_default();
+        if ROW_REFUSAL_CLASSES.contains(&class) {
             Failure::Refused(error)
         } else {
-            Failure::Lost(error)
+            Failure::Unwritable(error)
         }
     }
 }

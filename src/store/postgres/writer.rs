@@ -132,6 +132,16 @@ struct Writer {
     touch_due: Option<(String, i64)>,
 }
 
+/// The writer's probe in one transaction: every table a batch writes locked as a batch locks
+/// it, then [`queue::PROBE_SQL`].
+static PROBE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "BEGIN; LOCK TABLE transmissions, rulesets, claims, claim_reject_codes, conflicts, \
+         dur_pps IN ROW EXCLUSIVE MODE; {}; COMMIT",
+        queue::PROBE_SQL
+    )
+});
+
 impl BatchWriter for Writer {
     async fn commit(&mut self, batch: &[Pending]) -> BatchResult {
         let committed = self.commit_batch(batch).await;
@@ -146,16 +156,18 @@ impl BatchWriter for Writer {
         }
     }
 
-    /// Rewrites one `schema_version` cell with its own value on the writer's connection.
+    /// Takes the lock every batch takes on each table it writes (`ROW EXCLUSIVE`, which only
+    /// another session's `SHARE` or stronger lock blocks), then rewrites one `schema_version`
+    /// cell with its own value, on the writer's connection.
     async fn probe(&mut self) -> Result<(), BatchFailed> {
         let client = self
             .pool
             .get()
             .await
             .map_err(|error| BatchFailed(pool_error(error).to_string()))?;
-        let probe = client.batch_execute(queue::PROBE_SQL);
+        let probe = client.batch_execute(&PROBE_SQL);
         let probed = match tokio::time::timeout(PG_BATCH_DEADLINE, probe).await {
-            Ok(result) => result.map_err(|error| error.to_string()),
+            Ok(result) => result.map_err(|error| describe(&error)),
             Err(_) => Err(missed_deadline().to_string()),
         };
         if probed.is_err() {
@@ -277,8 +289,8 @@ fn assign<'a>(ids: &mut Ids, record: &'a TransmissionRecord) -> Assigned<'a> {
     }
 }
 
-/// `Ok` when the server refused (worth retrying record by record), `Err` when the connection
-/// is gone.
+/// `Ok` when the server refused over the rows (worth retrying record by record), `Err` when
+/// it cannot take writes now or the connection is gone.
 fn refused_or_lost(failure: Failure) -> Result<(), StoreError> {
     match failure {
         Failure::Refused(error) => {
@@ -286,7 +298,7 @@ fn refused_or_lost(failure: Failure) -> Result<(), StoreError> {
             Ok(())
         }
         Failure::ReversalMissed => Ok(()),
-        Failure::Lost(error) => Err(lost(error)),
+        Failure::Unwritable(error) | Failure::Lost(error) => Err(lost(error)),
     }
 }
 
@@ -335,7 +347,7 @@ async fn write_alone(
                 .map_err(lost)?;
             return Ok(Ok(assigned.receipt()));
         }
-        Err(Failure::Lost(error)) => return Err(lost(error)),
+        Err(Failure::Unwritable(error) | Failure::Lost(error)) => return Err(lost(error)),
         Err(Failure::Refused(error)) => StoreError::Commit(describe(&error)),
         Err(Failure::ReversalMissed) => StoreError::Commit("a reversal missed its claim".into()),
     };
