@@ -11,6 +11,11 @@
 //! Open-file limit: started under a `nofile` limit far below its connection cap, the gateway
 //! lowers the cap to fit (and says so), and refuses connections beyond it at once instead of
 //! running out of descriptors.
+//!
+//! Descriptors run out anyway (the limit lowered under a running gateway with `prlimit --pid`):
+//! the accept loop backs off (a bounded count of failed accepts, one log line a second, not a
+//! spin), the connections waiting in the backlog are served once descriptors free, and nothing
+//! needs a restart.
 
 mod observe;
 mod support;
@@ -19,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use observe::http::readiness_becomes;
+use observe::http::{metric_sum, readiness_becomes};
 use support::{
     authorization, days_ago, rejects, spawn_gateway_process, statuses, Client, GatewayProcess,
     Person, ProcessOptions, StoreView,
@@ -199,6 +204,89 @@ async fn the_connection_cap_fits_under_the_open_file_limit() {
     }
     let reply = claim(&mut held[0], 1).await;
     assert_eq!(statuses(&reply), "P", "{reply:?}");
+}
+
+/// Descriptors left free above what the running gateway holds when its limit is lowered.
+const FDS_HEADROOM: usize = 4;
+/// Connections offered while descriptors are exhausted (beyond the headroom).
+const CONNECTIONS_WHILE_EXHAUSTED: usize = 16;
+/// How long descriptors stay exhausted.
+const EXHAUSTED_FOR: Duration = Duration::from_secs(2);
+/// Failed accepts allowed over [`EXHAUSTED_FOR`]: one per `ACCEPT_ERROR_BACKOFF` (100 ms) and
+/// room for scheduling (a loop that spins makes hundreds of thousands).
+const ACCEPT_FAILURES_MAX: f64 = 40.0;
+/// "accept failed" log lines allowed over [`EXHAUSTED_FOR`] (one a second, and the edges).
+const ACCEPT_FAILED_LINES_MAX: usize = 3;
+
+/// How many descriptors process `pid` holds open now.
+fn open_descriptors(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("the gateway's descriptor table")
+        .count()
+}
+
+/// Sets process `pid`'s soft `nofile` limit (the hard limit stays).
+fn lower_nofile(pid: u32, nofile: usize) {
+    let lowered = Command::new("prlimit")
+        .args(["--pid", &pid.to_string(), &format!("--nofile={nofile}:")])
+        .status()
+        .expect("run prlimit");
+    assert!(lowered.success(), "prlimit --pid refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_descriptors_the_accept_loop_backs_off_and_serves_the_backlog_later() {
+    if Command::new("prlimit").arg("--version").output().is_err() {
+        return support::skip::skip_optional(
+            "prlimit is not installed (Debian package util-linux)",
+        );
+    }
+    let folder = tempfile::tempdir().expect("temp dir");
+    let options = ProcessOptions::new(&folder.path().join("claims.db"));
+    let gateway = tokio::task::block_in_place(|| spawn_gateway_process(&options));
+    let mut first = Client::connect(gateway.addr).await;
+    assert_eq!(statuses(&claim(&mut first, 0).await), "P");
+    // Let the admin endpoint's readiness connections close before counting.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let failed_before =
+        metric_sum(gateway.admin, "durgate_connections_total", "accept_failed").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    lower_nofile(
+        gateway.pid(),
+        open_descriptors(gateway.pid()) + FDS_HEADROOM,
+    );
+    let mut waiting = Vec::with_capacity(FDS_HEADROOM + CONNECTIONS_WHILE_EXHAUSTED);
+    for _ in 0..FDS_HEADROOM + CONNECTIONS_WHILE_EXHAUSTED {
+        waiting.push(Client::connect(gateway.addr).await);
+    }
+    tokio::time::sleep(EXHAUSTED_FOR).await;
+    drop(first);
+    let lines_before_release = gateway
+        .logs()
+        .matches("accept failed: out of resources")
+        .count();
+    lower_nofile(gateway.pid(), open_descriptors(gateway.pid()) + 1_024);
+
+    for (n, client) in waiting.iter_mut().enumerate() {
+        let reply = claim(client, 10 + n as u64).await;
+        assert_eq!(statuses(&reply), "P", "backlog connection {n}: {reply:?}");
+    }
+    let failed = metric_sum(gateway.admin, "durgate_connections_total", "accept_failed").await
+        - failed_before;
+    assert!(
+        failed >= 1.0,
+        "descriptors never ran out: the story proves nothing"
+    );
+    assert!(
+        failed <= ACCEPT_FAILURES_MAX,
+        "{failed} failed accepts in {EXHAUSTED_FOR:?}: a spin"
+    );
+    assert!(
+        (1..=ACCEPT_FAILED_LINES_MAX).contains(&lines_before_release),
+        "{lines_before_release} 'accept failed' lines; log:\n{}",
+        gateway.logs()
+    );
 }
 
 /// Copies the store's one paid claim `copies` times, each its own patient, Rx and id.

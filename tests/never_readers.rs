@@ -13,6 +13,7 @@
 mod observe;
 mod support;
 
+use observe::http::metric_sum;
 use std::time::Duration;
 
 use support::{
@@ -34,20 +35,6 @@ const NORMAL_P99_MAX: Duration = Duration::from_millis(50);
 const STORY_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the claims counter must stand still before the never-readers count as stuck.
 const SETTLED_FOR: Duration = Duration::from_millis(1_000);
-/// The sum of every sample of metric `name` on `/metrics` whose labels contain `labels`.
-async fn metric_sum(gateway: &GatewayProcess, name: &str, labels: &str) -> f64 {
-    let reply = observe::http::get(gateway.admin, "/metrics")
-        .await
-        .expect("a /metrics page");
-    reply
-        .body
-        .lines()
-        .filter(|line| line.starts_with(name) && line.contains(labels))
-        .filter(|line| line[name.len()..].starts_with(['{', ' ']))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 /// One never-reader: a 4 KiB receive window, `CLAIMS_PER_NEVER_READER` claims written as fast
 /// as the gateway takes them, no read ever. The task ends only when the gateway closes it.
 async fn never_reader(addr: std::net::SocketAddr, index: u64) -> tokio::task::JoinHandle<()> {
@@ -77,7 +64,7 @@ async fn claims_settled(gateway: &GatewayProcess) -> f64 {
     let mut last = -1.0;
     loop {
         tokio::time::sleep(SETTLED_FOR).await;
-        let now = metric_sum(gateway, "durgate_claims_total", "").await;
+        let now = metric_sum(gateway.admin, "durgate_claims_total", "").await;
         if now == last {
             return now;
         }
@@ -142,7 +129,7 @@ async fn clients_that_never_read_are_closed_and_do_not_slow_a_normal_client() {
     let mut closed = 0.0;
     while std::time::Instant::now() < closed_by {
         closed = metric_sum(
-            &gateway,
+            gateway.admin,
             "durgate_connections_closed_total",
             "write_timeout",
         )
@@ -153,13 +140,17 @@ async fn clients_that_never_read_are_closed_and_do_not_slow_a_normal_client() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(closed, NEVER_READERS as f64, "closed by the write deadline");
-    let idle_closed =
-        metric_sum(&gateway, "durgate_connections_closed_total", "idle_timeout").await;
+    let idle_closed = metric_sum(
+        gateway.admin,
+        "durgate_connections_closed_total",
+        "idle_timeout",
+    )
+    .await;
     assert_eq!(
         idle_closed, 0.0,
         "idle connections closed before their idle timeout"
     );
-    let open = metric_sum(&gateway, "durgate_open_connections", "").await;
+    let open = metric_sum(gateway.admin, "durgate_open_connections", "").await;
     assert!(
         open >= IDLE_CONNECTIONS as f64,
         "{open} open: the idle connections were dropped"

@@ -91,6 +91,19 @@ pub fn encode_query(value: &str) -> String {
         .collect()
 }
 
+/// The sum of every sample of metric `name` on `admin`'s `/metrics` whose labels contain
+/// `labels`.
+pub async fn metric_sum(admin: SocketAddr, name: &str, labels: &str) -> f64 {
+    let reply = get(admin, "/metrics").await.expect("a /metrics page");
+    reply
+        .body
+        .lines()
+        .filter(|line| line.starts_with(name) && line.contains(labels))
+        .filter(|line| line[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 /// The status `/readyz` answers on `admin` (0 when nothing answers).
 pub async fn readyz(admin: SocketAddr) -> u16 {
     match get(admin, "/readyz").await {
