@@ -1,6 +1,8 @@
 //! A generated rule-table folder of any size, for the benches: deterministic, valid, and
-//! shaped like a real one (single and combination products, class and ingredient
-//! interactions, age bands, an opioid list).
+//! shaped like a real schema-2 one (single and combination products, opioid products with
+//! their MME factors and patches, class and ingredient interactions with washouts and
+//! per-severity override lists, age bands with two-tier dose limits, age limits, early refill
+//! by DEA schedule with accumulation and clarification codes, acetaminophen by age).
 
 use durgate::rules::RuleSource;
 use std::fmt::Write;
@@ -15,7 +17,7 @@ pub struct Sizes {
 
 const RULESET: &str = r#"id = "generated"
 version = "1"
-schema = 1
+schema = 2
 [history]
 lookback_days = 180
 active_grace_days = 0
@@ -25,7 +27,10 @@ reason = "DD"
 action = { 1 = "reject", 2 = "reject", 3 = "warn" }
 override_professional = ["M0", "R0"]
 override_result = ["1A", "1G"]
-never_override = [1]
+never_override = []
+[edits.ddi.severity.1]
+override_professional = ["M0"]
+override_result = ["1C", "1D", "1G"]
 [edits.duplication]
 enabled = true
 reason = "TD"
@@ -36,9 +41,16 @@ override_result = ["1G"]
 enabled = true
 reason = "HD"
 action = "reject"
+reject_multiple = 2.0
 override_professional = ["M0"]
 override_result = ["1G"]
 [edits.elderly_high_risk]
+enabled = true
+reason = "PA"
+action = "reject"
+override_professional = ["M0"]
+override_result = ["1G"]
+[edits.age_limit]
 enabled = true
 reason = "PA"
 action = "reject"
@@ -49,6 +61,10 @@ enabled = true
 reason = "ER"
 action = "reject"
 min_elapsed_percent = 75
+min_elapsed_percent_by_schedule = { 2 = 90, 3 = 80, 4 = 80, 5 = 80 }
+accumulation_lookback_days = 180
+accumulation_max_days = 14
+override_clarification = ["03", "04", "05", "07", "13", "14"]
 override_professional = []
 override_result = []
 [edits.opioid]
@@ -59,6 +75,7 @@ mme_reject = 200
 naive_max_days_supply = 7
 naive_lookback_days = 60
 with_benzodiazepine = "class:CLASS_000"
+opioids = "class:OPIOID"
 action = "reject"
 override_professional = ["M0"]
 override_result = ["1G"]
@@ -66,6 +83,11 @@ override_result = ["1G"]
 enabled = true
 reason = "HD"
 max_daily_mg = 4000
+max_daily_mg_by_age = [
+  { min_age = 0, max_age = 1, max_daily_mg = 600 },
+  { min_age = 2, max_age = 5, max_daily_mg = 1200 },
+  { min_age = 6, max_age = 11, max_daily_mg = 2400 },
+]
 action = "reject"
 override_professional = ["M0"]
 override_result = ["1G"]
@@ -90,7 +112,16 @@ pub fn generate(sizes: &Sizes) -> RuleSource {
     source.set("dose_limits.csv", dose_limits(sizes));
     source.set("elderly_high_risk.csv", elderly(sizes));
     source.set("mme.csv", mme(sizes));
+    source.set("age_limits.csv", age_limits(sizes));
     source
+}
+
+/// One ingredient in [`OPIOID_EVERY`] is an opioid: in class `OPIOID`, with an MME factor for
+/// each route its products take (oral tablets; every tenth opioid also a transdermal patch).
+const OPIOID_EVERY: usize = 40;
+
+fn is_opioid(ingredient_index: usize) -> bool {
+    ingredient_index % OPIOID_EVERY == 1
 }
 
 /// Every ingredient in one class, a third of them in a second one.
@@ -103,6 +134,9 @@ fn classes(sizes: &Sizes) -> String {
             class(index % sizes.classes),
             ingredient(index)
         );
+        if is_opioid(index) {
+            let _ = writeln!(text, "OPIOID,{}", ingredient(index));
+        }
         if index % 3 == 0 {
             let _ = writeln!(
                 text,
@@ -115,23 +149,26 @@ fn classes(sizes: &Sizes) -> String {
     text
 }
 
-/// Four in five products single-ingredient, one in five a combination with acetaminophen.
+/// Four in five products single-ingredient, one in five a combination with acetaminophen;
+/// opioid products are C-II, and one opioid product in ten is a 72-hour patch.
 fn products(sizes: &Sizes) -> String {
     let mut text = String::from(
-        "ndc,ingredients,strengths,strength_unit,dose_form,route,dea_schedule,long_acting,name\n",
+        "ndc,ingredients,strengths,strength_unit,dose_form,route,dea_schedule,long_acting,name,wear_hours\n",
     );
     for index in 0..sizes.products {
         let ndc = 10_000_000_000u64 + index as u64;
-        let first = ingredient(index % sizes.ingredients);
-        let (ingredients, strengths) = if index % 5 == 4 {
-            (format!("{first}/acetaminophen"), "5/325".to_string())
+        let first_index = index % sizes.ingredients;
+        let first = ingredient(first_index);
+        let schedule = if is_opioid(first_index) { "2" } else { "" };
+        let line = if is_opioid(first_index) && index % 10 == 3 {
+            format!("{first},25,mcg/hr,patch,transdermal,{schedule},Y,PRODUCT {index},72")
+        } else if index % 5 == 4 {
+            format!("{first}/acetaminophen,5/325,mg,tablet,oral,{schedule},N,PRODUCT {index},")
         } else {
-            (first, format!("{}", 5 + index % 20 * 5))
+            let strength = 5 + index % 20 * 5;
+            format!("{first},{strength},mg,tablet,oral,{schedule},N,PRODUCT {index},")
         };
-        let _ = writeln!(
-            text,
-            "{ndc:011},{ingredients},{strengths},mg,tablet,oral,,N,PRODUCT {index}"
-        );
+        let _ = writeln!(text, "{ndc:011},{line}");
     }
     text
 }
@@ -139,7 +176,7 @@ fn products(sizes: &Sizes) -> String {
 /// Ingredient pairs, with one in five naming a class; the severity depends only on the
 /// unordered pair so that a pair generated twice never disagrees with itself.
 fn interactions(sizes: &Sizes) -> String {
-    let mut text = String::from("id,left,right,severity,message\n");
+    let mut text = String::from("id,left,right,severity,message,washout_days\n");
     for index in 0..sizes.interactions {
         // `round` shifts the partner on every pass over the ingredients: no pair repeats.
         let (left, round) = (index % sizes.ingredients, index / sizes.ingredients);
@@ -152,9 +189,10 @@ fn interactions(sizes: &Sizes) -> String {
         };
         let (low, high) = (left.min(right_index), left.max(right_index));
         let severity = (low * 7 + high * 13 + usize::from(index % 5 == 0) * 11) % 3 + 1;
+        let washout = if index % 10 == 0 { "14" } else { "" };
         let _ = writeln!(
             text,
-            "X{index},{},{right},{severity},generated interaction {index}",
+            "X{index},{},{right},{severity},generated interaction {index},{washout}",
             ingredient(left)
         );
     }
@@ -175,14 +213,21 @@ fn duplication(sizes: &Sizes) -> String {
     text
 }
 
-/// An adult and a geriatric band per ingredient.
+/// A pediatric, an adult and a geriatric band per ingredient; every other ingredient blocks
+/// above 1x (a listed class), the rest above the folder's 2x.
 fn dose_limits(sizes: &Sizes) -> String {
-    let mut text = String::from("ingredient,route,min_age,max_age,max_daily,unit\n");
+    let mut text =
+        String::from("ingredient,route,min_age,max_age,max_daily,unit,reject_multiple\n");
     for index in 0..sizes.ingredients {
         let name = ingredient(index);
-        let _ = writeln!(text, "{name},oral,0,64,400,mg\n{name},oral,65,150,200,mg");
+        let multiple = if index % 2 == 0 { "1" } else { "" };
+        let _ = writeln!(
+            text,
+            "{name},oral,0,17,200,mg,{multiple}\n{name},oral,18,64,400,mg,{multiple}\n\
+             {name},oral,65,150,200,mg,{multiple}"
+        );
     }
-    text.push_str("acetaminophen,oral,0,150,4,g\n");
+    text.push_str("acetaminophen,oral,0,150,4,g,\n");
     text
 }
 
@@ -194,10 +239,21 @@ fn elderly(sizes: &Sizes) -> String {
     text
 }
 
+/// A factor per opioid and route its products take.
 fn mme(sizes: &Sizes) -> String {
     let mut text = String::from("ingredient,route,factor\n");
-    for index in (0..sizes.ingredients).step_by(40) {
-        let _ = writeln!(text, "{},oral,1.5", ingredient(index + 1));
+    for index in (0..sizes.ingredients).filter(|index| is_opioid(*index)) {
+        let name = ingredient(index);
+        let _ = writeln!(text, "{name},oral,1.5\n{name},transdermal,2.4");
+    }
+    text
+}
+
+/// One ingredient in fifty contraindicated under 12.
+fn age_limits(sizes: &Sizes) -> String {
+    let mut text = String::from("ingredient,min_age,max_age,message\n");
+    for index in (0..sizes.ingredients).step_by(50) {
+        let _ = writeln!(text, "{},0,11,contraindicated under 12", ingredient(index));
     }
     text
 }
