@@ -115,6 +115,7 @@ fn record(number: u64, products: &[Ndc], ruleset: &Arc<str>) -> TransmissionReco
         patient_key: Some(PatientKey::new(&format!("ZZ{patient:09}"), "01", born)),
         patient_age_years: u8::try_from(born.age_years_on(date_of_service)).ok(),
         transactions: vec![transaction],
+        patient_head: None,
     }
 }
 

@@ -41,6 +41,7 @@ fn record(number: u64) -> TransmissionRecord {
         patient_key: Some(records::patient((number % 200_000) as u32)),
         patient_age_years: Some(75),
         transactions: vec![transaction],
+        patient_head: None,
     }
 }
 

@@ -163,6 +163,10 @@ pub const PG_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// cannot fire when the network is gone); the claim is then answered 99 and the connection
 /// dropped.
 pub const PG_READ_DEADLINE: Duration = Duration::from_secs(6);
+/// With a shared store, how many times one transmission is read and planned again because
+/// another node paid a claim of the same patient before it committed; after that it is
+/// answered 99 (the switch retries).
+pub const PATIENT_REPLANS_MAX: u32 = 3;
 /// PostgreSQL: the client's own deadline on one group commit, from the first statement to the
 /// `COMMIT`'s answer (a partition mid-batch, a batch whose records keep meeting lock timeouts);
 /// the batch then fails whole (99, readiness off until the writer's probe succeeds).

@@ -254,6 +254,46 @@ async fn a_paid_rebill_replaces_the_original_and_a_reversal_of_nothing_is_refuse
     );
 }
 
+/// `b1` that carries the patient head version its history was read at.
+fn b1_read_at(rx_number: u64, status: Status, head: i64) -> store::TransmissionRecord {
+    let mut record = b1(7, rx_number, day(-1), status);
+    record.patient_head = Some(head);
+    record
+}
+
+#[tokio::test]
+async fn a_paying_record_whose_patient_head_moved_on_another_node_is_refused() {
+    let Some(schema) = PgSchema::create("heads") else {
+        return;
+    };
+    let (node_a, node_b) = (open(&schema), open(&schema));
+    let first = node_a.commit(b1_read_at(700, Status::Paid, 0)).await;
+    assert!(first.is_ok(), "a new patient's first paid claim: {first:?}");
+    let head = || schema.number("SELECT version FROM patient_heads");
+    assert_eq!(head(), 1);
+    let stale = node_b.commit(b1_read_at(701, Status::Paid, 0)).await;
+    assert!(
+        matches!(stale, Err(StoreError::PatientChanged)),
+        "read before the first claim committed: {stale:?}"
+    );
+    let rejected = node_b.commit(b1_read_at(702, Status::Rejected, 0)).await;
+    assert!(rejected.is_ok(), "a rejection adds no fill: {rejected:?}");
+    let fresh = node_b.commit(b1_read_at(703, Status::Paid, 1)).await;
+    assert!(fresh.is_ok(), "read after it: {fresh:?}");
+    assert_eq!(head(), 2, "each paying record advanced the head once");
+    let rows = node_b
+        .load_patient(&patient(7), day(-90))
+        .await
+        .expect("read");
+    assert_eq!(rows.head_version, 2);
+    assert_eq!(rows.rows.len(), 2, "the refused record left no row");
+    let unknown = node_b
+        .load_patient(&patient(8), day(-90))
+        .await
+        .expect("read");
+    assert_eq!((unknown.head_version, unknown.rows.len()), (0, 0));
+}
+
 #[tokio::test]
 async fn the_history_reads_see_what_any_node_committed() {
     let Some(schema) = PgSchema::create("reads") else {
@@ -287,7 +327,8 @@ async fn the_history_reads_see_what_any_node_committed() {
     let rows = node_b
         .load_patient(&patient(1), day(-90))
         .await
-        .expect("read");
+        .expect("read")
+        .rows;
     let seen: Vec<(u64, u64, bool)> = rows
         .iter()
         .map(|row| (row.claim_id, row.fill.rx_number, row.reversed))

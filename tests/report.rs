@@ -59,6 +59,7 @@ fn b1(pharmacy: &str, patient_number: u32, transaction: TransactionRecord) -> Tr
         patient_key: Some(patient(patient_number)),
         patient_age_years: Some(60),
         transactions: vec![transaction],
+        patient_head: None,
     }
 }
 

@@ -57,6 +57,7 @@ fn transmission(
         patient_key: patient_number.map(patient),
         patient_age_years: Some(60),
         transactions: vec![transaction],
+        patient_head: None,
     }
 }
 

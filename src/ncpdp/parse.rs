@@ -15,16 +15,16 @@
 //! field bytes.
 
 use super::{ParseError, ETX, FS, GS, RS, STX};
+use crate::limits::{
+    FIELDS_PER_SEGMENT_MAX, PROBLEMS_PER_TRANSMISSION_MAX, REQUEST_HEADER_BYTES,
+    RESPONSE_HEADER_BYTES, SEGMENTS_PER_GROUP_MAX, TRANSACTIONS_MAX,
+};
 use nom::bytes::complete::take_till;
 use nom::combinator::verify;
 use nom::multi::fold_many0;
 use nom::number::complete::u8 as byte;
 use nom::sequence::pair;
 use nom::IResult;
-use crate::limits::{
-    FIELDS_PER_SEGMENT_MAX, PROBLEMS_PER_TRANSMISSION_MAX, REQUEST_HEADER_BYTES,
-    RESPONSE_HEADER_BYTES, SEGMENTS_PER_GROUP_MAX, TRANSACTIONS_MAX,
-};
 
 /// Which side of the exchange a transmission is.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
@@ -413,9 +413,11 @@ impl<'a> Reader<'a> {
         let (rest, first) = token(body);
         self.token(Role::Start, first);
         {
-            let mut tokens = fold_many0(separated_token, || (), |(), (separator, token)| {
-                self.separated(separator, token)
-            });
+            let mut tokens = fold_many0(
+                separated_token,
+                || (),
+                |(), (separator, token)| self.separated(separator, token),
+            );
             // Total: every pass consumes its separator, and the fold ends with the input.
             let _: IResult<&[u8], ()> = tokens(rest);
         }

@@ -45,6 +45,7 @@ pub const READY: &str = "durgate_ready";
 pub const HISTORY_FULL: &str = "durgate_history_full_total";
 pub const HISTORY_TRUNCATED: &str = "durgate_history_truncated_patients";
 pub const HISTORY_RECALLS: &str = "durgate_history_recalls_total";
+pub const PATIENT_REPLANS: &str = "durgate_patient_replans_total";
 pub const CONNECTIONS_CLOSED: &str = "durgate_connections_closed_total";
 /// Prefix of the process metrics (`durgate_process_cpu_seconds_total`, `..._open_fds`, ...).
 const PROCESS_PREFIX: &str = "durgate_";
@@ -122,7 +123,7 @@ fn describe_all() {
 }
 
 /// The counters and what each counts.
-const COUNTERS: [(&str, &str); 14] = [
+const COUNTERS: [(&str, &str); 15] = [
     (CLAIMS, "Transactions answered, by transaction code and status."),
     (REJECT_CODES, "Reject codes sent, by reject-code family."),
     (CONNECTIONS_CLOSED, "Claim connections closed, by reason (client, deadline, frame error, shutdown)."),
@@ -137,6 +138,7 @@ const COUNTERS: [(&str, &str); 14] = [
     (TLS_HANDSHAKE_FAILURES, "TLS handshakes that failed or timed out, by endpoint (claims, admin) and reason."),
     (HISTORY_FULL, "Claims answered 99 because the embedded DUR history had no room for their patient."),
     (HISTORY_RECALLS, "Transmissions whose claim matching read the store because the embedded history may have dropped the claim."),
+    (PATIENT_REPLANS, "Transmissions read and planned again because another node paid a claim of the same patient before they committed (shared store)."),
 ];
 
 /// The histograms and what each measures.
@@ -269,6 +271,7 @@ fn start_at_zero() {
 fn start_outcomes_at_zero() {
     counter!(DUPLICATES).absolute(0);
     counter!(HISTORY_FULL).absolute(0);
+    counter!(PATIENT_REPLANS).absolute(0);
     for outcome in ["approved", "already_reversed", "not_found", "rejected"] {
         counter!(REVERSALS, "outcome" => outcome).absolute(0);
     }
@@ -439,6 +442,11 @@ pub fn history_full() {
 /// A transmission's claims read from the store because the history may have dropped them.
 pub fn history_recall() {
     counter!(HISTORY_RECALLS).increment(1);
+}
+
+/// A transmission read and planned again (another node paid a claim of its patient).
+pub fn patient_replanned() {
+    counter!(PATIENT_REPLANS).increment(1);
 }
 
 /// The answer `/readyz` just gave.

@@ -87,8 +87,18 @@ pub const SCHEMA_2_SQL: &str = "ALTER TABLE conflicts ADD COLUMN remembered_from
 /// Migration 2 (PostgreSQL), as [`SCHEMA_2_SQL`].
 pub const PG_SCHEMA_2_SQL: &str = "ALTER TABLE conflicts ADD COLUMN remembered_from date;";
 
+/// Migration 3 (SQLite): nothing. PostgreSQL's migration 3 adds the patient head rows that
+/// serialize a patient's claims across nodes; the embedded store's one node serializes them
+/// in memory.
+pub const SCHEMA_3_SQL: &str = "SELECT 1;";
+
+/// Migration 3 (PostgreSQL): one row per patient whose version every committed paid claim of
+/// the patient advances (`POSTGRES.md`, "One patient, several nodes").
+pub const PG_SCHEMA_3_SQL: &str = "CREATE TABLE patient_heads (\
+     patient_key text PRIMARY KEY, version bigint NOT NULL);";
+
 /// The schema version this build writes (the number of migrations); a reader refuses a newer one.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The durable claim record, as the server uses it.
 pub trait ClaimStore: Send + Sync {
@@ -146,14 +156,15 @@ pub trait ClaimStore: Send + Sync {
         false
     }
 
-    /// The patient's paid claims (reversed ones flagged) with a date of service on or after
-    /// `since`, at most [`FILLS_PER_PATIENT_MAX`](crate::limits::FILLS_PER_PATIENT_MAX):
-    /// unreversed before reversed, newest first.
+    /// The patient's head version, then the patient's paid claims (reversed ones flagged) with
+    /// a date of service on or after `since`, at most
+    /// [`FILLS_PER_PATIENT_MAX`](crate::limits::FILLS_PER_PATIENT_MAX): unreversed before
+    /// reversed, newest first.
     fn load_patient(
         &self,
         key: &PatientKey,
         since: Date,
-    ) -> BoxFuture<'static, Result<Vec<HistoryRow>, StoreError>> {
+    ) -> BoxFuture<'static, Result<PatientRows, StoreError>> {
         let _ = (key, since);
         Box::pin(futures::future::ready(Err(StoreError::Unsupported(
             "read the history per claim",
@@ -237,6 +248,15 @@ pub struct CommitReceipt {
 }
 
 impl CommitReceipt {
+    /// The receipt of a transmission that recorded nothing (every transaction answered
+    /// without a record).
+    pub fn nothing() -> CommitReceipt {
+        CommitReceipt {
+            transmission_id: 0,
+            transactions: Vec::new(),
+        }
+    }
+
     /// The receipt of the transaction at this 1-based index, if it was recorded.
     pub fn transaction(&self, index: u8) -> Option<&CommittedTransaction> {
         self.transactions
@@ -252,6 +272,15 @@ pub struct CommittedTransaction {
     pub claim_id: u64,
     /// For paid claims and approved reversals.
     pub authorization: Option<Authorization>,
+}
+
+/// A patient's history as a shared store read it: the head version first, then the rows (so
+/// the rows hold at least every claim the version counts).
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct PatientRows {
+    /// The patient's head version (0: none yet); see [`TransmissionRecord::patient_head`].
+    pub head_version: i64,
+    pub rows: Vec<HistoryRow>,
 }
 
 /// One paid claim for the history rebuild.
@@ -362,6 +391,8 @@ pub enum StoreError {
         "transaction {index}: claim {claim_id} is not a paid claim for this Rx, fill and date"
     )]
     NotReversible { index: u8, claim_id: u64 },
+    #[error("the patient's history changed on another node since it was read")]
+    PatientChanged,
     #[error("claim store row {claim_id} has an unreadable {column}")]
     Corrupt { claim_id: u64, column: &'static str },
     #[error("claim store history has more than {0} rows")]

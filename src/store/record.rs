@@ -29,6 +29,11 @@ pub struct TransmissionRecord {
     pub patient_age_years: Option<u8>,
     /// At most [`TRANSACTIONS_MAX`], 1-based `index` each.
     pub transactions: Vec<TransactionRecord>,
+    /// With a shared store: the version of the patient's head row that the history was read
+    /// at (0 while the patient has none). A record that pays a claim advances it in its own
+    /// commit, and is refused with [`StoreError::PatientChanged`] when another node advanced it
+    /// meanwhile. `None`: not checked (the embedded store, or no patient).
+    pub patient_head: Option<i64>,
 }
 
 /// What a transaction was.
@@ -137,7 +142,15 @@ impl TransmissionRecord {
             patient_key: patient.and_then(|patient| patient.key()),
             patient_age_years: age.and_then(|years| u8::try_from(years).ok()),
             transactions: Vec::new(),
+            patient_head: None,
         }
+    }
+
+    /// Whether the record pays a claim (a new fill in the patient's history).
+    pub fn pays(&self) -> bool {
+        self.transactions
+            .iter()
+            .any(|transaction| transaction.status == crate::claim::Status::Paid)
     }
 
     /// Refuses a record beyond the bounds of [`crate::limits`] before it is queued.

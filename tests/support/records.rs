@@ -40,6 +40,7 @@ pub fn transmission(code: TransactionCode, key: Option<PatientKey>) -> Transmiss
         patient_key: key,
         patient_age_years: Some(75),
         transactions: Vec::new(),
+        patient_head: None,
     }
 }
 

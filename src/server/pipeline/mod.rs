@@ -34,6 +34,7 @@
 mod eligibility;
 mod plan;
 mod recall;
+mod replan;
 mod snapshot;
 pub mod tails;
 
@@ -45,7 +46,7 @@ use futures::future::{BoxFuture, FutureExt};
 use tokio::sync::oneshot;
 use tracing::Instrument;
 
-use crate::claim::{reject, Date, Decision, Ndc, PatientKey, Status, TransactionCode};
+use crate::claim::{reject, Decision, Ndc, PatientKey, Status, TransactionCode};
 use crate::history::{self, History, PaidClaim};
 use crate::ncpdp::{self, Response, ResponseHeader, Validated};
 use crate::rules::LiveRules;
@@ -54,7 +55,8 @@ use crate::store::{ClaimStore, CommitReceipt, StoreError};
 use super::connection::Handler;
 use super::metrics;
 use eligibility::EligibilityLimit;
-use plan::{Context, Outcome, Update};
+use plan::{Outcome, Update};
+use replan::{Planning, Replan, Replanned};
 use tails::{TailGuard, Tails};
 
 /// Everything the pipeline needs, shared by all connections.
@@ -164,52 +166,50 @@ impl Pipeline {
             );
         };
         let span = transmission_span(request_header);
-        let lookback_days = rules.lookback_days();
-        let key = patient_key.as_ref();
-        let read = self.read_store(request_header, &validated, key, lookback_days, today);
-        let reading = match read.instrument(span.clone()).await {
+        let planning = Planning {
+            header: request_header.clone(),
+            eligibility_allowed: self.eligibility_allowed(request_header, now_ms),
+            validated,
+            patient_key,
+            rules,
+            today,
+            received_at_ms: now_ms,
+            reveal_history: self.reveal_history,
+        };
+        let reading = match self.read_store(&planning).instrument(span.clone()).await {
             Ok(reading) => reading,
             Err(error) => {
                 let _entered = span.enter();
                 tracing::error!(%error, "claim store history read failed: answering 99");
                 let host_error = |_| vec![reject::HOST_PROCESSING_ERROR];
-                let outcomes = reject_every_group(&validated, &rules.stamp(), host_error);
+                let stamp = planning.rules.stamp();
+                let outcomes = reject_every_group(&planning.validated, &stamp, host_error);
                 return self.answer_now(header, outcomes, started, guard);
             }
         };
-        let context = Context {
-            header: request_header,
-            patient: validated.patient.as_ref(),
-            patient_key: patient_key.as_ref(),
-            rules: &rules,
-            history: reading.shared.as_ref().unwrap_or(&self.history),
-            recalled: &reading.recalled,
-            today,
-            received_at_ms: now_ms,
-            reveal_history: self.reveal_history,
-            eligibility_allowed: self.eligibility_allowed(request_header, now_ms),
-        };
-        let (outcomes, record) = span.in_scope(|| {
-            let adjudication = Instant::now();
-            let planned = plan::plan(&context, &validated);
-            metrics::adjudication_time(adjudication.elapsed());
-            planned
-        });
-        let Some(record) = record else {
+        let history = reading.shared.as_ref().unwrap_or(&self.history);
+        let (outcomes, record) = span.in_scope(|| planning.plan(history, &reading.recalled));
+        let Some(mut record) = record else {
             return span.in_scope(|| self.answer_now(header, outcomes, started, guard));
         };
+        record.patient_head = reading.head_version;
         let committing = self.store.submit(record).instrument(span.clone()).await;
+        let shared = reading.shared.is_some();
         let finish = Finish {
             header,
             outcomes,
-            patient_key,
-            history: reading.shared.is_none().then(|| self.history.clone()),
+            patient_key: planning.patient_key.clone(),
+            history: (!shared).then(|| self.history.clone()),
             started,
             guard,
             span,
         };
+        let replan = shared.then(|| Replan {
+            store: self.store.clone(),
+            planning,
+        });
         match committing {
-            Ok(committing) => finish.after_commit(committing),
+            Ok(committing) => finish.after_commit(committing, replan),
             Err(error) => futures::future::ready(Some(finish.complete(Err(error)))).boxed(),
         }
     }
@@ -229,28 +229,23 @@ impl Pipeline {
     /// What the transmission needs from the store before planning: with a shared store its
     /// whole history (`snapshot`); otherwise only the claims the node's history may have
     /// dropped (`recall`: nothing, and no read, while the history holds them all).
-    async fn read_store(
-        &self,
-        header: &crate::claim::RequestHeader,
-        validated: &Validated,
-        patient_key: Option<&PatientKey>,
-        lookback_days: u32,
-        today: Date,
-    ) -> Result<Reading, StoreError> {
+    async fn read_store(&self, planning: &Planning) -> Result<Reading, StoreError> {
         let store = &*self.store;
         if !store.shared_history() {
-            let recalled =
-                recall::recall(store, &self.history, header, validated, patient_key).await?;
+            let (header, validated) = (&planning.header, &planning.validated);
+            let key = planning.patient_key.as_ref();
+            let recalled = recall::recall(store, &self.history, header, validated, key).await?;
             return Ok(Reading {
                 shared: None,
                 recalled,
+                head_version: None,
             });
         }
-        let (history, recalled) =
-            snapshot::load(store, header, validated, patient_key, lookback_days, today).await?;
+        let snapshot = planning.read_snapshot(store).await?;
         Ok(Reading {
-            shared: Some(history),
-            recalled,
+            shared: Some(snapshot.history),
+            recalled: snapshot.recalled,
+            head_version: snapshot.head_version,
         })
     }
 
@@ -293,6 +288,8 @@ struct Reading {
     /// Claims matched in the store: with a shared store every claim the transmission may
     /// duplicate or reverse, otherwise those the node's history may have dropped.
     recalled: recall::Recalled,
+    /// With a shared store, the patient's head version the history was read at.
+    head_version: Option<i64>,
 }
 
 /// The rest of a transmission once its record is queued.
@@ -310,14 +307,48 @@ struct Finish {
 
 impl Finish {
     /// Awaits the commit on a task of its own (so the patient's next claim is not held up by
-    /// this connection's reply order), then answers.
-    fn after_commit(self, committing: crate::store::Committing) -> PendingReply {
+    /// this connection's reply order), then answers. With a shared store (`replan`), a record
+    /// refused because another node paid a claim of the patient meanwhile is planned again
+    /// against a fresh read, at most [`replan::PATIENT_REPLANS_MAX`] times.
+    fn after_commit(
+        self,
+        committing: crate::store::Committing,
+        replan: Option<Replan>,
+    ) -> PendingReply {
         let (reply_tx, reply_rx) = oneshot::channel();
         tokio::spawn(async move {
-            let result = committing.await;
-            let _ = reply_tx.send(self.complete(result));
+            let reply = self.commit_or_replan(committing, replan).await;
+            let _ = reply_tx.send(reply);
         });
         reply_rx.map(Result::ok).boxed()
+    }
+
+    async fn commit_or_replan(
+        mut self,
+        mut committing: crate::store::Committing,
+        replan: Option<Replan>,
+    ) -> Vec<u8> {
+        // Bounded: each pass replans once, at most PATIENT_REPLANS_MAX passes.
+        for _ in 0..replan::PATIENT_REPLANS_MAX {
+            let result = committing.await;
+            let (Err(StoreError::PatientChanged), Some(replan)) = (&result, &replan) else {
+                return self.complete(result);
+            };
+            let replanned = replan.again().instrument(self.span.clone()).await;
+            match replanned {
+                Ok(Replanned {
+                    outcomes,
+                    committing: Some(next),
+                }) => (self.outcomes, committing) = (outcomes, next),
+                Ok(Replanned { outcomes, .. }) => {
+                    self.outcomes = outcomes;
+                    return self.complete(Ok(CommitReceipt::nothing()));
+                }
+                Err(error) => return self.complete(Err(error)),
+            }
+        }
+        let result = committing.await;
+        self.complete(result)
     }
 
     fn complete(mut self, result: Result<CommitReceipt, StoreError>) -> Vec<u8> {

@@ -6,9 +6,12 @@
 //! history keeps them) into a small [`History`] that the planner reads exactly as it reads the
 //! node's own, and, for duplicate and reversal matching, the paid claims with the
 //! transmission's (pharmacy, Rx, fill, date of service) keys into [`Recalled`] — apart, so that
-//! however many fills the patient has, none of the matched claims is crowded out. Races between
-//! nodes that slip between this read and the commit are caught by the store (unique index,
-//! row locks) and answered D or S by the pipeline.
+//! however many fills the patient has, none of the matched claims is crowded out. The patient's
+//! head version is read first; the record carries it, and the store refuses a paying record
+//! whose patient's head another node advanced meanwhile (`StoreError::PatientChanged`: the
+//! pipeline then reads and plans again, `replan`). Other races between nodes (the same claim
+//! paid or reversed twice) are caught by the store's unique index and row locks and answered
+//! D or S by the pipeline.
 //!
 //! Must never: keep anything beyond the transmission, or log a patient identifier.
 
@@ -19,8 +22,17 @@ use crate::limits::TRANSACTIONS_MAX;
 use crate::ncpdp::Validated;
 use crate::store::{ClaimStore, HistoryRow, StoreError};
 
-/// The patient's claims since `today` (or the earlier date of service) less the lookback, as a
-/// history, and the claims the transmission's transactions may duplicate or reverse.
+/// What a transmission read from a shared store.
+pub(super) struct Snapshot {
+    /// The patient's claims since `today` (or the earlier date of service) less the lookback.
+    pub history: History,
+    /// The claims the transmission's transactions may duplicate or reverse.
+    pub recalled: Recalled,
+    /// The patient's head version the history was read at (`None` without a patient).
+    pub head_version: Option<i64>,
+}
+
+/// The transmission's [`Snapshot`].
 pub(super) async fn load(
     store: &dyn ClaimStore,
     header: &RequestHeader,
@@ -28,25 +40,31 @@ pub(super) async fn load(
     patient_key: Option<&PatientKey>,
     lookback_days: u32,
     today: Date,
-) -> Result<(History, Recalled), StoreError> {
+) -> Result<Snapshot, StoreError> {
     let since = today
         .min(header.date_of_service)
         .add_days(-(lookback_days as i32));
     let patient = async {
         match patient_key {
-            Some(key) => store.load_patient(key, since).await,
-            None => Ok(Vec::new()),
+            Some(key) => store.load_patient(key, since).await.map(Some),
+            None => Ok(None),
         }
     };
     let claims = load_claims(store, header, validated.transactions.iter().flatten());
-    let (mut patient_rows, claim_rows) = futures::try_join!(patient, claims)?;
+    let (patient, claim_rows) = futures::try_join!(patient, claims)?;
+    let head_version = patient.as_ref().map(|patient| patient.head_version);
+    let mut patient_rows = patient.map(|patient| patient.rows).unwrap_or_default();
     // Oldest first, as a node's own history would have recorded them.
     patient_rows.sort_by_key(|row| (row.fill.date_of_service, row.claim_id));
     let history = History::with_patients_max(1);
     for row in patient_rows {
         record(&history, row);
     }
-    Ok((history, Recalled::of_rows(claim_rows)))
+    Ok(Snapshot {
+        history,
+        recalled: Recalled::of_rows(claim_rows),
+        head_version,
+    })
 }
 
 /// The patient token of the claim a B2 without patient segments reverses (for per-patient

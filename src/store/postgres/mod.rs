@@ -21,8 +21,8 @@ use crate::limits::{
 use crate::store::queue::{Counters, Job, Queue};
 use crate::store::record::TransmissionRecord;
 use crate::store::{
-    BatchObserver, ClaimKeys, ClaimStore, Committing, HistoryRow, StoreError, StoreKind,
-    StoreStats, PG_SCHEMA_SQL,
+    BatchObserver, ClaimKeys, ClaimStore, Committing, HistoryRow, PatientRows, StoreError,
+    StoreKind, StoreStats, PG_SCHEMA_SQL,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use futures::future::BoxFuture;
@@ -39,7 +39,11 @@ use tokio_postgres::{NoTls, Row};
 mod rows;
 mod writer;
 
-const MIGRATIONS: &[&str] = &[PG_SCHEMA_SQL, super::PG_SCHEMA_2_SQL];
+const MIGRATIONS: &[&str] = &[
+    PG_SCHEMA_SQL,
+    super::PG_SCHEMA_2_SQL,
+    super::PG_SCHEMA_3_SQL,
+];
 const _: () = assert!(MIGRATIONS.len() as i64 == super::SCHEMA_VERSION);
 
 const SCHEMA_VERSION_SQL: &str = "CREATE TABLE IF NOT EXISTS schema_version (\
@@ -389,7 +393,7 @@ impl ClaimStore for PgStore {
         &self,
         key: &PatientKey,
         since: Date,
-    ) -> BoxFuture<'static, Result<Vec<HistoryRow>, StoreError>> {
+    ) -> BoxFuture<'static, Result<PatientRows, StoreError>> {
         let (readers, key) = (self.readers.clone(), key.clone());
         self.on_runtime(async move { read_patient(&readers, &key, since).await })
     }
@@ -447,15 +451,46 @@ const CLAIMS_SQL: &str = "SELECT c.id, c.patient_key, c.ndc, c.rx_number, c.date
      AND date_of_service = $2 AND status = 'paid' AND patient_key IS NOT NULL \
      AND ndc IS NOT NULL ORDER BY reversed_at_ms IS NULL DESC, id DESC LIMIT 1) AS c";
 
+const HEAD_SQL: &str = "SELECT version FROM patient_heads WHERE patient_key = $1";
+
+/// The head version, then (once it is read) the rows: every claim the version counts is
+/// committed before the rows are read, so the rows hold it.
 async fn read_patient(
     readers: &Pool,
     key: &PatientKey,
     since: Date,
-) -> Result<Vec<HistoryRow>, StoreError> {
+) -> Result<PatientRows, StoreError> {
+    let head_version = read_head(readers, key).await?;
     let limit = FILLS_PER_PATIENT_MAX as i64;
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
         [&key.as_str(), &PgDate(since), &limit];
-    read_rows(readers, PATIENT_SQL, &params).await
+    let rows = read_rows(readers, PATIENT_SQL, &params).await?;
+    Ok(PatientRows { head_version, rows })
+}
+
+async fn read_head(readers: &Pool, key: &PatientKey) -> Result<i64, StoreError> {
+    let client = readers.get().await.map_err(pool_error)?;
+    let query = async {
+        let statement = client.prepare_cached(HEAD_SQL).await?;
+        client.query_opt(&statement, &[&key.as_str()]).await
+    };
+    match tokio::time::timeout(PG_READ_DEADLINE, query).await {
+        Ok(row) => Ok(row
+            .map_err(pg_error)?
+            .map_or(Ok(0), |row| row.try_get(0))
+            .map_err(pg_error)?),
+        Err(_) => {
+            drop(deadpool_postgres::Object::take(client));
+            Err(read_deadline_missed())
+        }
+    }
+}
+
+fn read_deadline_missed() -> StoreError {
+    StoreError::Postgres(format!(
+        "no answer within {} ms",
+        PG_READ_DEADLINE.as_millis()
+    ))
 }
 
 async fn read_claims(readers: &Pool, keys: &ClaimKeys) -> Result<Vec<HistoryRow>, StoreError> {
@@ -485,10 +520,7 @@ async fn read_rows(
         Ok(rows) => rows.map_err(pg_error)?.iter().map(history_row).collect(),
         Err(_) => {
             drop(deadpool_postgres::Object::take(client));
-            Err(StoreError::Postgres(format!(
-                "no answer within {} ms",
-                PG_READ_DEADLINE.as_millis()
-            )))
+            Err(read_deadline_missed())
         }
     }
 }

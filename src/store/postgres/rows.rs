@@ -160,6 +160,11 @@ macro_rules! columns {
     };
 }
 
+columns!(Heads {
+    patient_key: &'a str,
+    expected: i64,
+});
+
 columns!(Rulesets {
     stamp: &'a str,
     at_ms: i64,
@@ -266,6 +271,7 @@ columns!(DurPpsRows {
 /// Every row of a batch (or of one record), column by column.
 #[derive(Default)]
 pub(super) struct Columns<'a> {
+    heads: Heads<'a>,
     rulesets: Rulesets<'a>,
     reversals: Reversals<'a>,
     links: Links<'a>,
@@ -296,6 +302,12 @@ impl<'a> Columns<'a> {
 
     fn push(&mut self, assigned: &Assigned<'a>) {
         let record = assigned.record;
+        if let (Some(expected), Some(key), true) =
+            (record.patient_head, &record.patient_key, record.pays())
+        {
+            self.heads.patient_key.push(key.as_str());
+            self.heads.expected.push(expected);
+        }
         let transmissions = &mut self.transmissions;
         transmissions.id.push(assigned.transmission_id);
         transmissions.received_at_ms.push(record.received_at_ms);
@@ -512,6 +524,16 @@ fn action_name(action: Action) -> &'static str {
     }
 }
 
+/// Advances each paying record's patient head from the version its history was read at: a
+/// new patient's row is inserted at 1, a known one's raised by one only while it still holds
+/// the version read. A head another node advanced meanwhile is left alone, so fewer rows than
+/// records count as written. Keys in byte order (as `one_by_one` writes records), so two
+/// batches lock shared heads in one order.
+const HEADS_SQL: &str = "INSERT INTO patient_heads AS h (patient_key, version) \
+     SELECT k, e + 1 FROM unnest($1::text[], $2::bigint[]) AS u (k, e) ORDER BY k COLLATE \"C\" \
+     ON CONFLICT (patient_key) DO UPDATE SET version = h.version + 1 \
+     WHERE h.version = EXCLUDED.version - 1";
+
 const RULESETS_SQL: &str = "INSERT INTO rulesets (stamp, first_seen_ms, last_seen_ms) \
      SELECT stamp, at_ms, at_ms FROM unnest($1::text[], $2::bigint[]) AS u (stamp, at_ms) \
      ON CONFLICT (stamp) DO NOTHING";
@@ -583,13 +605,17 @@ pub(super) enum Failure {
     /// lock timeout, disk full, read-only, cancelled, shutting down): the whole batch fails,
     /// and so does readiness until a probe commits again.
     Unwritable(tokio_postgres::Error),
+    /// Another node paid a claim of a patient since this batch's history of that patient was
+    /// read (its head moved on): roll back and retry record by record.
+    HeadMoved,
     /// The connection failed: the outcome of the open transaction is lost with it.
     Lost(tokio_postgres::Error),
 }
 
-/// SQLSTATE classes that refuse a statement over its rows: 22 data exception, 23 integrity
-/// constraint violation, 40 transaction rollback (deadlock, serialization failure).
-const ROW_REFUSAL_CLASSES: [&str; 3] = ["22", "23", "40"];
+/// SQLSTATE classes that refuse a statement over its rows: 21 cardinality violation (one
+/// patient's head twice in a batch), 22 data exception, 23 integrity constraint violation, 40
+/// transaction rollback (deadlock, serialization failure).
+const ROW_REFUSAL_CLASSES: [&str; 4] = ["21", "22", "23", "40"];
 
 impl Failure {
     pub fn of(error: tokio_postgres::Error) -> Failure {
@@ -607,6 +633,7 @@ impl Failure {
 
 /// The batch's prepared statements (cached per connection by the pool).
 struct Statements {
+    heads: tokio_postgres::Statement,
     rulesets: tokio_postgres::Statement,
     lock: tokio_postgres::Statement,
     mark: tokio_postgres::Statement,
@@ -619,32 +646,21 @@ struct Statements {
 }
 
 impl Statements {
+    /// Prepares each statement once per connection (the pool caches them), so only a new
+    /// connection's first batch pays these round trips.
     async fn prepare(client: &deadpool_postgres::Client) -> Result<Statements, Failure> {
-        let prepare = |sql| client.prepare_cached(sql);
-        let prepared = futures::try_join!(
-            prepare(RULESETS_SQL),
-            prepare(LOCK_SQL),
-            prepare(MARK_SQL),
-            prepare(TRANSMISSIONS_SQL),
-            prepare(CLAIMS_SQL),
-            prepare(LINKS_SQL),
-            prepare(REJECTS_SQL),
-            prepare(CONFLICTS_SQL),
-            prepare(DUR_PPS_SQL),
-        )
-        .map_err(Failure::of)?;
-        let (rulesets, lock, mark, transmissions, claims, links, rejects, conflicts, dur_pps) =
-            prepared;
+        let prepare = |sql| async move { client.prepare_cached(sql).await.map_err(Failure::of) };
         Ok(Statements {
-            rulesets,
-            lock,
-            mark,
-            transmissions,
-            claims,
-            links,
-            rejects,
-            conflicts,
-            dur_pps,
+            heads: prepare(HEADS_SQL).await?,
+            rulesets: prepare(RULESETS_SQL).await?,
+            lock: prepare(LOCK_SQL).await?,
+            mark: prepare(MARK_SQL).await?,
+            transmissions: prepare(TRANSMISSIONS_SQL).await?,
+            claims: prepare(CLAIMS_SQL).await?,
+            links: prepare(LINKS_SQL).await?,
+            rejects: prepare(REJECTS_SQL).await?,
+            conflicts: prepare(CONFLICTS_SQL).await?,
+            dur_pps: prepare(DUR_PPS_SQL).await?,
         })
     }
 }
@@ -664,8 +680,11 @@ pub(super) async fn write(
     let (conflicts, dur_pps) = (columns.conflicts.params(), columns.dur_pps.params());
     let originals: [&(dyn ToSql + Sync); 1] = [&columns.reversals.id];
     let reversing = !columns.reversals.id.is_empty();
+    let heads = columns.heads.params();
+    let heads_expected = columns.heads.patient_key.len() as u64;
     let results = futures::join!(
         pg.batch_execute(open),
+        when(heads_expected > 0, pg.execute(&statements.heads, &heads)),
         pg.execute(&statements.rulesets, &rulesets),
         when(reversing, pg.execute(&statements.lock, &originals)),
         when(reversing, pg.execute(&statements.mark, &reversals)),
@@ -685,12 +704,19 @@ pub(super) async fn write(
             pg.execute(&statements.dur_pps, &dur_pps)
         ),
     );
-    let (opened, r1, r2, marked, r4, r5, linked, r7, r8, r9) = results;
+    let (opened, advanced, r1, r2, marked, r4, r5, linked, r7, r8, r9) = results;
     let expected = columns.reversal_count();
     let missed = [&marked, &linked]
         .iter()
         .any(|count| matches!(count, Ok(rows) if *rows != expected));
-    first_failure(opened, [r1, r2, marked, r4, r5, linked, r7, r8, r9])?;
+    let moved = matches!(advanced, Ok(rows) if rows != heads_expected);
+    first_failure(
+        opened,
+        [advanced, r1, r2, marked, r4, r5, linked, r7, r8, r9],
+    )?;
+    if moved {
+        return Err(Failure::HeadMoved);
+    }
     if missed {
         return Err(Failure::ReversalMissed);
     }
@@ -713,7 +739,7 @@ where
 /// only report the aborted transaction, SQLSTATE 25P02).
 fn first_failure(
     opened: Result<(), tokio_postgres::Error>,
-    counts: [Result<u64, tokio_postgres::Error>; 9],
+    counts: [Result<u64, tokio_postgres::Error>; 10],
 ) -> Result<(), Failure> {
     let later = counts.into_iter().filter_map(Result::err);
     let mut aborted = None;

@@ -297,7 +297,7 @@ fn refused_or_lost(failure: Failure) -> Result<(), StoreError> {
             tracing::debug!(error = %describe(&error), "batch refused whole: writing record by record");
             Ok(())
         }
-        Failure::ReversalMissed => Ok(()),
+        Failure::ReversalMissed | Failure::HeadMoved => Ok(()),
         Failure::Unwritable(error) | Failure::Lost(error) => Err(lost(error)),
     }
 }
@@ -321,15 +321,26 @@ fn pool_error(error: deadpool_postgres::PoolError) -> StoreError {
     }
 }
 
-/// The slow path: one transaction, each record under its own savepoint.
+/// The slow path: one transaction, each record under its own savepoint. Records are written
+/// in patient-key order, the order in which a whole batch locks patient heads, so that two
+/// nodes' batches never wait on each other's heads in a cycle; the results keep batch order.
 async fn one_by_one(client: &Object, assigned: &[Assigned<'_>]) -> Committed {
     client.batch_execute("BEGIN").await.map_err(lost)?;
-    let mut results = Vec::with_capacity(assigned.len());
-    for record in assigned {
-        results.push(write_alone(client, record).await?);
+    let mut order: Vec<usize> = (0..assigned.len()).collect();
+    order.sort_by_key(|index| {
+        assigned[*index]
+            .record
+            .patient_key
+            .as_ref()
+            .map(|key| key.as_str())
+    });
+    let mut results: Vec<Option<Result<CommitReceipt, StoreError>>> =
+        (0..assigned.len()).map(|_| None).collect();
+    for index in order {
+        results[index] = Some(write_alone(client, &assigned[index]).await?);
     }
     client.batch_execute("COMMIT").await.map_err(lost)?;
-    Ok(results)
+    Ok(results.into_iter().flatten().collect())
 }
 
 /// Writes one record under a savepoint: its receipt, or why it was refused. `Err` only when
@@ -350,6 +361,7 @@ async fn write_alone(
         Err(Failure::Unwritable(error) | Failure::Lost(error)) => return Err(lost(error)),
         Err(Failure::Refused(error)) => StoreError::Commit(describe(&error)),
         Err(Failure::ReversalMissed) => StoreError::Commit("a reversal missed its claim".into()),
+        Err(Failure::HeadMoved) => StoreError::PatientChanged,
     };
     client
         .batch_execute("ROLLBACK TO SAVEPOINT record; RELEASE SAVEPOINT record")

@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 mod sql;
 mod writer;
 
-const MIGRATIONS: &[&str] = &[SCHEMA_SQL, super::SCHEMA_2_SQL];
+const MIGRATIONS: &[&str] = &[SCHEMA_SQL, super::SCHEMA_2_SQL, super::SCHEMA_3_SQL];
 const _: () = assert!(MIGRATIONS.len() as i64 == super::SCHEMA_VERSION);
 
 const SCHEMA_VERSION_SQL: &str = "CREATE TABLE IF NOT EXISTS schema_version (\
