@@ -48,7 +48,7 @@
 //!
 //! # PostgreSQL: one database for several gateways
 //!
-//! [`open`] with `postgres://...` gives a [`PgStore`] (`postgres/`: `mod.rs`, `writer.rs`,
+//! [`open`] with `postgres://...` gives a [`PgStore`] (`postgres/`: `mod.rs`, `writer.rs`, `tls.rs`,
 //! `rows.rs`, DDL in `pg_schema.sql`; operations in `POSTGRES.md`). Its
 //! [`ClaimStore::shared_history`] is true: the server then keeps no in-memory history and reads
 //! the patient's fills and the transmission's claims from the database for every transmission

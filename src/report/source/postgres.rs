@@ -39,7 +39,7 @@ use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use tokio::runtime::Runtime;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, IsolationLevel, NoTls, Portal, Row, Transaction};
+use tokio_postgres::{Client, IsolationLevel, Portal, Row, Transaction};
 
 /// The rows a report reads: claims and rebills with a date of service in `$1..=$2` (days
 /// since 1970-01-01, so the bounds travel as plain integers).
@@ -89,7 +89,10 @@ impl PgSource {
             .enable_all()
             .build()
             .map_err(|error| ReportError::Postgres(error.to_string()))?;
-        let client = runtime.block_on(connect(location.connection_config()))?;
+        let connector = location
+            .tls_connector()
+            .map_err(|error| ReportError::PgUrl(error.to_string()))?;
+        let client = runtime.block_on(connect(location.connection_config(), connector))?;
         let schema = location.schema().unwrap_or("of the default search_path");
         let source = PgSource {
             runtime,
@@ -137,11 +140,14 @@ impl PgSource {
 
 /// Connects, starts the connection's driver on the current runtime and makes the session
 /// read-only with the report's statement timeout.
-async fn connect(config: &tokio_postgres::Config) -> Result<Client, ReportError> {
+async fn connect(
+    config: &tokio_postgres::Config,
+    connector: tokio_postgres_rustls::MakeRustlsConnect,
+) -> Result<Client, ReportError> {
     let mut config = config.clone();
     config.application_name("durgate report");
     let (client, connection) = config
-        .connect(NoTls)
+        .connect(connector)
         .await
         .map_err(|error| ReportError::PgConnect(describe(&error)))?;
     tokio::spawn(async move {

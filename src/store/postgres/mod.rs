@@ -31,12 +31,14 @@ use rows::{describe, int8, PgDate};
 use std::str::FromStr;
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::thread::JoinHandle;
+use tls::PgTls;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::Row;
 
 /// Schema migrations in order; migration N brings the schema to version N.
 mod rows;
+mod tls;
 mod writer;
 
 const MIGRATIONS: &[&str] = &[
@@ -66,6 +68,7 @@ const HISTORY_COLUMNS: &str = "id, patient_key, ndc, rx_number, date_of_service,
 pub struct PgLocation {
     config: tokio_postgres::Config,
     schema: Option<String>,
+    tls: PgTls,
 }
 
 impl std::fmt::Debug for PgLocation {
@@ -83,7 +86,8 @@ impl PgLocation {
     /// schema, created if missing (`search_path` is set to it on every connection). Each
     /// connection also gets `statement_timeout`, `lock_timeout`,
     /// `idle_in_transaction_session_timeout` (see `limits`), `synchronous_commit=on`, a TCP
-    /// user timeout and keepalives.
+    /// user timeout and keepalives. `sslmode` and `sslrootcert` are read as libpq reads them
+    /// (`tls`: `verify-ca` and `verify-full` too).
     pub fn parse(url: &str) -> Result<PgLocation, StoreError> {
         let (base, query) = url.split_once('?').unwrap_or((url, ""));
         let mut schema = None;
@@ -94,6 +98,7 @@ impl PgLocation {
                 None => kept.push(pair),
             }
         }
+        let tls = PgTls::take(&mut kept)?;
         let libpq = match kept.is_empty() {
             true => base.to_owned(),
             false => format!("{base}?{}", kept.join("&")),
@@ -101,7 +106,17 @@ impl PgLocation {
         let mut config = tokio_postgres::Config::from_str(&libpq)
             .map_err(|error| StoreError::Url(describe(&error)))?;
         settle(&mut config, schema.as_deref());
-        Ok(PgLocation { config, schema })
+        config.ssl_mode(tls.driver_mode());
+        Ok(PgLocation {
+            config,
+            schema,
+            tls,
+        })
+    }
+
+    /// What the url asked of the link: the connector every connection goes through.
+    pub fn tls_connector(&self) -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
+        self.tls.connector()
     }
 
     /// The schema named by `schema=`, if any.
@@ -172,7 +187,8 @@ fn pool(location: &PgLocation, size: usize) -> Result<Pool, StoreError> {
     let manager_config = ManagerConfig {
         recycling_method: RecyclingMethod::Fast,
     };
-    let manager = Manager::from_config(location.config.clone(), NoTls, manager_config);
+    let connector = location.tls_connector()?;
+    let manager = Manager::from_config(location.config.clone(), connector, manager_config);
     Pool::builder(manager)
         .max_size(size)
         .runtime(Runtime::Tokio1)
