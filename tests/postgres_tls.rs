@@ -49,10 +49,7 @@ fn server_programs() -> Option<PathBuf> {
 }
 
 fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+    rustix::process::geteuid().is_root()
 }
 
 /// `program` with `args`, as the `postgres` user when the test runs as root (the server

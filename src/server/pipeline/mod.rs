@@ -148,14 +148,15 @@ impl Pipeline {
     async fn handle(
         &self,
         header: ResponseHeader,
-        validated: Validated,
+        mut validated: Validated,
         started: Instant,
     ) -> PendingReply {
         let rules = self.rules.load();
         let patient_key = validated.patient.as_ref().and_then(|patient| patient.key());
         let guard = self.enter_patient(&validated, patient_key.as_ref()).await;
         let (now_ms, today) = super::clock();
-        let Some(request_header) = validated.header.as_ref() else {
+        // Moved into the planning inputs (planning reads it there, never from `validated`).
+        let Some(request_header) = validated.header.take() else {
             return self.answer_now(
                 header,
                 reject_every_group(&validated, &rules.stamp(), |index| {
@@ -165,10 +166,10 @@ impl Pipeline {
                 guard,
             );
         };
-        let span = transmission_span(request_header);
+        let span = transmission_span(&request_header);
         let planning = Planning {
-            header: request_header.clone(),
-            eligibility_allowed: self.eligibility_allowed(request_header, now_ms),
+            eligibility_allowed: self.eligibility_allowed(&request_header, now_ms),
+            header: request_header,
             validated,
             patient_key,
             rules,
