@@ -287,6 +287,7 @@ pub mod reject {
     pub const PRESCRIBER_ID: RejectCode = RejectCode::new("25");
     pub const DATE_WRITTEN: RejectCode = RejectCode::new("28");
     pub const CLARIFICATION_CODE: RejectCode = RejectCode::new("34");
+    pub const NON_MATCHED_PHARMACY: RejectCode = RejectCode::new("50");
     pub const NOT_COVERED: RejectCode = RejectCode::new("70");
     pub const REFILL_TOO_SOON: RejectCode = RejectCode::new("79");
     pub const CLAIM_TOO_OLD: RejectCode = RejectCode::new("81");

@@ -11,6 +11,7 @@
 //!
 //! Must never: read files or the environment itself (the caller passes the text), hold state.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -94,6 +95,31 @@ pub struct TlsConfig {
     /// CA certificates a client certificate must chain to. Present = mutual TLS: a client
     /// without a certificate from one of these CAs is refused during the handshake.
     pub client_ca: Option<PathBuf>,
+    /// What each client certificate may submit for, keyed by a DNS name in its subject
+    /// alternative names or by its subject common name (`[tls.scopes."switch-a.example"]`).
+    /// Empty = every certificate from `client_ca` may submit for any BIN and pharmacy; not empty
+    /// = a certificate named by no entry may submit nothing. Needs `client_ca`.
+    #[serde(default)]
+    pub scopes: BTreeMap<String, ClientScope>,
+}
+
+/// The BINs and pharmacies one client certificate may submit for (`server::scope` enforces it).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ClientScope {
+    /// 101-A1 BINs; absent = any BIN.
+    pub bins: Option<Vec<String>>,
+    /// 201-B1 service provider (pharmacy) ids; absent = any pharmacy.
+    pub pharmacies: Option<Vec<String>>,
+}
+
+impl ClientScope {
+    fn ids_within_bound(&self) -> bool {
+        [&self.bins, &self.pharmacies]
+            .into_iter()
+            .flatten()
+            .all(|ids| ids.len() <= limits::TLS_SCOPE_IDS_MAX)
+    }
 }
 
 impl TlsConfig {
@@ -113,6 +139,7 @@ impl TlsConfig {
                     cert,
                     key,
                     client_ca,
+                    scopes: BTreeMap::new(),
                 })),
                 (None, None) if client_ca.is_none() => Ok(None),
                 _ => Err(incomplete("a certificate and its key are both needed")),
@@ -122,8 +149,33 @@ impl TlsConfig {
             cert: cert.unwrap_or(base.cert),
             key: key.unwrap_or(base.key),
             client_ca: client_ca.or(base.client_ca),
+            scopes: base.scopes,
         }))
     }
+}
+
+/// Client scopes belong to the claim listeners, need mutual TLS, and stay within their bounds.
+fn validate_scopes(
+    tls: Option<&TlsConfig>,
+    admin_tls: Option<&TlsConfig>,
+) -> Result<(), ConfigError> {
+    let refuse = |table, problem| Err(ConfigError::Tls { table, problem });
+    if admin_tls.is_some_and(|admin| !admin.scopes.is_empty()) {
+        return refuse("admin_tls", "scopes apply to claim listeners only");
+    }
+    let Some(tls) = tls.filter(|tls| !tls.scopes.is_empty()) else {
+        return Ok(());
+    };
+    if tls.client_ca.is_none() {
+        return refuse("tls", "scopes need client_ca (mutual TLS)");
+    }
+    if tls.scopes.len() > limits::TLS_CLIENT_SCOPES_MAX {
+        return refuse("tls", "more scopes than TLS_CLIENT_SCOPES_MAX");
+    }
+    if !tls.scopes.values().all(ClientScope::ids_within_bound) {
+        return refuse("tls", "a scope lists more ids than TLS_SCOPE_IDS_MAX");
+    }
+    Ok(())
 }
 
 /// The configurable bounds (milliseconds for durations).
@@ -204,6 +256,7 @@ impl Config {
                 problem: "set without an admin address",
             });
         }
+        validate_scopes(self.tls.as_ref(), self.admin_tls.as_ref())?;
         if self.listen.is_empty() || self.listen.len() > limits::LISTENERS_MAX {
             let count = self.listen.len();
             return Err(ConfigError::Listen(format!(
@@ -372,6 +425,36 @@ mod tests {
     }
 
     #[test]
+    fn client_scopes_are_read_and_need_mutual_tls_on_the_claim_listeners() {
+        let mutual = "listen = [\"127.0.0.1:7070\"]\nadmin = \"127.0.0.1:9090\"\n\
+                      [tls]\ncert = \"a\"\nkey = \"b\"\nclient_ca = \"ca\"\n";
+        let scoped = format!(
+            "{mutual}[tls.scopes.\"switch-a.example\"]\nbins = [\"610014\"]\n\
+             [tls.scopes.\"switch-b\"]\npharmacies = [\"1234567890\", \"2345678901\"]\n"
+        );
+        let scopes = Config::from_toml(&scoped).unwrap().tls.unwrap().scopes;
+        assert_eq!(scopes["switch-a.example"].bins, Some(vec!["610014".into()]));
+        assert_eq!(scopes["switch-a.example"].pharmacies, None);
+        assert_eq!(
+            scopes["switch-b"].pharmacies.as_ref().map(Vec::len),
+            Some(2)
+        );
+        let without_ca = scoped.replace("client_ca = \"ca\"\n", "");
+        let error = Config::from_toml(&without_ca).unwrap_err().to_string();
+        assert_eq!(error, "tls: scopes need client_ca (mutual TLS)");
+        let admin = format!(
+            "{mutual}[admin_tls]\ncert = \"a\"\nkey = \"b\"\n[admin_tls.scopes.ops]\nbins = []\n"
+        );
+        let error = Config::from_toml(&admin).unwrap_err().to_string();
+        assert_eq!(error, "admin_tls: scopes apply to claim listeners only");
+        let typo = format!("{mutual}[tls.scopes.x]\nbin = [\"1\"]\n");
+        assert!(Config::from_toml(&typo)
+            .unwrap_err()
+            .to_string()
+            .contains("bin"));
+    }
+
+    #[test]
     fn the_commented_tls_example_parses_once_uncommented() {
         let shipped = include_str!("../config/durgate.toml");
         let example_keys = [
@@ -380,6 +463,9 @@ mod tests {
             "# cert =",
             "# key =",
             "# client_ca =",
+            "# [tls.scopes.",
+            "# bins =",
+            "# pharmacies =",
         ];
         let uncommented: String = shipped
             .lines()
@@ -394,6 +480,7 @@ mod tests {
         let config = Config::from_toml(&uncommented).unwrap();
         let (tls, admin_tls) = (config.tls.unwrap(), config.admin_tls.unwrap());
         assert!(tls.client_ca.is_some() && admin_tls.client_ca.is_some());
+        assert_eq!(tls.scopes.len(), 2);
         assert_ne!(tls.cert, admin_tls.cert);
     }
 
@@ -411,6 +498,7 @@ mod tests {
                 cert: "a".into(),
                 key: "b".into(),
                 client_ca: None,
+                scopes: BTreeMap::new(),
             }),
             ..Config::default()
         };
@@ -427,6 +515,7 @@ mod tests {
             cert: "file.crt".into(),
             key: "file.key".into(),
             client_ca: path("file-ca.crt"),
+            scopes: BTreeMap::new(),
         };
         let laid = TlsConfig::overlay("tls", Some(base), path("flag.crt"), None, None).unwrap();
         assert_eq!(
@@ -435,6 +524,7 @@ mod tests {
                 cert: "flag.crt".into(),
                 key: "file.key".into(),
                 client_ca: path("file-ca.crt"),
+                scopes: BTreeMap::new(),
             })
         );
         assert_eq!(

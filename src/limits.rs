@@ -284,6 +284,13 @@ pub const TLS_PEM_FILE_BYTES_MAX: u64 = 1024 * 1024;
 pub const TLS_CHAIN_CERTIFICATES_MAX: usize = 16;
 /// Trust anchors in one client-CA bundle.
 pub const TLS_CLIENT_CA_CERTIFICATES_MAX: usize = 1_024;
+/// Client-certificate scopes (`[tls.scopes]` entries).
+pub const TLS_CLIENT_SCOPES_MAX: usize = 1_024;
+/// BINs, or pharmacy ids, one scope may list.
+pub const TLS_SCOPE_IDS_MAX: usize = 100_000;
+/// Names (DNS subject alternative names, then the common name) read from one client
+/// certificate when its scope is looked up.
+pub const TLS_CERTIFICATE_NAMES_MAX: usize = 64;
 /// TLS sessions kept for resumption per certificate generation (a reload starts afresh).
 pub const TLS_SESSION_CACHE_ENTRIES: usize = 256;
 

@@ -128,6 +128,11 @@ fn allowed_labels() -> BTreeMap<&'static str, Option<Vec<&'static str>>> {
         "idle_timeout",
         "write_timeout",
         "writer_gone",
+        // durgate_scope_refusals_total
+        "unknown_certificate",
+        "bin",
+        "pharmacy",
+        "bin_and_pharmacy",
     ];
     BTreeMap::from([
         ("endpoint", Some(vec!["claims", "admin"])),

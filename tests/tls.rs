@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use durgate::config::{Config, TlsConfig};
+use durgate::config::{ClientScope, Config, TlsConfig};
 use durgate::ncpdp::build::ClaimBuilder;
 use durgate::ncpdp::{self, Response};
 use durgate::server::{metrics, Gateway};
@@ -66,8 +66,16 @@ impl Authority {
     }
 
     fn issue(&self, name: &str, purpose: ExtendedKeyUsagePurpose) -> Leaf {
+        self.issue_for(&["localhost", "127.0.0.1"], name, purpose)
+    }
+
+    /// A leaf certificate for the DNS `names`, with common name `name`.
+    fn issue_for(&self, names: &[&str], name: &str, purpose: ExtendedKeyUsagePurpose) -> Leaf {
         let key = KeyPair::generate().expect("leaf key");
-        let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+        let names = names
+            .iter()
+            .map(|name| name.to_string())
+            .collect::<Vec<_>>();
         let mut params = CertificateParams::new(names).expect("leaf params");
         params.distinguished_name.push(DnType::CommonName, name);
         params.extended_key_usages = vec![purpose];
@@ -138,6 +146,7 @@ impl Pki {
             cert: self.path("gateway.crt"),
             key: self.path("gateway.key"),
             client_ca: mutual.then(|| self.path("switch-ca.crt")),
+            scopes: Default::default(),
         }
     }
 
@@ -163,6 +172,14 @@ impl Pki {
         let leaf = self
             .switch_ca
             .issue("switch 01", ExtendedKeyUsagePurpose::ClientAuth);
+        self.client(Some(&leaf))
+    }
+
+    /// A client with a certificate from the switch CA for the DNS name `name`.
+    fn switch_named(&self, name: &str) -> Arc<ClientConfig> {
+        let leaf = self
+            .switch_ca
+            .issue_for(&[name], "switch", ExtendedKeyUsagePurpose::ClientAuth);
         self.client(Some(&leaf))
     }
 
@@ -653,4 +670,133 @@ async fn closed_log_line(process: &support::GatewayProcess, marker: &str) -> Str
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+// ---- client-certificate scopes --------------------------------------------------------------
+
+/// Held while a story reads `durgate_scope_refusals_total` (the SQLite and PostgreSQL runs of
+/// the scope story share the process's counters).
+static SCOPE_COUNTERS: Mutex<()> = Mutex::const_new(());
+
+/// The pharmacy switch B submits for (switch A submits for the builder's default pharmacy).
+const PHARMACY_B: &str = "5555555555";
+
+/// Mutual TLS where `switch-a.example` may submit for the builder's BIN only (any pharmacy)
+/// and `switch-b.example` for pharmacy B only (any BIN).
+fn scoped_files(pki: &Pki) -> TlsConfig {
+    let mut files = pki.server_files(true);
+    let ids = |id: &str| Some(vec![id.to_string()]);
+    let only_bin = ClientScope {
+        bins: ids(durgate::ncpdp::build::BIN),
+        pharmacies: None,
+    };
+    let only_pharmacy = ClientScope {
+        bins: None,
+        pharmacies: ids(PHARMACY_B),
+    };
+    files.scopes.insert("switch-a.example".into(), only_bin);
+    files
+        .scopes
+        .insert("switch-b.example".into(), only_pharmacy);
+    files
+}
+
+async fn scope_reply(client: &mut TlsClient, claim: ClaimBuilder) -> (String, Vec<String>) {
+    let reply = client.send(&claim.encode()).await.expect("a reply");
+    (statuses(&reply), support::rejects(&reply, 0))
+}
+
+fn scope_refusals(reason: &str) -> u64 {
+    counter("durgate_scope_refusals_total", &[("reason", reason)])
+}
+
+/// Transmissions outside a certificate's scope get header rejects, are counted and leave no
+/// row; a reversal from a switch scoped to another pharmacy cannot touch the claim.
+async fn scope_story(store_url: Option<String>, rows_for_rx: impl Fn(u64) -> i64) {
+    let pki = Pki::new();
+    let files = scoped_files(&pki);
+    let gateway = support::start_gateway_with(|config| {
+        config.tls = Some(files);
+        config.store = store_url.unwrap_or(config.store.clone());
+    })
+    .await;
+    let _counters = SCOPE_COUNTERS.lock().await;
+    let reasons = ["bin", "pharmacy", "unknown_certificate"];
+    let before = reasons.map(scope_refusals);
+    let connect = |config| TlsClient::connect(gateway.addr, config);
+    let mut switch_a = connect(pki.switch_named("switch-a.example"))
+        .await
+        .expect("A");
+    let mut switch_b = connect(pki.switch_named("switch-b.example"))
+        .await
+        .expect("B");
+    let mut unknown = connect(pki.switch())
+        .await
+        .expect("a certificate no scope names");
+    let b1 = |rx| {
+        ClaimBuilder::b1()
+            .cardholder("SCOPE001")
+            .rx(rx)
+            .ndc(ATORVASTATIN_10MG)
+    };
+    let b2 = |rx| {
+        ClaimBuilder::b2()
+            .cardholder("SCOPE001")
+            .rx(rx)
+            .ndc(ATORVASTATIN_10MG)
+    };
+    let p = |codes: &[&str]| {
+        codes
+            .iter()
+            .map(|code| code.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        scope_reply(&mut switch_a, b1(930_001)).await,
+        ("P".into(), p(&[]))
+    );
+    let other_bin = b1(930_002).bin("999999");
+    assert_eq!(
+        scope_reply(&mut switch_a, other_bin).await,
+        ("R".into(), p(&["01"]))
+    );
+    let foreign_reversal = b2(930_001);
+    let refused = scope_reply(&mut switch_b, foreign_reversal).await;
+    assert_eq!(refused, ("R".into(), p(&["50"])));
+    let own_pharmacy = b1(930_003).provider_id(PHARMACY_B).cardholder("SCOPE002");
+    assert_eq!(
+        scope_reply(&mut switch_b, own_pharmacy).await,
+        ("P".into(), p(&[]))
+    );
+    let nothing = scope_reply(&mut unknown, b1(930_004)).await;
+    assert_eq!(nothing, ("R".into(), p(&["01", "50"])));
+    assert_eq!(scope_reply(&mut switch_a, b2(930_001)).await.0, "A");
+    assert_eq!([930_002, 930_004].map(&rows_for_rx), [0, 0]);
+    // Rx 930001: its B1 and switch A's B2, nothing of switch B's refused reversal.
+    assert_eq!([930_001, 930_003].map(&rows_for_rx), [2, 1]);
+    let after = reasons.map(scope_refusals);
+    assert_eq!([0, 1, 2].map(|i| after[i] - before[i]), [1, 1, 1]);
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_submits_only_for_its_bins_and_pharmacies_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("claims.db");
+    let url = format!("sqlite:{}", path.display());
+    let rows = |rx: u64| support::StoreView::open(&path).claims_for_rx(rx).len() as i64;
+    scope_story(Some(url), rows).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_submits_only_for_its_bins_and_pharmacies_on_postgres() {
+    let Some(schema) = support::pg::PgSchema::create("tls_scopes") else {
+        return;
+    };
+    let rows = |rx: u64| {
+        schema.number(&format!(
+            "SELECT COUNT(*) FROM claims WHERE rx_number = {rx}"
+        ))
+    };
+    scope_story(Some(schema.url()), rows).await;
 }

@@ -43,6 +43,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::wire::{self, FrameCodec, FrameError, Framing};
 
+use super::scope::ConnectionScope;
+
 /// Read-buffer growth step (bytes).
 const READ_CHUNK_BYTES: usize = 4096;
 
@@ -52,6 +54,30 @@ const READ_CHUNK_BYTES: usize = 4096;
 pub trait Handler: Send + Sync + 'static {
     type Pending: Future<Output = Option<Vec<u8>>> + Send + 'static;
     fn accept(&self, frame: BytesMut) -> impl Future<Output = Self::Pending> + Send;
+
+    /// `accept` for a connection limited to `scope` (a client certificate's BINs and
+    /// pharmacies). A handler that does not read claims ignores it.
+    fn accept_scoped(
+        &self,
+        frame: BytesMut,
+        scope: &ConnectionScope,
+    ) -> impl Future<Output = Self::Pending> + Send {
+        let _ = scope;
+        self.accept(frame)
+    }
+}
+
+/// A handler serving one connection whose client certificate has a scope.
+pub struct Scoped<H> {
+    pub inner: Arc<H>,
+    pub scope: ConnectionScope,
+}
+
+impl<H: Handler> Handler for Scoped<H> {
+    type Pending = H::Pending;
+    fn accept(&self, frame: BytesMut) -> impl Future<Output = Self::Pending> + Send {
+        self.inner.accept_scoped(frame, &self.scope)
+    }
 }
 
 /// A client byte stream, split into the halves the reader and the writer own.

@@ -21,7 +21,7 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use super::connection::{serve_connection, Closed, ConnectionSettings, Handler, Shared};
+use super::connection::{serve_connection, Closed, ConnectionSettings, Handler, Scoped, Shared};
 use super::log_limit::LogLimit;
 use super::metrics;
 use super::tls::{HandshakeError, LiveTls};
@@ -219,7 +219,16 @@ async fn serve_socket<H: Handler>(
     };
     let deadline = settings.read_timeout;
     match tls.accept(stream, deadline, &mut shutdown).await {
-        Ok(secured) => serve_connection(Shared(secured), handler, settings, shutdown).await,
+        Ok(secured) => match tls.connection_scope(&secured) {
+            None => serve_connection(Shared(secured), handler, settings, shutdown).await,
+            Some(scope) => {
+                let scoped = Arc::new(Scoped {
+                    inner: handler,
+                    scope,
+                });
+                serve_connection(Shared(secured), scoped, settings, shutdown).await
+            }
+        },
         Err(HandshakeError::Shutdown) => (Closed::Shutdown, 0),
         Err(_) => (Closed::TlsHandshake, 0),
     }

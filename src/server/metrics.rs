@@ -47,6 +47,7 @@ pub const HISTORY_TRUNCATED: &str = "durgate_history_truncated_patients";
 pub const HISTORY_RECALLS: &str = "durgate_history_recalls_total";
 pub const PATIENT_REPLANS: &str = "durgate_patient_replans_total";
 pub const CONNECTIONS_CLOSED: &str = "durgate_connections_closed_total";
+pub const SCOPE_REFUSALS: &str = "durgate_scope_refusals_total";
 /// Prefix of the process metrics (`durgate_process_cpu_seconds_total`, `..._open_fds`, ...).
 const PROCESS_PREFIX: &str = "durgate_";
 
@@ -123,7 +124,7 @@ fn describe_all() {
 }
 
 /// The counters and what each counts.
-const COUNTERS: [(&str, &str); 15] = [
+const COUNTERS: [(&str, &str); 16] = [
     (CLAIMS, "Transactions answered, by transaction code and status."),
     (REJECT_CODES, "Reject codes sent, by reject-code family."),
     (CONNECTIONS_CLOSED, "Claim connections closed, by reason (client, deadline, frame error, shutdown)."),
@@ -138,6 +139,7 @@ const COUNTERS: [(&str, &str); 15] = [
     (TLS_HANDSHAKE_FAILURES, "TLS handshakes that failed or timed out, by endpoint (claims, admin) and reason."),
     (HISTORY_FULL, "Claims answered 99 because the embedded DUR history had no room for their patient."),
     (HISTORY_RECALLS, "Transmissions whose claim matching read the store because the embedded history may have dropped the claim."),
+    (SCOPE_REFUSALS, "Transmissions refused because their BIN or pharmacy is outside the client certificate's scope, by reason."),
     (PATIENT_REPLANS, "Transmissions read and planned again because another node paid a claim of the same patient before they committed (shared store)."),
 ];
 
@@ -272,6 +274,9 @@ fn start_outcomes_at_zero() {
     counter!(DUPLICATES).absolute(0);
     counter!(HISTORY_FULL).absolute(0);
     counter!(PATIENT_REPLANS).absolute(0);
+    for refusal in crate::server::scope::Refusal::ALL {
+        counter!(SCOPE_REFUSALS, "reason" => refusal.as_str()).absolute(0);
+    }
     for outcome in ["approved", "already_reversed", "not_found", "rejected"] {
         counter!(REVERSALS, "outcome" => outcome).absolute(0);
     }
@@ -432,6 +437,11 @@ pub fn tls_reload(endpoint: &'static str, ok: bool) {
 /// `endpoint`: `claims` or `admin`; `reason`: `failed` or `timeout`.
 pub fn tls_handshake_failed(endpoint: &'static str, reason: &'static str) {
     counter!(TLS_HANDSHAKE_FAILURES, "endpoint" => endpoint, "reason" => reason).increment(1);
+}
+
+/// A transmission outside its client certificate's scope (`reason`: a `scope::Refusal`).
+pub fn scope_refused(reason: &'static str) {
+    counter!(SCOPE_REFUSALS, "reason" => reason).increment(1);
 }
 
 /// A claim answered 99 because the history could not remember its patient.

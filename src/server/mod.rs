@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod nofile;
 pub mod pipeline;
 pub mod reload;
+pub mod scope;
 pub mod tls;
 
 use std::net::SocketAddr;

@@ -24,6 +24,9 @@
 //!   connect. A client without a certificate, or with one from another CA, is refused during
 //!   the handshake and never reaches the framing layer. (Revocation lists are not consulted:
 //!   rotate the switch CA, or remove it from the bundle and send SIGHUP.)
+//! * **Scoped switches** (`[tls.scopes]` as well): each client certificate may submit only for
+//!   the BINs and pharmacies its entry lists (`server::scope`); the handshake is unchanged,
+//!   out-of-scope transmissions get header rejects.
 //! * **Admin over TLS** (`[admin_tls]`, same keys): `/metrics`, `/readyz` and `/admin/reload`
 //!   over HTTPS; with `client_ca`, only holders of an operator certificate reach them.
 //!
@@ -77,6 +80,7 @@ use crate::limits;
 
 use super::metrics;
 use super::reload::WatchError;
+use super::scope::{ClientScopes, ConnectionScope};
 
 /// Which endpoint a TLS setup serves (a fixed label for logs and metrics).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,6 +153,8 @@ pub struct LiveTls {
     endpoint: Endpoint,
     files: TlsConfig,
     current: ArcSwap<ServerConfig>,
+    /// `[tls.scopes]`, compiled; `None` when there are none (read at start-up only).
+    scopes: Option<ClientScopes>,
 }
 
 impl LiveTls {
@@ -159,7 +165,17 @@ impl LiveTls {
             endpoint,
             files: files.clone(),
             current: ArcSwap::from_pointee(config),
+            scopes: (!files.scopes.is_empty()).then(|| ClientScopes::new(&files.scopes)),
         })
+    }
+
+    /// The scope of a verified session from its client certificate; `None` when this endpoint
+    /// has no scopes (every client may submit for anything).
+    pub fn connection_scope<S>(&self, session: &TlsStream<S>) -> Option<ConnectionScope> {
+        let scopes = self.scopes.as_ref()?;
+        let certificates = session.get_ref().1.peer_certificates();
+        let leaf = certificates.and_then(|chain| chain.first());
+        Some(scopes.for_certificate(leaf.map(|certificate| certificate.as_ref())))
     }
 
     pub fn endpoint(&self) -> Endpoint {
@@ -412,6 +428,7 @@ mod tests {
                 cert: self.path(cert),
                 key: self.path(key),
                 client_ca: client_ca.map(|name| self.path(name)),
+                scopes: Default::default(),
             }
         }
     }

@@ -54,6 +54,7 @@ use crate::store::{ClaimStore, CommitReceipt, StoreError};
 
 use super::connection::Handler;
 use super::metrics;
+use super::scope::{ConnectionScope, Refusal};
 use eligibility::EligibilityLimit;
 use plan::{Outcome, Update};
 use replan::{Planning, Replan, Replanned};
@@ -78,6 +79,11 @@ impl Handler for Pipeline {
     type Pending = PendingReply;
 
     async fn accept(&self, frame: BytesMut) -> PendingReply {
+        self.accept_scoped(frame, &ConnectionScope::Unrestricted)
+            .await
+    }
+
+    async fn accept_scoped(&self, frame: BytesMut, scope: &ConnectionScope) -> PendingReply {
         let started = Instant::now();
         // Counted from here until the reply is ready (or the connection drops it).
         let in_flight = metrics::InFlight::enter();
@@ -85,7 +91,10 @@ impl Handler for Pipeline {
             Ok((message, validated)) => {
                 let count = response_group_count(&validated);
                 let header = ResponseHeader::for_request(&message.header, count);
-                self.handle(header, validated, started).await
+                match scope.check(message.header.bin, message.header.provider_id) {
+                    Ok(()) => self.handle(header, validated, started).await,
+                    Err(refusal) => self.refuse(header, &validated, scope, refusal, started),
+                }
             }
             Err(error) => {
                 if let Some(unlogged) = UNREADABLE_LOG.due(crate::clock::unix_ms()) {
@@ -102,6 +111,11 @@ impl Handler for Pipeline {
 /// At most one "not a D.0 request" line per second: a peer can send garbage frames at will
 /// (`durgate_frames_refused_total{reason="not_d0"}` counts every one).
 static UNREADABLE_LOG: crate::server::log_limit::LogLimit =
+    crate::server::log_limit::LogLimit::new(1_000);
+
+/// At most one "outside the certificate's scope" line per second
+/// (`durgate_scope_refusals_total{reason}` counts every one).
+static SCOPE_LOG: crate::server::log_limit::LogLimit =
     crate::server::log_limit::LogLimit::new(1_000);
 
 impl Pipeline {
@@ -264,6 +278,31 @@ impl Pipeline {
             }
         }
         snapshot::reversal_patient_token(&*self.store, header, transaction).await
+    }
+
+    /// Answers a transmission outside its connection's scope with header rejects, recording
+    /// nothing (the claim never reached the gateway's books).
+    fn refuse(
+        &self,
+        header: ResponseHeader,
+        validated: &Validated,
+        scope: &ConnectionScope,
+        refusal: Refusal,
+        started: Instant,
+    ) -> PendingReply {
+        metrics::scope_refused(refusal.as_str());
+        if let Some(unlogged) = SCOPE_LOG.due(crate::clock::unix_ms()) {
+            let (certificate, reason) = (scope.name(), refusal.as_str());
+            tracing::warn!(
+                certificate,
+                reason,
+                unlogged,
+                "transmission outside the client certificate's scope: rejected"
+            );
+        }
+        let stamp = self.rules.load().stamp();
+        let outcomes = reject_every_group(validated, &stamp, |_| refusal.codes());
+        self.answer_now(header, outcomes, started, None)
     }
 
     fn answer_now(
