@@ -188,6 +188,12 @@ pub const PG_IDS_RESERVED: usize = 512;
 /// PostgreSQL: a rule-table stamp's `last_seen_ms` is brought forward at most this often per
 /// gateway (the row is shared by every node; updating it in each batch would serialize them).
 pub const PG_RULESET_TOUCH_INTERVAL: Duration = Duration::from_secs(1);
+/// PostgreSQL: the gateway runs `ANALYZE` on its tables once this many records were written
+/// since the last one, or [`PG_ANALYZE_GROWTH_DIVISOR`]th of all it wrote since opening,
+/// whichever is more (autovacuum's rule, for servers that run without it).
+pub const PG_ANALYZE_RECORDS_MIN: usize = 1_000;
+/// PostgreSQL: see [`PG_ANALYZE_RECORDS_MIN`] (5 = after a fifth more).
+pub const PG_ANALYZE_GROWTH_DIVISOR: usize = 5;
 /// PostgreSQL: how long opening the store (connecting and migrating) may take in all.
 pub const PG_OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 /// PostgreSQL: rows of the history rebuild held between the reading task and the visitor.

@@ -46,7 +46,7 @@ impl Served {
             .arg("--rules")
             .arg(&rules)
             .args(extra)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", "info,durgate::server::pipeline=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());

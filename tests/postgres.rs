@@ -532,3 +532,44 @@ async fn store_connections_are_durable_and_bounded_whatever_the_url_says() {
         ]
     );
 }
+
+/// Whether `ANALYZE` (not autovacuum) has run on the schema's `claims` table.
+fn claims_analyzed(schema: &PgSchema) -> bool {
+    let sql = format!(
+        "SELECT count(*) FROM pg_stat_user_tables WHERE schemaname = '{}' \
+         AND relname = 'claims' AND last_analyze IS NOT NULL",
+        schema.name
+    );
+    schema.number(&sql) == 1
+}
+
+async fn submit_paid(store: &PgStore, patients: std::ops::Range<u32>) {
+    let mut committing = Vec::new();
+    for patient in patients {
+        let record = b1(patient, u64::from(patient), day(0), Status::Paid);
+        committing.push(store.submit(record).await.expect("queued"));
+    }
+    for each in committing {
+        each.await.expect("committed");
+    }
+}
+
+#[tokio::test]
+async fn the_store_analyzes_its_tables_as_they_grow_whatever_autovacuum_does() {
+    let Some(schema) = PgSchema::create("analyze") else {
+        return;
+    };
+    let store = open(&schema);
+    submit_paid(&store, 0..900).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!claims_analyzed(&schema), "analyzed before 1,000 records");
+    submit_paid(&store, 900..1_100).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !claims_analyzed(&schema) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no ANALYZE after 1,100 records"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -630,7 +630,9 @@ fn record_outcomes(code: &str, outcomes: &[Outcome]) {
     };
     for outcome in outcomes {
         metrics::decision(code, &outcome.decision, &outcome.overrides);
-        tracing::info!(
+        // At debug: one line per transaction is traffic, not an event (the store is the
+        // audit trail); a busy gateway would spend its time formatting it.
+        tracing::debug!(
             status = outcome.decision.status.as_str(),
             rejects = outcome.decision.reject_codes.len(),
             conflicts = outcome.decision.conflicts.len(),

@@ -37,6 +37,7 @@ use tokio::sync::mpsc;
 use tokio_postgres::Row;
 
 /// Schema migrations in order; migration N brings the schema to version N.
+mod analyze;
 mod rows;
 mod tls;
 mod writer;
@@ -279,8 +280,9 @@ fn serve(
     runtime.block_on(async move {
         match prepare(&location).await {
             Ok((writer, readers)) => {
-                drop(opened.send(Ok((Handle::current(), readers))));
-                writer::run(writer, queue, counters, STORE_BATCH_RECORDS_MAX).await;
+                drop(opened.send(Ok((Handle::current(), readers.clone()))));
+                let analyzer = analyze::Analyzer::new(readers);
+                writer::run(writer, analyzer, queue, counters, STORE_BATCH_RECORDS_MAX).await;
             }
             Err(error) => drop(opened.send(Err(error))),
         }

@@ -18,6 +18,7 @@
 //! Must never answer a submitter before its batch committed, log a row's values (only
 //! SQLSTATEs and counts), or block the runtime thread.
 
+use super::analyze::Analyzer;
 use super::rows::{describe, int8, Assigned, AssignedTransaction, Columns, Failure, PgDate};
 use crate::claim::Authorization;
 use crate::claim::Status;
@@ -38,6 +39,7 @@ type Committed = Result<Vec<Result<CommitReceipt, StoreError>>, StoreError>;
 /// The writer task's body: runs until the queue is closed and drained.
 pub(super) async fn run(
     pool: Pool,
+    analyzer: Analyzer,
     jobs: mpsc::Receiver<Job>,
     counters: Arc<Counters>,
     batch_records_max: usize,
@@ -47,6 +49,7 @@ pub(super) async fn run(
         ids: Ids::default(),
         touched: None,
         touch_due: None,
+        analyzer,
     };
     queue::serve(jobs, counters, batch_records_max, &mut writer).await;
 }
@@ -130,6 +133,8 @@ struct Writer {
     touched: Option<(String, Instant)>,
     /// The stamp and time of the last committed batch, when its `last_seen_ms` is due.
     touch_due: Option<(String, i64)>,
+    /// Keeps the tables' statistics fresh (`analyze`).
+    analyzer: Analyzer,
 }
 
 /// The writer's probe in one transaction: every table a batch writes locked as a batch locks
@@ -146,6 +151,9 @@ impl BatchWriter for Writer {
     async fn commit(&mut self, batch: &[Pending]) -> BatchResult {
         let committed = self.commit_batch(batch).await;
         self.touch_due = committed.is_ok().then(|| self.touch_due(batch)).flatten();
+        if committed.is_ok() {
+            self.analyzer.written(batch.len());
+        }
         committed.map_err(|error| BatchFailed(error.to_string()))
     }
 
