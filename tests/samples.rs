@@ -16,7 +16,7 @@ use durgate::ncpdp::dump;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const DIRS: [&str; 3] = ["ok", "reject", "malformed"];
+const DIRS: [&str; 4] = ["demo", "ok", "reject", "malformed"];
 
 fn samples_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("ncpdp-samples")
@@ -101,6 +101,7 @@ fn there_are_enough_samples_of_each_kind() {
     let count = |dir: &str| committed.iter().filter(|(d, _, _)| *d == dir).count();
     assert!(committed.len() >= 35, "{} samples", committed.len());
     assert!(count("ok") >= 15 && count("reject") >= 30 && count("malformed") >= 5);
+    assert_eq!(count("demo"), 4);
     let codes: Vec<String> = committed
         .iter()
         .filter(|(d, _, _)| *d == "reject")
@@ -128,7 +129,7 @@ fn codes_in_name(name: &str) -> Vec<String> {
 #[test]
 fn ok_samples_have_no_problems() {
     for (dir, name, bytes) in committed() {
-        if dir == "ok" {
+        if dir == "ok" || dir == "demo" {
             let decoded = dump::decode(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(decoded.reject_codes(), Vec::<String>::new(), "{name}");
         }

@@ -72,6 +72,12 @@ async fn send_all(args: &SendArgs) -> anyhow::Result<bool> {
         let transmissions =
             wire::split_file_frames(&bytes).with_context(|| format!("{}", file.display()))?;
         for (index, transmission) in transmissions.iter().enumerate() {
+            let label = format!("{} #{}", file.display(), index + 1);
+            if is_response(transmission) {
+                // A gateway answers requests only: waiting for a reply would only time out.
+                println!("{label}: a response, not a request: not sent");
+                continue;
+            }
             let mut framed = BytesMut::new();
             wire::encode_frame(args.framing, transmission, &mut framed);
             write
@@ -80,11 +86,15 @@ async fn send_all(args: &SendArgs) -> anyhow::Result<bool> {
                 .context("connection closed by the gateway")?;
             let reply =
                 tokio::time::timeout(Duration::from_millis(args.timeout_ms), replies.next()).await;
-            let label = format!("{} #{}", file.display(), index + 1);
             all_answered &= print_reply(&label, reply, args.json);
         }
     }
     Ok(all_answered)
+}
+
+/// Whether a transmission is a D.0 response (a 31-byte response header), not a request.
+fn is_response(transmission: &[u8]) -> bool {
+    ncpdp::parse(transmission).is_ok_and(|message| message.kind == ncpdp::Kind::Response)
 }
 
 type Reply = Result<Option<Result<BytesMut, wire::FrameError>>, tokio::time::error::Elapsed>;

@@ -1,4 +1,4 @@
-//! The sample generator: every file of `ncpdp-samples/{ok,reject,malformed}/NAME.d0`, built
+//! The sample generator: every file of `ncpdp-samples/{demo,ok,reject,malformed}/NAME.d0`, built
 //! from synthetic claims (invented ids, BIN 610011, NDCs from the sample rule tables product list,
 //! dates in 2026). `tests/samples.rs` checks the committed files equal what this produces and
 //! rewrites them with `UPDATE_SAMPLES=1`.
@@ -47,10 +47,50 @@ fn sample(dir: &'static str, name: &str, bytes: Vec<u8>) -> Sample {
 
 /// Every sample, in a stable order.
 pub fn all() -> Vec<Sample> {
-    let mut samples = ok();
+    let mut samples = demo();
+    samples.extend(ok());
     samples.extend(reject());
     samples.extend(malformed());
     samples
+}
+
+// ---- demo ---------------------------------------------------------------------------------
+
+const DEMO_WARFARIN_5MG: &str = "99999000101";
+const DEMO_NAPROXEN_500MG: &str = "99999007201";
+
+/// One patient of the quick start, sent in name order: warfarin paid, naproxen rejected 88 for
+/// the interaction, naproxen again with the pharmacist's DUR/PPS answer (DD, M0 prescriber
+/// consulted, 1G filled with prescriber approval) paid, then naproxen reversed.
+fn demo() -> Vec<Sample> {
+    let of_patient =
+        |builder: ClaimBuilder| builder.cardholder("DEMO000001").dob(date(1980, 5, 14));
+    let patient = || of_patient(ClaimBuilder::b1());
+    let naproxen = || {
+        patient()
+            .rx(400_002)
+            .ndc(DEMO_NAPROXEN_500MG)
+            .quantity_milli(60_000)
+            .days_supply(30)
+    };
+    let warfarin = patient()
+        .rx(400_001)
+        .ndc(DEMO_WARFARIN_5MG)
+        .quantity_milli(30_000)
+        .days_supply(30);
+    let reversal = of_patient(ClaimBuilder::b2())
+        .rx(400_002)
+        .ndc(DEMO_NAPROXEN_500MG);
+    let demo = |name: &str, builder: ClaimBuilder| sample("demo", name, builder.encode());
+    vec![
+        demo("1-b1-warfarin-paid", warfarin),
+        demo("2-b1-naproxen-rejected-88", naproxen()),
+        demo(
+            "3-b1-naproxen-override-paid",
+            naproxen().dur("DD", "M0", "1G"),
+        ),
+        demo("4-b2-naproxen-reversed", reversal),
+    ]
 }
 
 // ---- ok -----------------------------------------------------------------------------------
