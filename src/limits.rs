@@ -199,6 +199,34 @@ pub const PG_OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 /// PostgreSQL: rows of the history rebuild held between the reading task and the visitor.
 pub const PG_HISTORY_ROWS_BUFFERED: usize = 1_024;
 
+// ---- lifecycle (durgate backup, durgate purge) --------------------------------------------
+
+/// `durgate backup`: database pages copied in one step of the SQLite online backup.
+pub const BACKUP_PAGES_PER_STEP: i32 = 1_024;
+/// `durgate backup`: pause between two steps, so a serving gateway's writer gets the disk.
+pub const BACKUP_STEP_PAUSE: Duration = Duration::from_millis(5);
+/// `durgate backup`: steps in a row that may find the source busy or locked before it fails.
+pub const BACKUP_BUSY_RETRIES_MAX: u32 = 200;
+/// `durgate purge`: transmissions deleted in one transaction (more when their claims link to
+/// other purged ones: a link is never split across transactions). Kept small so that one
+/// chunk's transaction is meant to stay well below the gateway's `STORE_BUSY_TIMEOUT` (not
+/// measured on large stores).
+pub const PURGE_CHUNK_TRANSMISSIONS: i64 = 500;
+/// `durgate purge`: pause between two chunks, so a serving gateway's writer gets its turn.
+pub const PURGE_CHUNK_PAUSE: Duration = Duration::from_millis(20);
+/// `durgate purge`: passes that follow reversal and match links (kept claims pinning older
+/// ones, a chunk taking in the transmissions linked to it) before the purge refuses.
+pub const PURGE_LINK_PASSES_MAX: usize = 64;
+/// `durgate purge`: `--before` must be at least this many days before today (UTC): today's
+/// claims are what duplicate detection and reversals match against.
+pub const PURGE_BEFORE_DAYS_MIN: i32 = 1;
+/// `durgate purge`: how long one statement waits for a lock the gateway holds (SQLite busy
+/// timeout, PostgreSQL `lock_timeout`).
+pub const PURGE_LOCK_WAIT: Duration = Duration::from_secs(5);
+/// `durgate purge` on PostgreSQL: server-side limit on one statement (the planning scan reads
+/// every claim).
+pub const PURGE_PG_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
 // ---- report --------------------------------------------------------------------------------
 
 /// Days one report period may span (`--from` to `--to`, inclusive).

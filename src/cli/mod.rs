@@ -5,6 +5,7 @@
 //! a subcommand calls into `ncpdp`, `rules`, `server`, `loadgen` or `report` and prints the result.
 
 mod decode;
+mod lifecycle;
 mod loadgen;
 mod report;
 mod rules;
@@ -53,6 +54,10 @@ pub enum Command {
         #[command(subcommand)]
         action: rules::RulesCommand,
     },
+    /// Copy a SQLite claim store while a gateway serves it (online backup, integrity-checked).
+    Backup(lifecycle::BackupArgs),
+    /// Delete transmissions whose claims are all dated before a day (retention; --dry-run).
+    Purge(lifecycle::PurgeArgs),
 }
 
 /// Entry point of the binary.
@@ -66,6 +71,8 @@ pub fn main() -> ExitCode {
         Command::Decode(args) => decode::decode(&args),
         Command::CheckRules { dir } => rules::check_rules(&dir),
         Command::Rules { action } => rules::main(action),
+        Command::Backup(args) => lifecycle::backup(&args),
+        Command::Purge(args) => lifecycle::purge(&args),
     }
 }
 

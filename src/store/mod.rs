@@ -58,13 +58,16 @@
 #![doc = ""]
 #![doc = include_str!("SCHEMA.md")]
 
+pub mod lifecycle;
 mod postgres;
 mod queue;
 mod record;
 mod sqlite;
 
+pub use postgres::lifecycle::purge as purge_postgres;
 pub use postgres::{PgLocation, PgStore};
 pub use record::{DurPpsMatch, RecordKind, TransactionRecord, TransmissionRecord};
+pub use sqlite::lifecycle::{backup as backup_sqlite, purge as purge_sqlite};
 pub use sqlite::{SqliteStore, StoreOptions};
 
 use crate::claim::{Authorization, Date, Edit, Fill, Overridden, PatientKey};

@@ -38,6 +38,7 @@ use tokio_postgres::Row;
 
 /// Schema migrations in order; migration N brings the schema to version N.
 mod analyze;
+pub mod lifecycle;
 mod rows;
 mod tls;
 mod writer;

@@ -24,6 +24,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Schema migrations in order; migration N brings the file to version N.
+pub mod lifecycle;
 mod sql;
 mod writer;
 
