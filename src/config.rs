@@ -12,7 +12,7 @@
 //! Must never: read files or the environment itself (the caller passes the text), hold state.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -42,6 +42,11 @@ pub enum ConfigError {
     },
     #[error("listen: {0}")]
     Listen(String),
+    #[error("listener {addr}: {problem}")]
+    Listener {
+        addr: SocketAddr,
+        problem: &'static str,
+    },
     #[error("{table}: {problem}")]
     Tls {
         table: &'static str,
@@ -53,10 +58,14 @@ pub enum ConfigError {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// Claim listeners (`--listen`, repeatable).
+    /// Claim listeners (`--listen`, repeatable) with the default options: top-level `framing`,
+    /// no allow-list, no PROXY protocol.
     pub listen: Vec<SocketAddr>,
-    /// Framing of every claim listener.
+    /// Framing of the `listen` addresses, and of a `[[listener]]` that does not set its own.
     pub framing: Framing,
+    /// Claim listeners with options of their own (`[[listener]]`), beside `listen`.
+    #[serde(rename = "listener")]
+    pub listeners: Vec<ListenerConfig>,
     /// Rule-table folder.
     pub rules: PathBuf,
     /// The rule folder must carry a seal (`SHA256SUMS`, written by `durgate rules seal`) that
@@ -79,6 +88,52 @@ pub struct Config {
     pub admin_token_file: Option<PathBuf>,
     /// Bounds, each at most the value in `limits`.
     pub limits: LimitsConfig,
+}
+
+/// One `[[listener]]` table: a claim listener with its own framing, allow-list and PROXY
+/// protocol (`server::listener` applies them).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerConfig {
+    pub addr: SocketAddr,
+    /// Absent = the top-level `framing`.
+    pub framing: Option<Framing>,
+    /// Client addresses that may connect (IP addresses or CIDR blocks); empty = everyone. On a
+    /// `proxy_protocol` listener it is checked against the client address of the PROXY header.
+    #[serde(default, deserialize_with = "allow_entries")]
+    pub allow: Vec<ipnet::IpNet>,
+    /// Every connection starts with a PROXY protocol v2 header (from a load balancer).
+    #[serde(default)]
+    pub proxy_protocol: bool,
+}
+
+/// One claim listener with every option resolved ([`Config::claim_listeners`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClaimListener {
+    pub addr: SocketAddr,
+    pub framing: Framing,
+    pub allow: Vec<ipnet::IpNet>,
+    pub proxy_protocol: bool,
+}
+
+/// `allow = ["10.1.2.3", "192.168.0.0/16", "2001:db8::/32"]`: a bare address is a /32 (/128).
+fn allow_entries<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    let texts = Vec::<String>::deserialize(deserializer)?;
+    texts.iter().map(|text| allow_entry(text)).collect()
+}
+
+fn allow_entry<E: serde::de::Error>(text: &str) -> Result<ipnet::IpNet, E> {
+    let parsed = text
+        .parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<IpAddr>().map(ipnet::IpNet::from));
+    match parsed {
+        Ok(net) => Ok(net.trunc()),
+        Err(_) => Err(E::custom(format!(
+            "allow entry {text:?} is neither an IP address nor a CIDR block"
+        ))),
+    }
 }
 
 /// The PEM files of one TLS endpoint (`server::tls` reads them at start-up and on SIGHUP).
@@ -201,6 +256,7 @@ impl Default for Config {
         Config {
             listen: vec![SocketAddr::from(([127, 0, 0, 1], 7070))],
             framing: Framing::StxEtx,
+            listeners: Vec::new(),
             rules: PathBuf::from("config/rules/sample"),
             rules_require_seal: true,
             store: "sqlite:durgate.db".to_string(),
@@ -243,9 +299,65 @@ pub const DEFAULT_GARBAGE_BYTES_MAX: usize = 256;
 impl Config {
     /// Parses and validates TOML text.
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text)?;
+        let mut config: Config = toml::from_str(text)?;
+        // A file that lists `[[listener]]` tables and no `listen` key opens only those: the
+        // default `listen` address is not added behind the operator's back.
+        if !config.listeners.is_empty() && !text.parse::<toml::Table>()?.contains_key("listen") {
+            config.listen.clear();
+        }
         config.validate()?;
         Ok(config)
+    }
+
+    /// Every claim listener: the `listen` addresses with the defaults, then `[[listener]]`.
+    pub fn claim_listeners(&self) -> Vec<ClaimListener> {
+        let plain = self.listen.iter().map(|addr| ClaimListener {
+            addr: *addr,
+            framing: self.framing,
+            allow: Vec::new(),
+            proxy_protocol: false,
+        });
+        let tabled = self.listeners.iter().map(|listener| ClaimListener {
+            addr: listener.addr,
+            framing: listener.framing.unwrap_or(self.framing),
+            allow: listener.allow.clone(),
+            proxy_protocol: listener.proxy_protocol,
+        });
+        plain.chain(tabled).collect()
+    }
+
+    /// At most `LISTENERS_MAX` listeners in all, no address twice (port 0 asks for a fresh
+    /// port each time, so it may repeat), allow-lists within their bound.
+    fn validate_listeners(&self) -> Result<(), ConfigError> {
+        let count = self.listen.len() + self.listeners.len();
+        if count == 0 || count > limits::LISTENERS_MAX {
+            return Err(ConfigError::Listen(format!(
+                "{count} listeners (1..={})",
+                limits::LISTENERS_MAX
+            )));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let addrs = self
+            .listen
+            .iter()
+            .chain(self.listeners.iter().map(|l| &l.addr));
+        if let Some(twice) = addrs
+            .filter(|addr| addr.port() != 0)
+            .find(|addr| !seen.insert(*addr))
+        {
+            return Err(ConfigError::Listen(format!("{twice} is given twice")));
+        }
+        match self
+            .listeners
+            .iter()
+            .find(|listener| listener.allow.len() > limits::LISTENER_ALLOW_ENTRIES_MAX)
+        {
+            Some(listener) => Err(ConfigError::Listener {
+                addr: listener.addr,
+                problem: "more allow entries than LISTENER_ALLOW_ENTRIES_MAX",
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Checks every bound, the listener list, and that `[admin_tls]` has an admin address.
@@ -257,13 +369,7 @@ impl Config {
             });
         }
         validate_scopes(self.tls.as_ref(), self.admin_tls.as_ref())?;
-        if self.listen.is_empty() || self.listen.len() > limits::LISTENERS_MAX {
-            let count = self.listen.len();
-            return Err(ConfigError::Listen(format!(
-                "{count} listeners (1..={})",
-                limits::LISTENERS_MAX
-            )));
-        }
+        self.validate_listeners()?;
         self.limits.validate()
     }
 }
@@ -456,7 +562,6 @@ mod tests {
 
     #[test]
     fn the_commented_tls_example_parses_once_uncommented() {
-        let shipped = include_str!("../config/durgate.toml");
         let example_keys = [
             "# [tls]",
             "# [admin_tls]",
@@ -467,21 +572,112 @@ mod tests {
             "# bins =",
             "# pharmacies =",
         ];
-        let uncommented: String = shipped
-            .lines()
-            .map(
-                |line| match example_keys.iter().any(|key| line.starts_with(key)) {
-                    true => line.trim_start_matches("# "),
-                    false => line,
-                },
-            )
-            .flat_map(|line| [line, "\n"])
-            .collect();
+        let uncommented = shipped_uncommented(&example_keys);
         let config = Config::from_toml(&uncommented).unwrap();
         let (tls, admin_tls) = (config.tls.unwrap(), config.admin_tls.unwrap());
         assert!(tls.client_ca.is_some() && admin_tls.client_ca.is_some());
         assert_eq!(tls.scopes.len(), 2);
         assert_ne!(tls.cert, admin_tls.cert);
+    }
+
+    /// The shipped file with the lines starting with one of `keys` uncommented.
+    fn shipped_uncommented(keys: &[&str]) -> String {
+        include_str!("../config/durgate.toml")
+            .lines()
+            .map(|line| match keys.iter().any(|key| line.starts_with(key)) {
+                true => line.trim_start_matches("# "),
+                false => line,
+            })
+            .flat_map(|line| [line, "\n"])
+            .collect()
+    }
+
+    #[test]
+    fn the_commented_listener_example_parses_once_uncommented() {
+        let keys = [
+            "# [[listener]]",
+            "# addr =",
+            "# framing =",
+            "# allow =",
+            "# proxy_",
+        ];
+        let config = Config::from_toml(&shipped_uncommented(&keys)).unwrap();
+        let listeners = config.claim_listeners();
+        assert_eq!(listeners.len(), 3);
+        assert_eq!(listeners[0], Config::default().claim_listeners()[0]);
+        assert_eq!(
+            (listeners[1].framing, listeners[1].allow.len()),
+            (Framing::Len4, 3)
+        );
+        assert!(listeners[2].proxy_protocol && listeners[2].framing == Framing::StxEtx);
+    }
+
+    #[test]
+    fn listener_tables_take_the_top_level_framing_unless_they_set_their_own() {
+        let text = "framing = \"len4\"\n[[listener]]\naddr = \"127.0.0.1:7080\"\n\
+                    [[listener]]\naddr = \"127.0.0.1:7081\"\nframing = \"stx\"\n\
+                    allow = [\"10.0.0.1\", \"10.1.0.0/16\", \"::1\"]\n";
+        let listeners = Config::from_toml(text).unwrap().claim_listeners();
+        // No `listen` key beside the tables: the default 127.0.0.1:7070 is not opened.
+        let addrs: Vec<u16> = listeners.iter().map(|l| l.addr.port()).collect();
+        assert_eq!(addrs, [7080, 7081]);
+        assert_eq!(listeners[0].framing, Framing::Len4);
+        assert!(listeners[0].allow.is_empty() && !listeners[0].proxy_protocol);
+        assert_eq!(listeners[1].framing, Framing::StxEtx);
+        let allow: Vec<String> = listeners[1].allow.iter().map(|n| n.to_string()).collect();
+        assert_eq!(allow, ["10.0.0.1/32", "10.1.0.0/16", "::1/128"]);
+        let beside = format!("listen = [\"127.0.0.1:7070\"]\n{text}");
+        assert_eq!(
+            Config::from_toml(&beside).unwrap().claim_listeners().len(),
+            3
+        );
+    }
+
+    #[test]
+    fn a_bad_allow_entry_is_refused_with_its_text() {
+        for bad in ["10.0.0.0/33", "10.0.0", "example.net", "10.0.0.0/8/8"] {
+            let text = format!("[[listener]]\naddr = \"127.0.0.1:1\"\nallow = [\"{bad}\"]\n");
+            let error = Config::from_toml(&text).unwrap_err().to_string();
+            assert!(error.contains(&format!("{bad:?}")), "{bad}: {error}");
+        }
+        let typo = "[[listener]]\naddr = \"127.0.0.1:1\"\nproxy = true\n";
+        assert!(Config::from_toml(typo)
+            .unwrap_err()
+            .to_string()
+            .contains("proxy"));
+        let no_addr = "[[listener]]\nframing = \"len4\"\n";
+        assert!(Config::from_toml(no_addr)
+            .unwrap_err()
+            .to_string()
+            .contains("addr"));
+    }
+
+    #[test]
+    fn an_address_given_twice_or_too_many_listeners_are_refused() {
+        let twice = "listen = [\"127.0.0.1:7070\"]\n[[listener]]\naddr = \"127.0.0.1:7070\"\n";
+        let error = Config::from_toml(twice).unwrap_err().to_string();
+        assert_eq!(error, "listen: 127.0.0.1:7070 is given twice");
+        let ephemeral = "listen = [\"127.0.0.1:0\"]\n[[listener]]\naddr = \"127.0.0.1:0\"\n";
+        assert!(Config::from_toml(ephemeral).is_ok());
+        let tables: String = (0..limits::LISTENERS_MAX)
+            .map(|port| format!("[[listener]]\naddr = \"127.0.0.1:{}\"\n", 8000 + port))
+            .collect();
+        assert!(Config::from_toml(&tables).is_ok());
+        let over = format!("listen = [\"127.0.0.1:7070\"]\n{tables}");
+        let error = Config::from_toml(&over).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            format!("listen: 17 listeners (1..={})", limits::LISTENERS_MAX)
+        );
+        let many: Vec<String> = (0..=limits::LISTENER_ALLOW_ENTRIES_MAX)
+            .map(|n| format!("\"10.0.{}.{}\"", n / 256, n % 256))
+            .collect();
+        let text = format!(
+            "[[listener]]\naddr = \"127.0.0.1:1\"\nallow = [{}]\n",
+            many.join(",")
+        );
+        let error = Config::from_toml(&text).unwrap_err().to_string();
+        assert!(error.contains("LISTENER_ALLOW_ENTRIES_MAX"), "{error}");
     }
 
     #[test]

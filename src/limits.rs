@@ -309,6 +309,15 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Listeners one gateway may open.
 pub const LISTENERS_MAX: usize = 16;
+/// Entries (IP addresses or CIDR blocks) in the `allow` list of one `[[listener]]`.
+pub const LISTENER_ALLOW_ENTRIES_MAX: usize = 256;
+/// PROXY protocol v2: the fixed part of the header (signature, version/command, family,
+/// length), read exactly before anything else on a `proxy_protocol` listener.
+pub const PROXY_V2_FIXED_BYTES: usize = 16;
+/// PROXY protocol v2: the largest address part (addresses and TLVs after the fixed part) a
+/// header may announce; a longer one closes the connection. IPv6 addresses take 36 bytes; the
+/// rest is room for a load balancer's TLVs (which are read and ignored).
+pub const PROXY_V2_ADDRESS_BYTES_MAX: usize = 512;
 
 // ---- server::tls ---------------------------------------------------------------------------
 

@@ -105,6 +105,7 @@ fn allowed_labels() -> BTreeMap<&'static str, Option<Vec<&'static str>>> {
     let outcomes = vec![
         "accepted",
         "refused",
+        "not_allowed",
         "accept_failed",
         "ok",
         "approved",
@@ -120,6 +121,10 @@ fn allowed_labels() -> BTreeMap<&'static str, Option<Vec<&'static str>>> {
         "io",
         "read_timeout",
         "tls_handshake",
+        // A PROXY protocol v2 listener: a missing or invalid header; a header's client outside
+        // the allow-list (durgate_connections_closed_total).
+        "proxy_header",
+        "not_allowed",
         "failed",
         "timeout",
         // durgate_connections_closed_total

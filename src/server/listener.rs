@@ -1,17 +1,21 @@
 //! Accept loop of one claim listener: connection limit, refusal beyond it, one task per
 //! connection, stop on shutdown.
 //!
-//! Tier 3. `server` starts one loop per `--listen` address; each accepted socket goes to its own
-//! task inside a tracing span: on a TLS listener the task first runs the handshake
-//! (`server::tls`, under the read deadline), then `connection::serve_connection` serves the
-//! plain or encrypted stream. Beyond `connections_max` open connections a new socket is
-//! accepted and closed at once (a refusal the client sees immediately, rather than a growing
-//! backlog). An accept that fails for want of descriptors or memory backs off for
-//! `ACCEPT_ERROR_BACKOFF` instead of spinning; the cap itself is fitted below the process
-//! `nofile` limit at start (`server::nofile`).
+//! Tier 3. `server` starts one loop per claim listener (`listen` and `[[listener]]`), each with
+//! its [`Listening`] options. A peer outside the listener's allow-list (`server::allow`) is
+//! closed right after accept, before it holds a place. Each admitted socket goes to its own
+//! task inside a tracing span: on a `proxy_protocol` listener the task first reads the PROXY v2
+//! header (`server::proxy`, under the read deadline) and checks the allow-list against the
+//! client it names; on a TLS listener it then runs the handshake (`server::tls`, under the read
+//! deadline); then `connection::serve_connection` serves the plain or encrypted stream. Beyond
+//! `connections_max` open connections a new socket is accepted and closed at once (a refusal
+//! the client sees immediately, rather than a growing backlog). An accept that fails for want
+//! of descriptors or memory backs off for `ACCEPT_ERROR_BACKOFF` instead of spinning; the cap
+//! itself is fitted below the process `nofile` limit at start (`server::nofile`).
 //!
-//! Must never: read from a socket or handshake itself (a slow or plaintext client must not stall
-//! accepts), or keep running after shutdown is signalled.
+//! Must never: read from a socket, read a PROXY header or handshake in the accept loop itself (a
+//! slow or plaintext client must not stall accepts; the connection task does it), or keep
+//! running after shutdown is signalled.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,9 +25,11 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use super::allow::{self, AllowList};
 use super::connection::{serve_connection, Closed, ConnectionSettings, Handler, Scoped, Shared};
 use super::log_limit::LogLimit;
 use super::metrics;
+use super::proxy::{self, ProxyError};
 use super::tls::{HandshakeError, LiveTls};
 use crate::limits::ACCEPT_ERROR_BACKOFF;
 
@@ -32,6 +38,62 @@ use crate::limits::ACCEPT_ERROR_BACKOFF;
 pub enum Transport {
     Plain,
     Tls(Arc<LiveTls>),
+}
+
+/// One listener's options: what it speaks, who may connect, whether a PROXY header comes first.
+#[derive(Clone)]
+pub struct Listening {
+    pub transport: Transport,
+    pub allow: Arc<AllowList>,
+    pub proxy_protocol: bool,
+}
+
+impl Listening {
+    /// Plain TCP, everyone, no PROXY header.
+    pub fn plain() -> Listening {
+        Listening {
+            transport: Transport::Plain,
+            allow: Arc::new(AllowList::everyone()),
+            proxy_protocol: false,
+        }
+    }
+
+    /// The list checked right after accept: none on a PROXY listener, whose socket peer is the
+    /// load balancer (the header's client is checked instead).
+    fn at_accept(&self) -> &AllowList {
+        static EVERYONE: AllowList = AllowList::everyone();
+        match self.proxy_protocol {
+            true => &EVERYONE,
+            false => &self.allow,
+        }
+    }
+}
+
+/// How a connection task ended: served (why it closed, frames read), or before serving.
+enum Served {
+    Closed(Closed, u64),
+    /// A missing or invalid PROXY header.
+    ProxyHeader,
+    /// The PROXY header named a client outside the allow-list.
+    NotAllowed,
+}
+
+impl Served {
+    /// Counts the end and gives the log's reason and frame count.
+    fn count(&self) -> (&'static str, u64) {
+        let early = |reason| {
+            metrics::connection_ended_early(reason);
+            (reason, 0)
+        };
+        match self {
+            Served::Closed(closed, frames) => {
+                metrics::connection_closed(closed);
+                (closed.reason(), *frames)
+            }
+            Served::ProxyHeader => early("proxy_header"),
+            Served::NotAllowed => early("not_allowed"),
+        }
+    }
 }
 
 /// Accepts plain TCP connections until shutdown; every connection task is tracked by `tasks`.
@@ -43,17 +105,17 @@ pub async fn accept_loop<H: Handler>(
     shutdown: watch::Receiver<bool>,
     tasks: TaskTracker,
 ) {
-    let transport = Transport::Plain;
+    let listening = Listening::plain();
     accept_loop_over(
-        transport, listener, handler, settings, permits, shutdown, tasks,
+        listening, listener, handler, settings, permits, shutdown, tasks,
     )
     .await
 }
 
-/// Accepts connections speaking `transport` until shutdown; every connection task is tracked
-/// by `tasks`.
+/// Accepts connections with the `listening` options until shutdown; every connection task is
+/// tracked by `tasks`.
 pub async fn accept_loop_over<H: Handler>(
-    transport: Transport,
+    listening: Listening,
     listener: TcpListener,
     handler: Arc<H>,
     settings: Arc<ConnectionSettings>,
@@ -65,21 +127,27 @@ pub async fn accept_loop_over<H: Handler>(
         stream,
         peer,
         place: permit,
-    }) = next_admitted(&listener, &permits, &mut shutdown, Accounting::Claims).await
+    }) = next_admitted(
+        &listener,
+        &permits,
+        &mut shutdown,
+        Accounting::Claims(listening.at_accept()),
+    )
+    .await
     {
         metrics::connection_opened();
-        let span = tracing::info_span!("connection", %peer);
+        let span = tracing::info_span!("connection", %peer, client = tracing::field::Empty);
         let (handler, settings, shutdown) = (handler.clone(), settings.clone(), shutdown.clone());
-        let transport = transport.clone();
+        let listening = listening.clone();
         tasks.spawn(
             async move {
-                let (closed, frames) =
-                    serve_socket(stream, transport, handler, settings, shutdown).await;
+                let served =
+                    serve_socket((stream, peer), listening, handler, settings, shutdown).await;
                 // The place is free before the gauge says so: it never shows fewer open
                 // connections than places held.
                 drop(permit);
-                metrics::connection_closed(&closed);
-                tracing::info!(reason = closed.reason(), frames, "connection closed");
+                let (reason, frames) = served.count();
+                tracing::info!(reason, frames, "connection closed");
             }
             .instrument(span),
         );
@@ -93,21 +161,21 @@ pub(super) struct Admitted {
     pub place: OwnedSemaphorePermit,
 }
 
-/// Which accept loop: the claim listeners count and log failures and refusals; the admin
-/// endpoint only backs off.
+/// Which accept loop: the claim listeners check their allow-list and count and log failures
+/// and refusals; the admin endpoint only backs off.
 #[derive(Clone, Copy)]
-pub(super) enum Accounting {
-    Claims,
+pub(super) enum Accounting<'a> {
+    Claims(&'a AllowList),
     Admin,
 }
 
 /// The next connection that gets one of `places`, or `None` at shutdown. Failed accepts back
-/// off; a connection beyond the cap is closed at once.
+/// off; a connection outside the allow-list or beyond the cap is closed at once.
 pub(super) async fn next_admitted(
     listener: &TcpListener,
     places: &Arc<Semaphore>,
     shutdown: &mut watch::Receiver<bool>,
-    accounting: Accounting,
+    accounting: Accounting<'_>,
 ) -> Option<Admitted> {
     loop {
         let accepted = tokio::select! {
@@ -115,8 +183,12 @@ pub(super) async fn next_admitted(
             _ = shutdown.changed() => return None,
         };
         let (stream, peer) = match (accepted, accounting) {
+            (Ok((_, peer)), Accounting::Claims(allow)) if !allow.admits(peer.ip()) => {
+                allow::refused(peer);
+                continue;
+            }
             (Ok(accepted), _) => accepted,
-            (Err(error), Accounting::Claims) => {
+            (Err(error), Accounting::Claims(_)) => {
                 accept_failed(&error).await;
                 continue;
             }
@@ -133,7 +205,7 @@ pub(super) async fn next_admitted(
                     place,
                 })
             }
-            Err(_) if matches!(accounting, Accounting::Claims) => {
+            Err(_) if matches!(accounting, Accounting::Claims(_)) => {
                 metrics::connection_refused();
                 tracing::warn!(%peer, "connection refused: connection limit reached");
             }
@@ -203,20 +275,68 @@ fn keep_alive(stream: &TcpStream) {
     }
 }
 
-/// Serves one accepted socket: directly, or after a TLS handshake within the read deadline.
+/// Serves one accepted socket: after its PROXY header when the listener expects one, then
+/// directly or after a TLS handshake within the read deadline.
 async fn serve_socket<H: Handler>(
+    (mut stream, peer): (TcpStream, SocketAddr),
+    listening: Listening,
+    handler: Arc<H>,
+    settings: Arc<ConnectionSettings>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Served {
+    let _ = stream.set_nodelay(true);
+    bound_send_buffer(&stream, settings.send_buffer_bytes);
+    keep_alive(&stream);
+    if listening.proxy_protocol {
+        let deadline = settings.read_timeout;
+        let header = proxy::read_header(&mut stream, deadline, &mut shutdown).await;
+        if let Some(early) = admit_proxied(header, peer, &listening.allow) {
+            return early;
+        }
+    }
+    let (closed, frames) = match listening.transport {
+        Transport::Plain => serve_connection(stream, handler, settings, shutdown).await,
+        Transport::Tls(tls) => serve_tls(stream, &tls, handler, settings, shutdown).await,
+    };
+    Served::Closed(closed, frames)
+}
+
+/// At most one "PROXY header refused" line per second (the counters count every one).
+static PROXY_HEADER_LOG: LogLimit = LogLimit::new(1_000);
+
+/// The outcome of a PROXY header read: `None` when the connection goes on (its span then
+/// names the client), or how it ends.
+fn admit_proxied(
+    header: Result<Option<SocketAddr>, ProxyError>,
+    peer: SocketAddr,
+    allow: &AllowList,
+) -> Option<Served> {
+    let client = match header {
+        Ok(client) => client.unwrap_or(peer),
+        Err(ProxyError::Shutdown) => return Some(Served::Closed(Closed::Shutdown, 0)),
+        Err(error) => {
+            if let Some(unlogged) = PROXY_HEADER_LOG.due(crate::clock::unix_ms()) {
+                tracing::info!(%error, unlogged, "connection closed: no valid PROXY header");
+            }
+            return Some(Served::ProxyHeader);
+        }
+    };
+    tracing::Span::current().record("client", tracing::field::display(client));
+    if !allow.admits(client.ip()) {
+        allow::refused(client);
+        return Some(Served::NotAllowed);
+    }
+    None
+}
+
+/// Serves a socket after its TLS handshake, within the client certificate's scope if it has one.
+async fn serve_tls<H: Handler>(
     stream: TcpStream,
-    transport: Transport,
+    tls: &LiveTls,
     handler: Arc<H>,
     settings: Arc<ConnectionSettings>,
     mut shutdown: watch::Receiver<bool>,
 ) -> (Closed, u64) {
-    let _ = stream.set_nodelay(true);
-    bound_send_buffer(&stream, settings.send_buffer_bytes);
-    keep_alive(&stream);
-    let Transport::Tls(tls) = transport else {
-        return serve_connection(stream, handler, settings, shutdown).await;
-    };
     let deadline = settings.read_timeout;
     match tls.accept(stream, deadline, &mut shutdown).await {
         Ok(secured) => match tls.connection_scope(&secured) {

@@ -133,7 +133,7 @@ const COUNTERS: [(&str, &str); 16] = [
     (DUPLICATES, "Billings answered D: a duplicate of a paid claim."),
     (REVERSALS, "Reversals answered, by outcome."),
     (FRAMES_REFUSED, "Frames refused without a reply, by reason."),
-    (CONNECTIONS, "Claim connections accepted, refused at the limit, or not accepted for want of descriptors (accept_failed)."),
+    (CONNECTIONS, "Claim connections accepted, refused at the limit, closed by a listener's allow-list (not_allowed), or not accepted for want of descriptors (accept_failed)."),
     (RULE_RELOADS, "Rule-table reloads, by outcome."),
     (TLS_RELOADS, "TLS certificate reloads, by endpoint (claims, admin) and outcome."),
     (TLS_HANDSHAKE_FAILURES, "TLS handshakes that failed or timed out, by endpoint (claims, admin) and reason."),
@@ -213,8 +213,9 @@ const REJECT_FAMILIES: [&str; 6] = [
     "host",
     "validation",
 ];
-/// Every reason `Closed::reason` gives (frame errors included).
-const CLOSE_REASONS: [&str; 11] = [
+/// Every reason `Closed::reason` gives (frame errors included), and the two a connection ends
+/// with before it is served ([`connection_ended_early`]).
+const CLOSE_REASONS: [&str; 13] = [
     "client",
     "shutdown",
     "read_timeout",
@@ -226,14 +227,17 @@ const CLOSE_REASONS: [&str; 11] = [
     "garbage",
     "truncated",
     "io",
+    "proxy_header",
+    "not_allowed",
 ];
-const FRAME_REFUSALS: [&str; 6] = [
+const FRAME_REFUSALS: [&str; 7] = [
     "not_d0",
     "oversize",
     "garbage",
     "truncated",
     "read_timeout",
     "tls_handshake",
+    "proxy_header",
 ];
 
 /// Every counter series an alert or dashboard panel queries, and every histogram, present
@@ -280,7 +284,7 @@ fn start_outcomes_at_zero() {
     for outcome in ["approved", "already_reversed", "not_found", "rejected"] {
         counter!(REVERSALS, "outcome" => outcome).absolute(0);
     }
-    for outcome in ["accepted", "refused", "accept_failed"] {
+    for outcome in ["accepted", "refused", "not_allowed", "accept_failed"] {
         counter!(CONNECTIONS, "outcome" => outcome).absolute(0);
     }
     for reason in CLOSE_REASONS {
@@ -407,6 +411,24 @@ pub fn connection_opened() {
 
 pub fn connection_refused() {
     counter!(CONNECTIONS, "outcome" => "refused").increment(1);
+}
+
+/// A connection the listener's allow-list refused: right after accept (never counted as
+/// accepted), or after its PROXY header named a client outside the list (then also closed
+/// with reason `not_allowed`).
+pub fn connection_not_allowed() {
+    counter!(CONNECTIONS, "outcome" => "not_allowed").increment(1);
+}
+
+/// A connection that ended before it was served: its PROXY header was missing or invalid
+/// (`proxy_header`, a refused frame too) or named a client outside the allow-list
+/// (`not_allowed`).
+pub fn connection_ended_early(reason: &'static str) {
+    gauge!(OPEN_CONNECTIONS).decrement(1.0);
+    counter!(CONNECTIONS_CLOSED, "reason" => reason).increment(1);
+    if reason == "proxy_header" {
+        counter!(FRAMES_REFUSED, "reason" => reason).increment(1);
+    }
 }
 
 /// An accept that failed (out of file descriptors or memory): no connection was made.

@@ -15,6 +15,7 @@
 //! log a patient identifier; hold a global lock on the claim path.
 
 pub mod admin;
+pub mod allow;
 pub mod connection;
 pub mod echo;
 pub mod listener;
@@ -22,6 +23,7 @@ pub mod log_limit;
 pub mod metrics;
 pub mod nofile;
 pub mod pipeline;
+pub mod proxy;
 pub mod reload;
 pub mod scope;
 pub mod tls;
@@ -35,13 +37,13 @@ use tokio::sync::{watch, Semaphore};
 use tokio_util::task::TaskTracker;
 
 use crate::claim::Date;
-use crate::config::{Config, TlsConfig};
+use crate::config::{ClaimListener, Config, TlsConfig};
 use crate::history::{History, PaidClaim};
 use crate::rules::{self, LiveRules, Reloaded, TableErrors};
 use crate::store::{self, ClaimStore, StoreError};
 
 use connection::ConnectionSettings;
-use listener::Transport;
+use listener::{Listening, Transport};
 use pipeline::Pipeline;
 use tls::{Endpoint, LiveTls, TlsError};
 
@@ -277,26 +279,23 @@ async fn bind_claims(
     shutdown: &watch::Receiver<bool>,
     tasks: &TaskTracker,
 ) -> Result<Vec<SocketAddr>, ServerError> {
-    let settings = Arc::new(connection_settings(config));
+    let settings = connection_settings(config);
     let connections_max = nofile::fit_connection_cap(config.limits.connections_max);
     let permits = Arc::new(Semaphore::new(connections_max));
-    let mut addrs = Vec::with_capacity(config.listen.len());
-    for addr in &config.listen {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServerError::Bind {
-                addr: *addr,
-                source,
-            })?;
-        addrs.push(listener.local_addr().map_err(|source| ServerError::Bind {
-            addr: *addr,
-            source,
-        })?);
+    let claim_listeners = config.claim_listeners();
+    let mut addrs = Vec::with_capacity(claim_listeners.len());
+    for claim_listener in claim_listeners {
+        let (listener, bound) = bind(claim_listener.addr).await?;
+        addrs.push(bound);
+        let settings = ConnectionSettings {
+            framing: claim_listener.framing,
+            ..settings.clone()
+        };
         let accept = listener::accept_loop_over(
-            transport.clone(),
+            listening(&claim_listener, &transport),
             listener,
             pipeline.clone(),
-            settings.clone(),
+            Arc::new(settings),
             permits.clone(),
             shutdown.clone(),
             tasks.clone(),
@@ -304,6 +303,23 @@ async fn bind_claims(
         tasks.spawn(accept);
     }
     Ok(addrs)
+}
+
+/// Binds `addr`; returns the listener and the address it got (a real port for port 0).
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), ServerError> {
+    let refused = |source| ServerError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(refused)?;
+    let bound = listener.local_addr().map_err(refused)?;
+    Ok((listener, bound))
+}
+
+/// The options of one claim listener (TLS, when on, applies to every one).
+fn listening(claim_listener: &ClaimListener, transport: &Transport) -> Listening {
+    Listening {
+        transport: transport.clone(),
+        allow: Arc::new(allow::AllowList::new(claim_listener.allow.clone())),
+        proxy_protocol: claim_listener.proxy_protocol,
+    }
 }
 
 /// Connection settings from the validated configuration.
