@@ -292,7 +292,10 @@ async fn the_three_reports_read_the_story_back() {
     ] {
         for format in [Format::Csv, Format::Json, Format::Html] {
             let mut out = Vec::new();
-            report.render(format, &mut out).expect("render");
+            let provenance = durgate::report::Provenance::default();
+            report
+                .render(format, &provenance, &mut out)
+                .expect("render");
             let text = String::from_utf8(out).expect("utf-8");
             assert!(!text.contains("CARDHOLDER") && !text.contains(BIRTH));
             assert!(!text.contains("1931-07-19") && !text.contains("PRESCRIBER"));

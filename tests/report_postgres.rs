@@ -213,7 +213,10 @@ fn report_json(kind: Kind, source: &dyn ClaimSource) -> (Report, String) {
     )
     .expect("report");
     let mut json = Vec::new();
-    report.render(Format::Json, &mut json).expect("render");
+    let provenance = durgate::report::Provenance::default();
+    report
+        .render(Format::Json, &provenance, &mut json)
+        .expect("render");
     (report, String::from_utf8(json).expect("utf-8"))
 }
 
@@ -309,7 +312,23 @@ fn command_json(url: &str) -> String {
     assert!(output.status.success(), "{stderr}");
     let json = String::from_utf8(output.stdout).expect("utf-8");
     assert!(json.contains("opioid_overutilization"), "{json}");
-    json
+    // The provenance names the store's engine and the time: the rest must be equal.
+    let mut value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    let provenance = value
+        .as_object_mut()
+        .and_then(|fields| fields.remove("provenance"))
+        .expect("provenance");
+    let engine = if url.starts_with("postgres") {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    assert_eq!(provenance["store"], engine);
+    assert!(
+        !provenance.to_string().contains(url),
+        "the store url is never shown"
+    );
+    value.to_string()
 }
 
 /// The reports compared are not empty ones: each finds what the story put in.

@@ -53,7 +53,7 @@ fn parse_date(text: &str) -> Result<crate::claim::Date, String> {
 }
 
 use crate::limits::REPORT_SETTINGS_BYTES_MAX;
-use crate::report::{self, source, Kind, Period, ReportError, Settings};
+use crate::report::{self, source, Kind, Period, Provenance, ReportError, Settings};
 use crate::rules::RuleSet;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -89,21 +89,37 @@ fn run(kind: Kind, args: &ReportArgs) -> Result<(), ReportError> {
         period,
         &mut progress,
     )?;
+    let rules_stamp = rules.as_ref().map(|rules| rules.stamp().to_string());
+    let provenance = Provenance::new(
+        crate::clock::unix_ms(),
+        &args.settings,
+        rules_stamp.as_deref().unwrap_or("none"),
+        store_kind(&args.store),
+    );
     match &args.out {
         Some(path) => {
             let file = std::fs::File::create(path)
                 .map_err(|error| ReportError::Write(format!("{}: {error}", path.display())))?;
             let mut out = std::io::BufWriter::new(file);
-            report.render(args.format, &mut out)?;
+            report.render(args.format, &provenance, &mut out)?;
             out.flush()?;
         }
         None => {
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            report.render(args.format, &mut out)?;
+            report.render(args.format, &provenance, &mut out)?;
             out.flush()?;
         }
     }
     Ok(())
+}
+
+/// The engine a store url names (for the report's provenance; never the url itself).
+fn store_kind(url: &str) -> &'static str {
+    if crate::store::StoreUrl::names_postgres(url) {
+        "postgres"
+    } else {
+        "sqlite"
+    }
 }
 
 fn read_settings(path: &Path) -> Result<Settings, ReportError> {

@@ -50,6 +50,45 @@ use crate::limits::REPORT_PERIOD_DAYS_MAX;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// Where a rendered report came from: the foot of every HTML page and `provenance` in JSON
+/// (CSV holds rows only).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Provenance {
+    /// When the report was generated, `YYYY-MM-DD HH:MM:SS UTC`.
+    pub generated_at: String,
+    /// `durgate VERSION (COMMIT)`.
+    pub generated_by: String,
+    /// The settings file read.
+    pub settings: String,
+    /// The rule tables read, `id@version`.
+    pub rules: String,
+    /// The store's engine (`sqlite` or `postgres`; never its url or path).
+    pub store: String,
+}
+
+impl Provenance {
+    /// The provenance of a report generated at `now_ms` (Unix milliseconds).
+    pub fn new(now_ms: i64, settings: &std::path::Path, rules: &str, store: &str) -> Provenance {
+        let version = crate::version::VERSION;
+        Provenance {
+            generated_at: utc_text(now_ms),
+            generated_by: format!("durgate {version} ({})", crate::version::COMMIT),
+            settings: settings.display().to_string(),
+            rules: rules.to_owned(),
+            store: store.to_owned(),
+        }
+    }
+}
+
+/// Unix milliseconds as `YYYY-MM-DD HH:MM:SS UTC`.
+fn utc_text(unix_ms: i64) -> String {
+    let seconds = unix_ms.div_euclid(1_000);
+    let (days, of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let date = Date::from_days(i32::try_from(days).unwrap_or(i32::MAX));
+    let (hour, minute, second) = (of_day / 3_600, of_day / 60 % 60, of_day % 60);
+    format!("{date} {hour:02}:{minute:02}:{second:02} UTC")
+}
+
 /// A report period: `from` to `to`, both days included.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Period {

@@ -10,7 +10,7 @@ use super::quality::{self, QualityReport, QualityTally};
 use super::render::{self, Format};
 use super::safety::{self, SafetyReport, SafetyTally};
 use super::source::ClaimSource;
-use super::{ClaimRow, Period, ReportError, ScanDates, Settings};
+use super::{ClaimRow, Period, Provenance, ReportError, ScanDates, Settings};
 use crate::rules::RuleSet;
 use std::io::Write;
 
@@ -42,12 +42,17 @@ pub enum Report {
 }
 
 impl Report {
-    /// Writes it in the given format.
-    pub fn render(&self, format: Format, out: &mut dyn Write) -> Result<(), ReportError> {
+    /// Writes it in the given format (JSON and HTML also say where it came from).
+    pub fn render(
+        &self,
+        format: Format,
+        provenance: &Provenance,
+        out: &mut dyn Write,
+    ) -> Result<(), ReportError> {
         match self {
-            Report::P4p(report) => render::p4p(report, format, out),
-            Report::Quality(report) => render::quality(report, format, out),
-            Report::Safety(report) => render::safety(report, format, out),
+            Report::P4p(report) => render::p4p(report, format, provenance, out),
+            Report::Quality(report) => render::quality(report, format, provenance, out),
+            Report::Safety(report) => render::safety(report, format, provenance, out),
         }
     }
 }

@@ -11,14 +11,17 @@ use crate::limits::REPORT_CHART_BARS_MAX;
 use crate::report::p4p::{P4pReport, PharmacyP4p};
 use crate::report::quality::{MeasureResult, QualityReport};
 use crate::report::safety::SafetyReport;
-use crate::report::Period;
+use crate::report::{Period, Provenance};
 use std::fmt::Write;
 
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1180px;\
 color:#1b1f24;padding:0 16px}h1{font-size:22px}h2{font-size:17px;margin-top:28px}\
-table{border-collapse:collapse;width:100%;margin:8px 0}th,td{border-bottom:1px solid #d7dce1;\
-padding:4px 8px;text-align:right;white-space:nowrap}th:first-child,td:first-child{text-align:left}\
-th{background:#eef1f4;cursor:pointer;user-select:none}th[data-order=asc]::after{content:' \\25B2'}\
+.scroll{overflow-x:auto;margin:8px 0}table{border-collapse:collapse;width:100%}\
+th,td{border-bottom:1px solid #d7dce1;padding:4px 8px;text-align:right;white-space:nowrap}\
+th{white-space:normal;vertical-align:bottom;min-width:4em}\
+th:first-child,td:first-child{text-align:left;position:sticky;left:0;background:#fff;z-index:1}\
+th{background:#eef1f4;cursor:pointer;user-select:none}th:first-child{background:#eef1f4}\
+footer{margin-top:32px;border-top:1px solid #d7dce1;padding-top:8px}th[data-order=asc]::after{content:' \\25B2'}\
 th[data-order=desc]::after{content:' \\25BC'}dl{display:grid;grid-template-columns:max-content auto;\
 gap:2px 16px}dt{color:#57606a}dd{margin:0;font-weight:600}.note{color:#57606a}\
 svg text{font:12px system-ui,sans-serif}.a{fill:#2f6fbf}.b{fill:#e08a1e}.c{fill:#6b9e3f}\
@@ -67,15 +70,29 @@ pub(crate) fn dollars(cents: u64) -> String {
     format!("${grouped}.{:02}", cents % 100)
 }
 
-fn page(title: &str, period: Period, body: &str) -> String {
+fn page(title: &str, period: Period, body: &str, provenance: &Provenance) -> String {
     let heading = format!("{title}: {} to {}", period.from(), period.to());
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{heading}</title><style>{STYLE}</style></head><body><h1>{heading}</h1>\n{body}\
-         <script>{SORT_SCRIPT}</script></body></html>\n",
-        heading = escape(&heading)
+         {footer}<script>{SORT_SCRIPT}</script></body></html>\n",
+        heading = escape(&heading),
+        footer = footer(provenance)
     )
+}
+
+/// Generated when, by which build, from which settings, rule tables and store.
+fn footer(provenance: &Provenance) -> String {
+    let text = format!(
+        "Generated {} by {}; settings {}; rule tables {}; store {}.",
+        provenance.generated_at,
+        provenance.generated_by,
+        provenance.settings,
+        provenance.rules,
+        provenance.store
+    );
+    format!("<footer class=\"note\">{}</footer>\n", escape(&text))
 }
 
 /// ` title="…"` with the label's hover text ([`help::explain`]), or nothing.
@@ -142,7 +159,7 @@ impl Cell {
 }
 
 fn table(headers: &[&str], rows: &[Vec<Cell>]) -> String {
-    let mut html = String::from("<table class=\"sortable\"><thead><tr>");
+    let mut html = String::from("<div class=\"scroll\"><table class=\"sortable\"><thead><tr>");
     for header in headers {
         let _ = write!(html, "<th{}>{}</th>", title_attr(header), escape(header));
     }
@@ -167,7 +184,7 @@ fn table(headers: &[&str], rows: &[Vec<Cell>]) -> String {
         }
         html.push_str("</tr>\n");
     }
-    html.push_str("</tbody></table>\n");
+    html.push_str("</tbody></table></div>\n");
     html
 }
 
@@ -240,7 +257,7 @@ fn legend_html(legend: &[(&str, &str)]) -> String {
 // ---- P4P -----------------------------------------------------------------------------------
 
 /// The P4P report page.
-pub(crate) fn p4p(report: &P4pReport) -> String {
+pub(crate) fn p4p(report: &P4pReport, provenance: &Provenance) -> String {
     let mut body = p4p_summary(report);
     body.push_str(&notes(&report.notes));
     body.push_str("<h2>Charts</h2><div class=\"charts\">");
@@ -249,7 +266,7 @@ pub(crate) fn p4p(report: &P4pReport) -> String {
     body.push_str(&conflicts_chart(report));
     body.push_str("</div><h2>Pharmacies</h2>\n");
     body.push_str(&p4p_table(&report.pharmacies));
-    page("P4P payment report", report.period, &body)
+    page("P4P payment report", report.period, &body, provenance)
 }
 
 fn p4p_summary(report: &P4pReport) -> String {
@@ -437,7 +454,7 @@ fn stars_text(result: &MeasureResult) -> String {
 }
 
 /// The quality report card page.
-pub(crate) fn quality(report: &QualityReport) -> String {
+pub(crate) fn quality(report: &QualityReport, provenance: &Provenance) -> String {
     let mut body = String::from("<h2>Overall</h2>\n");
     let rows: Vec<Vec<Cell>> = report
         .overall
@@ -471,7 +488,7 @@ pub(crate) fn quality(report: &QualityReport) -> String {
     body.push_str(&rates_chart(&report.overall));
     body.push_str("</div><h2>Pharmacies</h2>\n");
     body.push_str(&quality_table(report));
-    page("Quality report card", report.period, &body)
+    page("Quality report card", report.period, &body, provenance)
 }
 
 fn rates_chart(results: &[MeasureResult]) -> String {
@@ -512,7 +529,7 @@ fn quality_table(report: &QualityReport) -> String {
 // ---- safety --------------------------------------------------------------------------------
 
 /// The safety report page.
-pub(crate) fn safety(report: &SafetyReport) -> String {
+pub(crate) fn safety(report: &SafetyReport, provenance: &Provenance) -> String {
     let mut body = safety_summary(report);
     body.push_str(&notes(&report.notes));
     body.push_str("<h2>Charts</h2><div class=\"charts\">");
@@ -521,7 +538,7 @@ pub(crate) fn safety(report: &SafetyReport) -> String {
     body.push_str(&mtm_table(report));
     body.push_str("<h2>Opioid overutilization</h2>\n");
     body.push_str(&opioid_table(report));
-    page("Safety report", report.period, &body)
+    page("Safety report", report.period, &body, provenance)
 }
 
 fn safety_summary(report: &SafetyReport) -> String {

@@ -11,7 +11,7 @@ mod html;
 use super::p4p::{P4pReport, PharmacyP4p};
 use super::quality::{MeasureResult, QualityReport};
 use super::safety::{MtmTarget, OpioidOverutilization, SafetyReport};
-use super::{Period, ReportError};
+use super::{Period, Provenance, ReportError};
 use serde::Serialize;
 use std::io::Write;
 use std::str::FromStr;
@@ -40,11 +40,16 @@ impl FromStr for Format {
 }
 
 /// Writes the P4P report.
-pub fn p4p(report: &P4pReport, format: Format, out: &mut dyn Write) -> Result<(), ReportError> {
+pub fn p4p(
+    report: &P4pReport,
+    format: Format,
+    provenance: &Provenance,
+    out: &mut dyn Write,
+) -> Result<(), ReportError> {
     match format {
         Format::Csv => p4p_csv(report, out),
-        Format::Json => json(report, out),
-        Format::Html => Ok(out.write_all(html::p4p(report).as_bytes())?),
+        Format::Json => json(report, provenance, out),
+        Format::Html => Ok(out.write_all(html::p4p(report, provenance).as_bytes())?),
     }
 }
 
@@ -52,12 +57,13 @@ pub fn p4p(report: &P4pReport, format: Format, out: &mut dyn Write) -> Result<()
 pub fn quality(
     report: &QualityReport,
     format: Format,
+    provenance: &Provenance,
     out: &mut dyn Write,
 ) -> Result<(), ReportError> {
     match format {
         Format::Csv => quality_csv(report, out),
-        Format::Json => json(report, out),
-        Format::Html => Ok(out.write_all(html::quality(report).as_bytes())?),
+        Format::Json => json(report, provenance, out),
+        Format::Html => Ok(out.write_all(html::quality(report, provenance).as_bytes())?),
     }
 }
 
@@ -65,17 +71,31 @@ pub fn quality(
 pub fn safety(
     report: &SafetyReport,
     format: Format,
+    provenance: &Provenance,
     out: &mut dyn Write,
 ) -> Result<(), ReportError> {
     match format {
         Format::Csv => safety_csv(report, out),
-        Format::Json => json(report, out),
-        Format::Html => Ok(out.write_all(html::safety(report).as_bytes())?),
+        Format::Json => json(report, provenance, out),
+        Format::Html => Ok(out.write_all(html::safety(report, provenance).as_bytes())?),
     }
 }
 
-fn json(report: &impl Serialize, out: &mut dyn Write) -> Result<(), ReportError> {
-    serde_json::to_writer_pretty(&mut *out, report)
+/// A report's JSON: its own fields, then `provenance`.
+#[derive(Serialize)]
+struct WithProvenance<'a, T: Serialize> {
+    #[serde(flatten)]
+    report: &'a T,
+    provenance: &'a Provenance,
+}
+
+fn json(
+    report: &impl Serialize,
+    provenance: &Provenance,
+    out: &mut dyn Write,
+) -> Result<(), ReportError> {
+    let document = WithProvenance { report, provenance };
+    serde_json::to_writer_pretty(&mut *out, &document)
         .map_err(|error| ReportError::Write(error.to_string()))?;
     Ok(out.write_all(b"\n")?)
 }

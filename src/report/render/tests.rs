@@ -10,6 +10,56 @@ use crate::report::testing::{
 };
 use crate::report::{ClaimRow, Settings};
 
+/// A report generated 2026-12-07 10:30:05 UTC.
+fn provenance() -> Provenance {
+    let settings = std::path::Path::new("config/p4p.toml");
+    Provenance::new(
+        1_796_639_405_000,
+        settings,
+        "open-dur-sample@2026.12.2",
+        "sqlite",
+    )
+}
+
+#[test]
+fn json_and_html_say_when_by_what_and_from_what_they_were_generated() {
+    let json: serde_json::Value = serde_json::from_str(&p4p_text(Format::Json)).unwrap();
+    let provenance = &json["provenance"];
+    assert_eq!(provenance["generated_at"], "2026-12-07 10:30:05 UTC");
+    assert_eq!(provenance["rules"], "open-dur-sample@2026.12.2");
+    assert_eq!(provenance["settings"], "config/p4p.toml");
+    assert_eq!(provenance["store"], "sqlite");
+    let by = provenance["generated_by"].as_str().unwrap();
+    assert!(
+        by.starts_with(&format!("durgate {} (", crate::version::VERSION)),
+        "{by}"
+    );
+    assert!(
+        json["pharmacies"].is_array(),
+        "the report's own fields stay at the top"
+    );
+    let html = p4p_text(Format::Html);
+    let footer = html.split("<footer").nth(1).expect("a footer");
+    for text in [
+        "Generated 2026-12-07 10:30:05 UTC by durgate",
+        "config/p4p.toml",
+        "open-dur-sample@2026.12.2",
+    ] {
+        assert!(footer.contains(text), "{text} not in the footer");
+    }
+}
+
+#[test]
+fn wide_tables_scroll_with_the_first_column_fixed() {
+    let html = p4p_text(Format::Html);
+    assert_eq!(
+        html.matches("<div class=\"scroll\"><table").count(),
+        html.matches("<table").count()
+    );
+    assert!(html.contains(".scroll{overflow-x:auto"));
+    assert!(html.contains("td:first-child{text-align:left;position:sticky;left:0"));
+}
+
 fn rows() -> Vec<ClaimRow> {
     let mut rows: Vec<ClaimRow> = (0..600)
         .map(|id| paid(id, "1234567", id as u32, (id % 180) as i32))
@@ -27,7 +77,7 @@ fn p4p_text(format: Format) -> String {
 fn p4p_text_of(rows: Vec<ClaimRow>, format: Format) -> String {
     let report = p4p_report(rows, &Settings::default().p4p, half_year()).unwrap();
     let mut out = Vec::new();
-    p4p(&report, format, &mut out).unwrap();
+    p4p(&report, format, &provenance(), &mut out).unwrap();
     String::from_utf8(out).unwrap()
 }
 
@@ -164,9 +214,11 @@ fn p4p_json_pins_every_field_name() {
     let value: serde_json::Value = serde_json::from_str(&p4p_text_of(rows, Format::Json)).unwrap();
     assert_eq!(
         keys(&value),
-        sorted(&["period", "pharmacies", "totals", "notes"])
+        sorted(&["period", "pharmacies", "totals", "notes", "provenance"])
     );
     assert_eq!(keys(&value["period"]), sorted(&["from", "to"]));
+    let provenance = ["generated_at", "generated_by", "settings", "rules", "store"];
+    assert_eq!(keys(&value["provenance"]), sorted(&provenance));
     for pharmacy in value["pharmacies"].as_array().unwrap() {
         assert_eq!(keys(pharmacy), sorted(&P4P_PHARMACY_KEYS));
     }
@@ -201,8 +253,8 @@ fn quality_and_safety_render_in_every_format() {
     let safety = safety_report(rows(), &settings.safety, sample_rules(), half_year()).unwrap();
     for format in [Format::Csv, Format::Json, Format::Html] {
         let mut out = Vec::new();
-        super::quality(&quality, format, &mut out).unwrap();
-        super::safety(&safety, format, &mut out).unwrap();
+        super::quality(&quality, format, &provenance(), &mut out).unwrap();
+        super::safety(&safety, format, &provenance(), &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(!text.contains("http"));
         assert!(text.contains("generic_dispensing"), "{format:?}");
@@ -242,10 +294,10 @@ fn every_figure_of_every_page_explains_itself_on_hover() {
     let mut pages = vec![p4p_text(Format::Html)];
     for render in [
         |out: &mut Vec<u8>, q: &QualityReport, _: &SafetyReport| {
-            super::quality(q, Format::Html, out)
+            super::quality(q, Format::Html, &provenance(), out)
         },
         |out: &mut Vec<u8>, _: &QualityReport, s: &SafetyReport| {
-            super::safety(s, Format::Html, out)
+            super::safety(s, Format::Html, &provenance(), out)
         },
     ] {
         let mut out = Vec::new();
