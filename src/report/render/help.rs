@@ -45,6 +45,7 @@ const HELP: &[(&str, &str)] = &[
     // charts
     ("Payments by pharmacy", "Intervention plus bonus payment of the pharmacies paid the most."),
     ("Override mix (paid claims)", "Paid claims by how their DUR/PPS codes count for credit."),
+    ("DUR rejects (follow-up)", "88 reject episodes of the period: not dispensed after review (no paid claim of that drug product followed within follow_up_days) or dispensed in the follow-up. Not an override."),
     ("Conflicts by edit", "Every conflict raised on paid or rejected claims of the period, per edit."),
     ("Overall rates (percent of 100)", "Each measure's overall rate; the text after the bar gives the stars or why there are none."),
     ("Patients flagged", "Patients meeting the MTM targeting criteria and the opioid overutilization criteria."),

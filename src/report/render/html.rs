@@ -14,10 +14,10 @@ use crate::report::safety::SafetyReport;
 use crate::report::{Period, Provenance};
 use std::fmt::Write;
 
-const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1180px;\
-color:#1b1f24;padding:0 16px}h1{font-size:22px}h2{font-size:17px;margin-top:28px}\
-.scroll{overflow-x:auto;margin:8px 0}table{border-collapse:collapse;width:100%}\
-th,td{border-bottom:1px solid #d7dce1;padding:4px 8px;text-align:right;white-space:nowrap}\
+const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1248px;\
+color:#1b1f24;padding:0 12px}h1{font-size:22px}h2{font-size:17px;margin-top:28px}\
+.scroll{overflow-x:auto;margin:8px 0}table{border-collapse:collapse;width:100%;font-size:13px}\
+th,td{border-bottom:1px solid #d7dce1;padding:3px 5px;text-align:right;white-space:nowrap}\
 th{white-space:normal;vertical-align:bottom;min-width:4em}\
 th:first-child,td:first-child{text-align:left;position:sticky;left:0;background:#fff;z-index:1}\
 th{background:#eef1f4;cursor:pointer;user-select:none}th:first-child{background:#eef1f4}\
@@ -263,6 +263,7 @@ pub(crate) fn p4p(report: &P4pReport, provenance: &Provenance) -> String {
     body.push_str("<h2>Charts</h2><div class=\"charts\">");
     body.push_str(&payments_chart(&report.pharmacies));
     body.push_str(&override_mix_chart(report));
+    body.push_str(&dur_reject_outcome_chart(report));
     body.push_str(&conflicts_chart(report));
     body.push_str("</div><h2>Pharmacies</h2>\n");
     body.push_str(&p4p_table(&report.pharmacies));
@@ -350,16 +351,36 @@ fn override_mix_chart(report: &P4pReport) -> String {
         ("unpaid (PE/P0)", totals.unpaid_overrides, "b"),
         ("other codes", totals.other_overrides, "e"),
         ("answered nothing", totals.unmatched_code_claims, "d"),
-        ("not dispensed", totals.not_dispensed_after_review, "c"),
-    ]
-    .into_iter()
-    .map(|(label, count, class)| Bar {
-        label: label.to_owned(),
-        segments: vec![(count, class)],
-        text: count.to_string(),
-    })
-    .collect::<Vec<Bar>>();
-    bar_chart("Override mix (paid claims)", &[], &bars)
+    ];
+    bar_chart("Override mix (paid claims)", &[], &count_bars(&bars))
+}
+
+/// What became of the DUR rejects: not an override, so a chart of its own.
+fn dur_reject_outcome_chart(report: &P4pReport) -> String {
+    let totals = &report.totals;
+    let dispensed = totals
+        .dur_rejects
+        .saturating_sub(totals.not_dispensed_after_review);
+    let bars = [
+        (
+            "not dispensed after review",
+            totals.not_dispensed_after_review,
+            "c",
+        ),
+        ("dispensed in the follow-up", dispensed, "z"),
+    ];
+    bar_chart("DUR rejects (follow-up)", &[], &count_bars(&bars))
+}
+
+/// One single-segment bar per `(label, count, css class)`.
+fn count_bars(bars: &[(&str, u64, &'static str)]) -> Vec<Bar> {
+    bars.iter()
+        .map(|&(label, count, class)| Bar {
+            label: label.to_owned(),
+            segments: vec![(count, class)],
+            text: count.to_string(),
+        })
+        .collect()
 }
 
 fn conflicts_chart(report: &P4pReport) -> String {

@@ -50,6 +50,15 @@ fn json_and_html_say_when_by_what_and_from_what_they_were_generated() {
 }
 
 #[test]
+fn not_dispensed_is_not_drawn_as_an_override() {
+    let html = p4p_text(Format::Html);
+    let mix = html.split("Override mix").nth(1).unwrap();
+    let mix = mix.split("</figure>").next().unwrap();
+    assert!(!mix.contains("not dispensed"), "{mix}");
+    assert!(html.contains("not dispensed after review"));
+}
+
+#[test]
 fn wide_tables_scroll_with_the_first_column_fixed() {
     let html = p4p_text(Format::Html);
     assert_eq!(
@@ -85,8 +94,13 @@ fn p4p_text_of(rows: Vec<ClaimRow>, format: Format) -> String {
 fn p4p_html_is_one_page_with_three_charts_and_no_url() {
     let html = p4p_text(Format::Html);
     assert!(html.starts_with("<!DOCTYPE html>"));
-    assert_eq!(html.matches("<svg role=\"img\"").count(), 3);
-    for chart in ["Payments by pharmacy", "Override mix", "Conflicts by edit"] {
+    assert_eq!(html.matches("<svg role=\"img\"").count(), 4);
+    for chart in [
+        "Payments by pharmacy",
+        "Override mix",
+        "DUR rejects (follow-up)",
+        "Conflicts by edit",
+    ] {
         assert!(html.contains(chart), "{chart}");
     }
     assert!(html.contains("<table class=\"sortable\">") && html.contains("<script>"));
