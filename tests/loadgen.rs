@@ -21,6 +21,7 @@ async fn the_synthetic_workload_hits_a_dur_conflict_about_one_claim_in_five() {
         framing: Framing::StxEtx,
         pace: Pace::Closed { conns: 8, depth: 4 },
         stop: Stop::Count(3_000),
+        tls: None,
     };
     let report = engine::run(&plan, Arc::new(workload), Arc::new(Progress::default())).await;
     assert_eq!(

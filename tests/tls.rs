@@ -800,3 +800,81 @@ async fn a_certificate_submits_only_for_its_bins_and_pharmacies_on_postgres() {
     };
     scope_story(Some(schema.url()), rows).await;
 }
+
+// ---- the project's own clients over TLS -----------------------------------------------------
+
+/// Writes the server CA and a switch certificate with its key; returns their paths
+/// (`server-ca.crt`, `switch.crt`, `switch.key`).
+fn client_files(pki: &Pki) -> [String; 3] {
+    pki.write("server-ca.crt", &pki.server_ca.certificate.pem());
+    let switch = pki
+        .switch_ca
+        .issue("switch 01", ExtendedKeyUsagePurpose::ClientAuth);
+    pki.write("switch.crt", &switch.certificate.pem());
+    pki.write("switch.key", &switch.key.serialize_pem());
+    ["server-ca.crt", "switch.crt", "switch.key"].map(|name| pki.path(name).display().to_string())
+}
+
+/// Runs the real binary with `args`: (exit success, stdout, stderr).
+async fn durgate(args: Vec<String>) -> (bool, String, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_durgate"));
+    command.args(args);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("join")
+        .expect("durgate runs");
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (
+        output.status.success(),
+        text(&output.stdout),
+        text(&output.stderr),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_and_loadgen_speak_mutual_tls_to_a_tls_gateway() {
+    let pki = Pki::new();
+    let gateway = tls_gateway(&pki, true, 10_000).await;
+    let [ca, cert, key] = client_files(&pki);
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/ncpdp-samples/ok/b1-single.d0");
+    let addr = gateway.addr.to_string();
+    let flag = |name: &str, value: &str| [name.to_string(), value.to_string()];
+    let mut send: Vec<String> = ["send".to_string()].into_iter().collect();
+    send.extend(flag("--addr", &addr));
+    send.extend(flag("--tls-ca", &ca));
+    send.extend(flag("--tls-server-name", "localhost"));
+    let mut mutual = send.clone();
+    mutual.extend(flag("--tls-cert", &cert));
+    mutual.extend(flag("--tls-key", &key));
+    mutual.push(sample.to_string());
+    let (paid, stdout, stderr) = durgate(mutual).await;
+    assert!(
+        paid && stdout.contains("transaction 1: P"),
+        "{stdout}{stderr}"
+    );
+    send.push(sample.to_string());
+    let (refused, stdout, _) = durgate(send).await;
+    assert!(
+        !refused && !stdout.contains("transaction 1:"),
+        "no certificate: {stdout}"
+    );
+    let mut loadgen: Vec<String> = ["loadgen".to_string()].into_iter().collect();
+    loadgen.extend(flag("--addr", &addr));
+    for (name, value) in [
+        ("--tls-ca", &ca),
+        ("--tls-cert", &cert),
+        ("--tls-key", &key),
+    ] {
+        loadgen.extend(flag(name, value));
+    }
+    loadgen.extend(flag(
+        "--rules",
+        &support::sample_rules().display().to_string(),
+    ));
+    loadgen.extend(flag("--conns", "2"));
+    loadgen.extend(flag("--count", "200"));
+    let (ok, stdout, stderr) = durgate(loadgen).await;
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("completed       200"), "{stdout}");
+    gateway.stop().await;
+}

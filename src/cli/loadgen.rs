@@ -68,6 +68,9 @@ pub struct LoadgenArgs {
     /// Write `--count` synthetic requests to this file as STX/ETX frames and exit.
     #[arg(long)]
     pub write_corpus: Option<PathBuf>,
+    /// TLS to the gateway (the echo baselines stay plain TCP).
+    #[command(flatten)]
+    pub tls: super::client_tls::ClientTlsArgs,
 }
 
 /// Which echo baselines run before the gateway.
@@ -131,7 +134,8 @@ async fn run(args: &LoadgenArgs) -> Result<(), Failure> {
     if let Some(path) = &args.write_corpus {
         return write_corpus(&*source, path, args.count.unwrap_or(10_000)).map_err(Failure::Run);
     }
-    let plan = plan(args, args.addr);
+    let mut plan = plan(args, args.addr);
+    plan.tls = args.tls.client(args.addr).map_err(Failure::Config)?;
     let echo = match args.echo_baseline {
         Some(_) => Some(
             echo_run(args, source.clone(), None)
@@ -214,6 +218,7 @@ fn plan(args: &LoadgenArgs, addr: SocketAddr) -> Plan {
         framing: args.framing,
         pace,
         stop,
+        tls: None,
     }
 }
 

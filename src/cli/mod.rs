@@ -4,6 +4,7 @@
 //! statuses. The only place besides `main` where `anyhow` is used. Must never hold domain logic:
 //! a subcommand calls into `ncpdp`, `rules`, `server`, `loadgen` or `report` and prints the result.
 
+mod client_tls;
 mod decode;
 mod lifecycle;
 mod loadgen;

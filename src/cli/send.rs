@@ -14,10 +14,11 @@ use std::time::Duration;
 use anyhow::Context as _;
 use bytes::BytesMut;
 use futures::StreamExt;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::codec::FramedRead;
 
+use super::client_tls::ClientTlsArgs;
 use crate::limits::{DECODE_FILE_BYTES_MAX, FRAME_BYTES_MAX};
 use crate::ncpdp::{self, dump, Response};
 use crate::wire::{self, FrameCodec, Framing};
@@ -39,6 +40,8 @@ pub struct SendArgs {
     /// Files or folders of transmissions.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
 }
 
 pub fn send(args: &SendArgs) -> ExitCode {
@@ -60,14 +63,34 @@ pub fn send(args: &SendArgs) -> ExitCode {
 
 async fn send_all(args: &SendArgs) -> anyhow::Result<bool> {
     let files = expand(&args.paths)?;
+    let tls = args.tls.client(args.addr)?;
     let stream = TcpStream::connect(args.addr)
         .await
         .with_context(|| format!("cannot connect to {}", args.addr))?;
     stream.set_nodelay(true)?;
-    let (read, mut write) = stream.into_split();
+    let Some(tls) = tls else {
+        let (read, write) = stream.into_split();
+        return exchange(args, &files, read, write).await;
+    };
+    let secured = tls
+        .connector
+        .connect(tls.server_name, stream)
+        .await
+        .context("TLS handshake with the gateway failed")?;
+    let (read, write) = tokio::io::split(secured);
+    exchange(args, &files, read, write).await
+}
+
+/// Sends every transmission of `files` in order, each after the previous reply.
+async fn exchange(
+    args: &SendArgs,
+    files: &[PathBuf],
+    read: impl AsyncRead + Unpin,
+    mut write: impl AsyncWrite + Unpin,
+) -> anyhow::Result<bool> {
     let mut replies = FramedRead::new(read, FrameCodec::new(args.framing, FRAME_BYTES_MAX, 0));
     let mut all_answered = true;
-    for file in &files {
+    for file in files {
         let bytes = read_file(file)?;
         let transmissions =
             wire::split_file_frames(&bytes).with_context(|| format!("{}", file.display()))?;

@@ -19,7 +19,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use futures::StreamExt;
 use hdrhistogram::Histogram;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
@@ -66,7 +66,32 @@ pub struct Plan {
     pub framing: Framing,
     pub pace: Pace,
     pub stop: Stop,
+    /// TLS (or mutual TLS) on every connection; `None` = plain TCP.
+    pub tls: Option<ClientTls>,
 }
+
+/// The client side of TLS: the connector (trust anchors, client certificate) and the name the
+/// gateway's certificate must carry.
+#[derive(Clone)]
+pub struct ClientTls {
+    pub connector: tokio_rustls::TlsConnector,
+    pub server_name: tokio_rustls::rustls::pki_types::ServerName<'static>,
+}
+
+impl std::fmt::Debug for ClientTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientTls")
+            .field("server_name", &self.server_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The read half of a connection, plain or TLS.
+trait ReadHalf: AsyncRead + Unpin + Send + 'static {}
+impl<T: AsyncRead + Unpin + Send + 'static> ReadHalf for T {}
+/// The write half of a connection, plain or TLS.
+trait WriteHalf: AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncWrite + Unpin + Send + 'static> WriteHalf for T {}
 
 /// What a run measured.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -284,15 +309,57 @@ async fn drive_connection(
         }
     };
     let _ = stream.set_nodelay(true);
+    let Some(tls) = &plan.tls else {
+        let (read, write) = stream.into_split();
+        return drive_halves(
+            plan,
+            (index, conns),
+            (read, write),
+            source,
+            budget,
+            progress,
+        )
+        .await;
+    };
+    match tls.connector.connect(tls.server_name.clone(), stream).await {
+        Ok(secured) => {
+            let halves = tokio::io::split(secured);
+            drive_halves(plan, (index, conns), halves, source, budget, progress).await
+        }
+        Err(error) => {
+            progress.fail(io_failure("tls handshake", &error));
+            ConnStats::new()
+        }
+    }
+}
+
+/// Runs the plan's pace on one connection's halves (`place`: this connection's index of all).
+async fn drive_halves(
+    plan: &Plan,
+    (index, conns): (usize, usize),
+    (read, write): (impl ReadHalf, impl WriteHalf),
+    source: Arc<dyn Source>,
+    budget: Arc<Budget>,
+    progress: Arc<Progress>,
+) -> ConnStats {
     let result = match plan.pace {
         Pace::Closed { depth, .. } => {
-            closed_loop(stream, plan.framing, depth, &*source, &budget, &progress).await
+            closed_loop(
+                read,
+                write,
+                plan.framing,
+                depth,
+                &*source,
+                &budget,
+                &progress,
+            )
+            .await
         }
         Pace::Open { rate_per_sec, .. } => {
             let interval = open_loop_interval(rate_per_sec, conns);
             let offset = interval.mul_f64(index as f64 / conns as f64);
             open_loop(
-                stream,
+                (read, write),
                 plan.framing,
                 interval,
                 offset,
@@ -326,10 +393,7 @@ fn frame_request(
     wire::encode_frame(framing, scratch, out);
 }
 
-fn reply_reader(
-    read: tokio::net::tcp::OwnedReadHalf,
-    framing: Framing,
-) -> FramedRead<tokio::net::tcp::OwnedReadHalf, FrameCodec> {
+fn reply_reader<R: ReadHalf>(read: R, framing: Framing) -> FramedRead<R, FrameCodec> {
     FramedRead::new(read, FrameCodec::new(framing, limits::FRAME_BYTES_MAX, 0))
 }
 
@@ -338,14 +402,14 @@ type Failed = (Box<ConnStats>, String);
 
 /// Keeps `depth` requests in flight; `Err` carries what was measured before a socket failed.
 async fn closed_loop(
-    stream: TcpStream,
+    read: impl ReadHalf,
+    mut write: impl WriteHalf,
     framing: Framing,
     depth: usize,
     source: &dyn Source,
     budget: &Budget,
     progress: &Progress,
 ) -> Result<ConnStats, Failed> {
-    let (read, mut write) = stream.into_split();
     let mut replies = reply_reader(read, framing);
     let mut stats = ConnStats::new();
     let (mut scratch, mut out) = (Vec::new(), BytesMut::new());
@@ -381,7 +445,7 @@ async fn closed_loop(
 
 /// Sends on a fixed schedule; latency counts from the scheduled time.
 async fn open_loop(
-    stream: TcpStream,
+    (read, mut write): (impl ReadHalf, impl WriteHalf),
     framing: Framing,
     interval: Duration,
     offset: Duration,
@@ -389,7 +453,6 @@ async fn open_loop(
     budget: &Budget,
     progress: Arc<Progress>,
 ) -> Result<ConnStats, Failed> {
-    let (read, mut write) = stream.into_split();
     let (times_tx, mut times_rx) = tokio::sync::mpsc::channel::<Instant>(OPEN_LOOP_IN_FLIGHT_MAX);
     let (reader_source, reader_progress) = (source.clone(), progress.clone());
     let reader = tokio::spawn(async move {
@@ -422,7 +485,7 @@ async fn open_loop(
 
 #[allow(clippy::too_many_arguments)]
 async fn schedule_sends(
-    write: &mut tokio::net::tcp::OwnedWriteHalf,
+    write: &mut impl WriteHalf,
     framing: Framing,
     interval: Duration,
     offset: Duration,
@@ -494,6 +557,7 @@ mod tests {
             framing: Framing::StxEtx,
             pace,
             stop,
+            tls: None,
         }
     }
 

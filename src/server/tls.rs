@@ -117,6 +117,8 @@ pub enum TlsError {
     TooMany { path: String, count_max: usize },
     #[error("{path}: unusable client CA: {message}")]
     ClientCa { path: String, message: String },
+    #[error("{path}: unusable CA for the gateway's certificate: {message}")]
+    ServerCa { path: String, message: String },
     #[error("certificate {cert} with key {key}: {source}")]
     Certificate {
         cert: String,
@@ -288,6 +290,41 @@ pub fn server_config(files: &TlsConfig) -> Result<ServerConfig, TlsError> {
         .map_err(certificate_error)?;
     config.session_storage = ServerSessionMemoryCache::new(limits::TLS_SESSION_CACHE_ENTRIES);
     Ok(config)
+}
+
+/// A rustls client configuration for the project's own clients (`send`, `loadgen`): the
+/// gateway's certificate must chain to a CA in `ca`; with `identity` (certificate chain, key)
+/// the client presents that certificate for mutual TLS. The same bounds as the server's files.
+pub fn client_config(
+    ca: &Path,
+    identity: Option<(&Path, &Path)>,
+) -> Result<rustls::ClientConfig, TlsError> {
+    let provider = Arc::new(crypto::ring::default_provider());
+    let mut roots = RootCertStore::empty();
+    let unusable = |message: String| TlsError::ServerCa {
+        path: ca.display().to_string(),
+        message,
+    };
+    let bytes = read_pem_file(ca)?;
+    for certificate in certificates(ca, &bytes, limits::TLS_CLIENT_CA_CERTIFICATES_MAX)? {
+        roots
+            .add(certificate)
+            .map_err(|error| unusable(error.to_string()))?;
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| unusable(error.to_string()))?
+        .with_root_certificates(roots);
+    let Some((cert, key)) = identity else {
+        return Ok(builder.with_no_client_auth());
+    };
+    builder
+        .with_client_auth_cert(read_chain(cert)?, read_key(key)?)
+        .map_err(|source| TlsError::Certificate {
+            cert: cert.display().to_string(),
+            key: key.display().to_string(),
+            source,
+        })
 }
 
 /// The verifier of mutual TLS: every client must present a certificate chaining to one of the
