@@ -2,7 +2,8 @@
 //!
 //! Sets `DURGATE_COMMIT` for `src/version.rs`: the short hash of `HEAD`, with `-dirty` when
 //! tracked files differ from it (untracked files do not count, as with `git describe --dirty`),
-//! or `unknown` when the sources are not a git checkout or git is not installed. Asks cargo to
+//! or `unknown` when the sources are not a git checkout or git is not installed;
+//! `DURGATE_BUILD_COMMIT`, when set, is used as it is (the Dockerfile passes it in). Asks cargo to
 //! run again when `HEAD`, the branch it points to, the index or the sources change; in a
 //! worktree `.git` is a file, so the folders come from `git rev-parse`, never from `.git/` paths.
 //!
@@ -20,6 +21,15 @@ const WATCHED_SOURCES: [&str; 5] = ["build.rs", "Cargo.toml", "Cargo.lock", "src
 fn main() {
     for source in WATCHED_SOURCES {
         println!("cargo:rerun-if-changed={source}");
+    }
+    // A build without the git folder (a container build) may name its commit itself.
+    println!("cargo:rerun-if-env-changed=DURGATE_BUILD_COMMIT");
+    if let Some(commit) = std::env::var("DURGATE_BUILD_COMMIT")
+        .ok()
+        .filter(|c| !c.is_empty())
+    {
+        println!("cargo:rustc-env=DURGATE_COMMIT={commit}");
+        return;
     }
     let commit = match git(&["rev-parse", "--short", "HEAD"]) {
         Some(hash) => {

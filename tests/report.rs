@@ -371,7 +371,7 @@ async fn the_command_writes_json_csv_and_a_self_contained_page() {
     args.extend(["--format", "html", "--out", &html_arg]);
     assert!(durgate(&args).status.success());
     let page = std::fs::read_to_string(&html).expect("page written");
-    assert_eq!(page.matches("<svg role=\"img\"").count(), 3);
+    assert_eq!(page.matches("<svg role=\"img\"").count(), 4);
     assert!(!page.contains("http"), "the page fetches nothing");
 
     for kind in ["quality", "safety"] {
