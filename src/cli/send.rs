@@ -73,8 +73,7 @@ async fn send_all(args: &SendArgs) -> anyhow::Result<bool> {
         return exchange(args, &files, read, write).await;
     };
     let secured = tls
-        .connector
-        .connect(tls.server_name, stream)
+        .connect(stream)
         .await
         .context("TLS handshake with the gateway failed")?;
     let (read, write) = tokio::io::split(secured);

@@ -78,6 +78,18 @@ pub struct ClientTls {
     pub server_name: tokio_rustls::rustls::pki_types::ServerName<'static>,
 }
 
+impl ClientTls {
+    /// The client side of the handshake on a connected socket.
+    pub async fn connect(
+        &self,
+        stream: TcpStream,
+    ) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+        self.connector
+            .connect(self.server_name.clone(), stream)
+            .await
+    }
+}
+
 impl std::fmt::Debug for ClientTls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientTls")
@@ -321,7 +333,7 @@ async fn drive_connection(
         )
         .await;
     };
-    match tls.connector.connect(tls.server_name.clone(), stream).await {
+    match tls.connect(stream).await {
         Ok(secured) => {
             let halves = tokio::io::split(secured);
             drive_halves(plan, (index, conns), halves, source, budget, progress).await

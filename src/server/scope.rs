@@ -123,8 +123,11 @@ impl ClientScopes {
 
 impl Scope {
     fn new(entry: &ClientScope) -> Scope {
-        let compile =
-            |ids: &Vec<String>| ids.iter().map(|id| trimmed(id.as_bytes()).into()).collect();
+        let compile = |ids: &Vec<String>| {
+            ids.iter()
+                .map(|id| id.as_bytes().trim_ascii().into())
+                .collect()
+        };
         Scope {
             bins: entry.bins.as_ref().map(compile),
             pharmacies: entry.pharmacies.as_ref().map(compile),
@@ -132,7 +135,7 @@ impl Scope {
     }
 
     fn allows(ids: &Option<HashSet<Box<[u8]>>>, id: &[u8]) -> bool {
-        ids.as_ref().is_none_or(|ids| ids.contains(trimmed(id)))
+        ids.as_ref().is_none_or(|ids| ids.contains(id.trim_ascii()))
     }
 }
 
@@ -161,10 +164,6 @@ impl ConnectionScope {
             ConnectionScope::Unrestricted | ConnectionScope::Unknown => "",
         }
     }
-}
-
-fn trimmed(id: &[u8]) -> &[u8] {
-    id.trim_ascii()
 }
 
 /// The DNS subject alternative names of a certificate, then its subject common names (at most

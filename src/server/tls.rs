@@ -300,17 +300,11 @@ pub fn client_config(
     identity: Option<(&Path, &Path)>,
 ) -> Result<rustls::ClientConfig, TlsError> {
     let provider = Arc::new(crypto::ring::default_provider());
-    let mut roots = RootCertStore::empty();
     let unusable = |message: String| TlsError::ServerCa {
         path: ca.display().to_string(),
         message,
     };
-    let bytes = read_pem_file(ca)?;
-    for certificate in certificates(ca, &bytes, limits::TLS_CLIENT_CA_CERTIFICATES_MAX)? {
-        roots
-            .add(certificate)
-            .map_err(|error| unusable(error.to_string()))?;
-    }
+    let roots = read_roots(ca, unusable)?;
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|error| unusable(error.to_string()))?
@@ -337,6 +331,18 @@ fn client_verifier(
         path: path.display().to_string(),
         message,
     };
+    let roots = read_roots(path, unusable)?;
+    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+        .build()
+        .map_err(|error| unusable(error.to_string()))
+}
+
+/// The trust anchors of a CA bundle (at most [`limits::TLS_CLIENT_CA_CERTIFICATES_MAX`]);
+/// `unusable` says why one is refused.
+fn read_roots(
+    path: &Path,
+    unusable: impl Fn(String) -> TlsError,
+) -> Result<RootCertStore, TlsError> {
     let bytes = read_pem_file(path)?;
     let mut roots = RootCertStore::empty();
     for certificate in certificates(path, &bytes, limits::TLS_CLIENT_CA_CERTIFICATES_MAX)? {
@@ -344,9 +350,7 @@ fn client_verifier(
             .add(certificate)
             .map_err(|error| unusable(error.to_string()))?;
     }
-    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-        .build()
-        .map_err(|error| unusable(error.to_string()))
+    Ok(roots)
 }
 
 fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
