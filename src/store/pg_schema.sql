@@ -75,7 +75,7 @@ CREATE UNIQUE INDEX claims_paid_once ON claims (pharmacy_id, rx_number, fill_num
     WHERE status = 'paid' AND reversed_at_ms IS NULL;
 -- History rebuild: paid claims since a date.
 CREATE INDEX claims_status_dos ON claims (status, date_of_service);
--- Reports per pharmacy and period.
+-- Reports per pharmacy and period (dropped by migration 4: no query used it).
 CREATE INDEX claims_pharmacy_dos ON claims (pharmacy_id, date_of_service);
 -- Per-claim history reads (a patient's paid claims in the lookback window) and per-patient
 -- reports.

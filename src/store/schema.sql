@@ -67,9 +67,10 @@ CREATE UNIQUE INDEX claims_paid_once ON claims (pharmacy_id, rx_number, fill_num
     WHERE status = 'paid' AND reversed_at_ms IS NULL;
 -- History rebuild: paid claims since a date.
 CREATE INDEX claims_status_dos ON claims (status, date_of_service);
--- Reports per pharmacy and period.
+-- Reports per pharmacy and period (dropped by migration 4: no query used it).
 CREATE INDEX claims_pharmacy_dos ON claims (pharmacy_id, date_of_service);
--- Reports per patient (follow-up after a DUR reject, adherence) and per-claim history reads.
+-- Reports per patient and per-claim history reads (dropped by migration 4: the embedded
+-- store's history is in memory, the reports rank patients in one sort).
 CREATE INDEX claims_patient_dos ON claims (patient_key, date_of_service);
 
 -- 511-FB reject codes of a rejected transaction, in reply order.

@@ -47,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     PG_SCHEMA_SQL,
     super::PG_SCHEMA_2_SQL,
     super::PG_SCHEMA_3_SQL,
+    super::PG_SCHEMA_4_SQL,
 ];
 const _: () = assert!(MIGRATIONS.len() as i64 == super::SCHEMA_VERSION);
 

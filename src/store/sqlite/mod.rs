@@ -28,7 +28,12 @@ pub mod lifecycle;
 mod sql;
 mod writer;
 
-const MIGRATIONS: &[&str] = &[SCHEMA_SQL, super::SCHEMA_2_SQL, super::SCHEMA_3_SQL];
+const MIGRATIONS: &[&str] = &[
+    SCHEMA_SQL,
+    super::SCHEMA_2_SQL,
+    super::SCHEMA_3_SQL,
+    super::SCHEMA_4_SQL,
+];
 const _: () = assert!(MIGRATIONS.len() as i64 == super::SCHEMA_VERSION);
 
 const SCHEMA_VERSION_SQL: &str = "CREATE TABLE IF NOT EXISTS schema_version (\
