@@ -450,12 +450,23 @@ async fn writable(readers: &Pool) -> Result<(), StoreError> {
     Ok(())
 }
 
-const PATIENT_SQL: &str = "SELECT id, patient_key, ndc, rx_number, date_of_service, \
-     quantity_milli, days_supply, fill_number, pharmacy_id, prescriber_id, \
-     reversed_at_ms IS NOT NULL, (SELECT string_agg(o.edit || chr(31) || o.rule_id, chr(30)) FROM conflicts o \
-     WHERE o.claim_id = claims.id AND o.action = 'reject' AND o.overridden_by IS NOT NULL) FROM claims WHERE patient_key = $1 AND date_of_service >= $2 \
+/// The patient's head version and fills in one statement, so in one snapshot: the writer
+/// advances the head in the same transaction as the claim rows it counts, so the rows hold
+/// every claim the version counts. One row with NULL claim columns when there is no fill.
+const PATIENT_SQL: &str = "SELECT c.id, c.patient_key, c.ndc, c.rx_number, c.date_of_service, \
+     c.quantity_milli, c.days_supply, c.fill_number, c.pharmacy_id, c.prescriber_id, \
+     c.reversed, c.overridden, h.version \
+     FROM (SELECT coalesce((SELECT version FROM patient_heads WHERE patient_key = $1), 0) \
+     AS version) AS h LEFT JOIN LATERAL (SELECT id, patient_key, ndc, rx_number, \
+     date_of_service, quantity_milli, days_supply, fill_number, pharmacy_id, prescriber_id, \
+     reversed_at_ms IS NOT NULL AS reversed, (SELECT string_agg(o.edit || chr(31) || o.rule_id, chr(30)) FROM conflicts o \
+     WHERE o.claim_id = claims.id AND o.action = 'reject' AND o.overridden_by IS NOT NULL) AS overridden \
+     FROM claims WHERE patient_key = $1 AND date_of_service >= $2 \
      AND status = 'paid' AND ndc IS NOT NULL \
-     ORDER BY reversed_at_ms IS NULL DESC, date_of_service DESC, id DESC LIMIT $3";
+     ORDER BY reversed_at_ms IS NULL DESC, date_of_service DESC, id DESC LIMIT $3) AS c ON true";
+
+/// Column of [`PATIENT_SQL`] holding the head version.
+const PATIENT_HEAD_COLUMN: usize = 12;
 
 /// Per key, one index lookup on `claims_match` (all four columns equal): the unreversed paid
 /// claim, else the latest reversed one.
@@ -471,39 +482,28 @@ const CLAIMS_SQL: &str = "SELECT c.id, c.patient_key, c.ndc, c.rx_number, c.date
      AND date_of_service = $2 AND status = 'paid' AND patient_key IS NOT NULL \
      AND ndc IS NOT NULL ORDER BY reversed_at_ms IS NULL DESC, id DESC LIMIT 1) AS c";
 
-const HEAD_SQL: &str = "SELECT version FROM patient_heads WHERE patient_key = $1";
-
-/// The head version, then (once it is read) the rows: every claim the version counts is
-/// committed before the rows are read, so the rows hold it.
+/// The patient's head version and fills ([`PATIENT_SQL`], one round trip).
 async fn read_patient(
     readers: &Pool,
     key: &PatientKey,
     since: Date,
 ) -> Result<PatientRows, StoreError> {
-    let head_version = read_head(readers, key).await?;
     let limit = FILLS_PER_PATIENT_MAX as i64;
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
         [&key.as_str(), &PgDate(since), &limit];
-    let rows = read_rows(readers, PATIENT_SQL, &params).await?;
+    let rows = query_rows(readers, PATIENT_SQL, &params).await?;
+    let head_version = match rows.first() {
+        Some(row) => row.try_get(PATIENT_HEAD_COLUMN).map_err(pg_error)?,
+        None => 0,
+    };
+    let fills = rows.iter().filter(|row| !claim_column_is_null(row));
+    let rows = fills.map(history_row).collect::<Result<_, _>>()?;
     Ok(PatientRows { head_version, rows })
 }
 
-async fn read_head(readers: &Pool, key: &PatientKey) -> Result<i64, StoreError> {
-    let client = readers.get().await.map_err(pool_error)?;
-    let query = async {
-        let statement = client.prepare_cached(HEAD_SQL).await?;
-        client.query_opt(&statement, &[&key.as_str()]).await
-    };
-    match tokio::time::timeout(PG_READ_DEADLINE, query).await {
-        Ok(row) => Ok(row
-            .map_err(pg_error)?
-            .map_or(Ok(0), |row| row.try_get(0))
-            .map_err(pg_error)?),
-        Err(_) => {
-            drop(deadpool_postgres::Object::take(client));
-            Err(read_deadline_missed())
-        }
-    }
+/// The LEFT JOIN's row for a patient without fills.
+fn claim_column_is_null(row: &Row) -> bool {
+    matches!(row.try_get::<_, Option<i64>>(0), Ok(None))
 }
 
 fn read_deadline_missed() -> StoreError {
@@ -524,20 +524,30 @@ async fn read_claims(readers: &Pool, keys: &ClaimKeys) -> Result<Vec<HistoryRow>
     read_rows(readers, CLAIMS_SQL, &params).await
 }
 
-/// One history query on a pooled connection, within [`PG_READ_DEADLINE`]; a connection that
-/// missed it is not given back to the pool.
+/// One history query, its rows as the history needs them.
 async fn read_rows(
     readers: &Pool,
     sql: &str,
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
 ) -> Result<Vec<HistoryRow>, StoreError> {
+    let rows = query_rows(readers, sql, params).await?;
+    rows.iter().map(history_row).collect()
+}
+
+/// One query on a pooled connection, within [`PG_READ_DEADLINE`]; a connection that missed it
+/// is not given back to the pool.
+async fn query_rows(
+    readers: &Pool,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Vec<Row>, StoreError> {
     let client = readers.get().await.map_err(pool_error)?;
     let query = async {
         let statement = client.prepare_cached(sql).await?;
         client.query(&statement, params).await
     };
     match tokio::time::timeout(PG_READ_DEADLINE, query).await {
-        Ok(rows) => rows.map_err(pg_error)?.iter().map(history_row).collect(),
+        Ok(rows) => rows.map_err(pg_error),
         Err(_) => {
             drop(deadpool_postgres::Object::take(client));
             Err(read_deadline_missed())
