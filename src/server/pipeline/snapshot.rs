@@ -7,9 +7,9 @@
 //! node's own, and, for duplicate and reversal matching, the paid claims with the
 //! transmission's (pharmacy, Rx, fill, date of service) keys into [`Recalled`] — apart, so that
 //! however many fills the patient has, none of the matched claims is crowded out. The patient's
-//! head version is read with the fills, in one snapshot; the record carries it, and the store refuses a paying record
-//! whose patient's head another node advanced meanwhile (`StoreError::PatientChanged`: the
-//! pipeline then reads and plans again, `replan`). Other races between nodes (the same claim
+//! head version is read with the fills, in one snapshot; the record carries it, and the store
+//! refuses a paying record whose patient's head another node advanced meanwhile
+//! (`StoreError::PatientChanged`: the pipeline then reads and plans again, `replan`). Other races between nodes (the same claim
 //! paid or reversed twice) are caught by the store's unique index and row locks and answered
 //! D or S by the pipeline.
 //!

@@ -61,10 +61,26 @@ const MIGRATION_LOCK_SQL: &str =
 /// The columns a [`HistoryRow`] is read from, in `history_row` order.
 /// The last column lists the claim's overridden rejecting conflicts
 /// ([`super::OVERRIDDEN_SEPARATORS`]).
-const HISTORY_COLUMNS: &str = "id, patient_key, ndc, rx_number, date_of_service, \
-     quantity_milli, days_supply, fill_number, pharmacy_id, prescriber_id, \
-     reversed_at_ms IS NOT NULL, (SELECT string_agg(o.edit || chr(31) || o.rule_id, chr(30)) FROM conflicts o \
-     WHERE o.claim_id = claims.id AND o.action = 'reject' AND o.overridden_by IS NOT NULL)";
+/// A macro so that the statements below can `concat!` it; named so that a subquery of them can
+/// be read as `c.reversed`, `c.overridden`.
+macro_rules! history_columns {
+    () => {
+        "id, patient_key, ndc, rx_number, date_of_service, quantity_milli, days_supply, \
+         fill_number, pharmacy_id, prescriber_id, reversed_at_ms IS NOT NULL AS reversed, \
+         (SELECT string_agg(o.edit || chr(31) || o.rule_id, chr(30)) FROM conflicts o \
+         WHERE o.claim_id = claims.id AND o.action = 'reject' \
+         AND o.overridden_by IS NOT NULL) AS overridden"
+    };
+}
+const HISTORY_COLUMNS: &str = history_columns!();
+
+/// [`HISTORY_COLUMNS`] read from a subquery named `c`.
+macro_rules! history_columns_of_c {
+    () => {
+        "c.id, c.patient_key, c.ndc, c.rx_number, c.date_of_service, c.quantity_milli, \
+         c.days_supply, c.fill_number, c.pharmacy_id, c.prescriber_id, c.reversed, c.overridden"
+    };
+}
 
 /// Where a PostgreSQL store lives: the connection settings and the schema its tables are in.
 #[derive(Clone)]
@@ -453,34 +469,33 @@ async fn writable(readers: &Pool) -> Result<(), StoreError> {
 /// The patient's head version and fills in one statement, so in one snapshot: the writer
 /// advances the head in the same transaction as the claim rows it counts, so the rows hold
 /// every claim the version counts. One row with NULL claim columns when there is no fill.
-const PATIENT_SQL: &str = "SELECT c.id, c.patient_key, c.ndc, c.rx_number, c.date_of_service, \
-     c.quantity_milli, c.days_supply, c.fill_number, c.pharmacy_id, c.prescriber_id, \
-     c.reversed, c.overridden, h.version \
-     FROM (SELECT coalesce((SELECT version FROM patient_heads WHERE patient_key = $1), 0) \
-     AS version) AS h LEFT JOIN LATERAL (SELECT id, patient_key, ndc, rx_number, \
-     date_of_service, quantity_milli, days_supply, fill_number, pharmacy_id, prescriber_id, \
-     reversed_at_ms IS NOT NULL AS reversed, (SELECT string_agg(o.edit || chr(31) || o.rule_id, chr(30)) FROM conflicts o \
-     WHERE o.claim_id = claims.id AND o.action = 'reject' AND o.overridden_by IS NOT NULL) AS overridden \
-     FROM claims WHERE patient_key = $1 AND date_of_service >= $2 \
-     AND status = 'paid' AND ndc IS NOT NULL \
-     ORDER BY reversed_at_ms IS NULL DESC, date_of_service DESC, id DESC LIMIT $3) AS c ON true";
+const PATIENT_SQL: &str = concat!(
+    "SELECT ",
+    history_columns_of_c!(),
+    ", h.version FROM (SELECT coalesce((SELECT version FROM patient_heads \
+     WHERE patient_key = $1), 0) AS version) AS h LEFT JOIN LATERAL (SELECT ",
+    history_columns!(),
+    " FROM claims WHERE patient_key = $1 AND date_of_service >= $2 AND status = 'paid' \
+     AND ndc IS NOT NULL \
+     ORDER BY reversed_at_ms IS NULL DESC, date_of_service DESC, id DESC LIMIT $3) AS c ON true"
+);
 
 /// Column of [`PATIENT_SQL`] holding the head version.
 const PATIENT_HEAD_COLUMN: usize = 12;
 
 /// Per key, one index lookup on `claims_match` (all four columns equal): the unreversed paid
 /// claim, else the latest reversed one.
-const CLAIMS_SQL: &str = "SELECT c.id, c.patient_key, c.ndc, c.rx_number, c.date_of_service, \
-     c.quantity_milli, c.days_supply, c.fill_number, c.pharmacy_id, c.prescriber_id, \
-     c.reversed, c.overridden \
-     FROM unnest($3::bigint[], $4::int[]) AS k (rx_number, fill_number) \
-     CROSS JOIN LATERAL (SELECT id, patient_key, ndc, rx_number, date_of_service, \
-     quantity_milli, days_supply, fill_number, pharmacy_id, prescriber_id, \
-     reversed_at_ms IS NOT NULL AS reversed, (SELECT string_agg(o.edit || chr(31) || o.rule_id, chr(30)) FROM conflicts o \
-     WHERE o.claim_id = claims.id AND o.action = 'reject' AND o.overridden_by IS NOT NULL) AS overridden FROM claims \
-     WHERE pharmacy_id = $1 AND rx_number = k.rx_number AND fill_number = k.fill_number \
-     AND date_of_service = $2 AND status = 'paid' AND patient_key IS NOT NULL \
-     AND ndc IS NOT NULL ORDER BY reversed_at_ms IS NULL DESC, id DESC LIMIT 1) AS c";
+const CLAIMS_SQL: &str = concat!(
+    "SELECT ",
+    history_columns_of_c!(),
+    " FROM unnest($3::bigint[], $4::int[]) AS k (rx_number, fill_number) \
+     CROSS JOIN LATERAL (SELECT ",
+    history_columns!(),
+    " FROM claims WHERE pharmacy_id = $1 AND rx_number = k.rx_number \
+     AND fill_number = k.fill_number AND date_of_service = $2 AND status = 'paid' \
+     AND patient_key IS NOT NULL AND ndc IS NOT NULL \
+     ORDER BY reversed_at_ms IS NULL DESC, id DESC LIMIT 1) AS c"
+);
 
 /// The patient's head version and fills ([`PATIENT_SQL`], one round trip).
 async fn read_patient(
